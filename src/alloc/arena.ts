@@ -1,0 +1,564 @@
+/**
+ * The arena: the general allocator (Talc / TLSF family) whose state lives in
+ * the heap buffer.
+ *
+ * A chunk is a run of bytes that starts 8-aligned and whose size is a multiple
+ * of 8 (at least `MIN_CHUNK`):
+ *
+ * ```
+ * c + 0          header: size | USED_BIT      (size in bits 3..31, flag in bit 0)
+ * c + 4          tag: used → usedTag(c, alignLog), free → freeTag(c)
+ * c + 8          payload (used) / next free chunk (free)
+ * c + 12         payload (used) / previous free chunk (free)
+ * c + size - 4   footer: a copy of the header
+ * ```
+ *
+ * The flag lives in bit 0, which a size that is a multiple of 8 never uses, so
+ * no size can ever be read as a flag (the failure behind Talc's PR #49).
+ * Free chunks sit in segregated bins: 64 linear bins 8 bytes apart below 512
+ * bytes, then 16 bins per power of two. A two-level bitmap of non-empty bins
+ * finds a fitting bin with a few `Math.clz32` steps. Freed chunks coalesce at
+ * once with both neighbours, so no two free chunks are ever adjacent.
+ *
+ * These functions trust their input: the `Heap` validates pointers and sizes
+ * and holds the heap lock around every call.
+ *
+ * @module
+ */
+
+import {
+  ARENA_START,
+  BIN_COUNT,
+  BITMAP_WORDS,
+  EPILOGUE_BYTES,
+  H_BINS,
+  H_BITMAP,
+  H_BITMAP_SUMMARY,
+  H_FREE_BYTES,
+  H_FREE_CHUNKS,
+  H_HEAP_BYTES,
+  H_HWM,
+  H_LIVE,
+  H_TOTAL_HI,
+  H_TOTAL_LO,
+  H_TRIP_HWM,
+  H_USED_BYTES,
+  MIN_CHUNK,
+  SIZE_MASK,
+  SMALL_BINS,
+  SMALL_LIMIT,
+  SMALL_LIMIT_LOG2,
+  SUB_BITS,
+  USED_BIT,
+} from "../heap/layout.ts";
+import { assert, DEBUG } from "../_debug.ts";
+import { HeapCorruptionError } from "../errors.ts";
+
+const SUB_MASK = (1 << SUB_BITS) - 1;
+/** Most free chunks looked at in one bin before moving to a bin that surely fits. */
+const WALK_LIMIT = 16;
+const USED_TAG_KEY = 0x3a5c9e00;
+const FREE_TAG_KEY = 0x6b1d4700;
+const USED_TAG_MARK = 0b101;
+const FREE_TAG_MARK = 0b011;
+
+/** The tag word of a used chunk at `c` whose payload is aligned to `2^alignLog`. */
+export function usedTag(c: number, alignLog: number): number {
+  return (((c ^ USED_TAG_KEY) & 0xffffff00) | (alignLog << 3) | USED_TAG_MARK) >>> 0;
+}
+
+/** True when `tag` is a valid used tag for a chunk at `c`. */
+export function isUsedTag(c: number, tag: number): boolean {
+  return (tag & 0xffffff07) === ((((c ^ USED_TAG_KEY) & 0xffffff00) | USED_TAG_MARK) >>> 0) &&
+    ((tag >>> 3) & 31) <= 16;
+}
+
+/** The tag word of a free chunk at `c` (also left behind where a freed block started). */
+export function freeTag(c: number): number {
+  return (((c ^ FREE_TAG_KEY) & 0xffffff00) | FREE_TAG_MARK) >>> 0;
+}
+
+/** The alignment (as log2) recorded in a used chunk's tag. */
+export function tagAlignLog(tag: number): number {
+  return (tag >>> 3) & 31;
+}
+
+/** The bin that holds free chunks of `sizeBytes` (a multiple of 8, at least `MIN_CHUNK`). */
+export function binOf(sizeBytes: number): number {
+  if (sizeBytes < SMALL_LIMIT) return sizeBytes >>> 3;
+  const log2 = 31 - Math.clz32(sizeBytes);
+  return SMALL_BINS + ((log2 - SMALL_LIMIT_LOG2) << SUB_BITS) +
+    ((sizeBytes >>> (log2 - SUB_BITS)) & SUB_MASK);
+}
+
+/** The smallest chunk size that falls in bin `bin`. */
+export function binMinBytes(bin: number): number {
+  if (bin < SMALL_BINS) return bin << 3;
+  const k = bin - SMALL_BINS;
+  const log2 = (k >>> SUB_BITS) + SMALL_LIMIT_LOG2;
+  return (1 << SUB_BITS | (k & SUB_MASK)) * 2 ** (log2 - SUB_BITS);
+}
+
+function ctz(x: number): number {
+  return 31 - Math.clz32(x & -x);
+}
+
+/** The first non-empty bin at or above `bin`, or -1. */
+function findBin(u32: Uint32Array, bin: number): number {
+  if (bin >= BIN_COUNT) return -1;
+  let w = bin >>> 5;
+  const bits = u32[H_BITMAP + w] & (-1 << (bin & 31));
+  if (bits !== 0) return (w << 5) + ctz(bits);
+  const summary = u32[H_BITMAP_SUMMARY] & (-2 << w);
+  if (summary === 0) return -1;
+  w = ctz(summary);
+  return (w << 5) + ctz(u32[H_BITMAP + w]);
+}
+
+function insertFree(u32: Uint32Array, c: number, sizeBytes: number): void {
+  if (DEBUG) assert(sizeBytes >= MIN_CHUNK && sizeBytes % 8 === 0, "free chunk size");
+  const bin = binOf(sizeBytes);
+  const head = u32[H_BINS + bin];
+  u32[(c + 8) >>> 2] = head;
+  u32[(c + 12) >>> 2] = 0;
+  if (head !== 0) {
+    u32[(head + 12) >>> 2] = c;
+  } else {
+    const w = bin >>> 5;
+    u32[H_BITMAP + w] |= 1 << (bin & 31);
+    u32[H_BITMAP_SUMMARY] |= 1 << w;
+  }
+  u32[H_BINS + bin] = c;
+  u32[H_FREE_CHUNKS]++;
+}
+
+function unlinkFree(u32: Uint32Array, c: number, sizeBytes: number): void {
+  const next = u32[(c + 8) >>> 2];
+  const prev = u32[(c + 12) >>> 2];
+  if (prev !== 0) {
+    u32[(prev + 8) >>> 2] = next;
+  } else {
+    const bin = binOf(sizeBytes);
+    if (DEBUG) assert(u32[H_BINS + bin] === c, "unlinked chunk heads its bin");
+    u32[H_BINS + bin] = next;
+    if (next === 0) {
+      const w = bin >>> 5;
+      const bits = u32[H_BITMAP + w] & ~(1 << (bin & 31));
+      u32[H_BITMAP + w] = bits;
+      if (bits === 0) u32[H_BITMAP_SUMMARY] &= ~(1 << w);
+    }
+  }
+  if (next !== 0) u32[(next + 12) >>> 2] = prev;
+  u32[H_FREE_CHUNKS]--;
+}
+
+/** Writes header, tag and footer of a free chunk (not linked). */
+function writeFree(u32: Uint32Array, c: number, sizeBytes: number): void {
+  u32[c >>> 2] = sizeBytes;
+  u32[(c + 4) >>> 2] = freeTag(c);
+  u32[(c + sizeBytes - 4) >>> 2] = sizeBytes;
+}
+
+/** Writes header, tag and footer of a used chunk. */
+function writeUsed(u32: Uint32Array, c: number, sizeBytes: number, alignLog: number): void {
+  const h = (sizeBytes | USED_BIT) >>> 0;
+  u32[c >>> 2] = h;
+  u32[(c + 4) >>> 2] = usedTag(c, alignLog);
+  u32[(c + sizeBytes - 4) >>> 2] = h;
+}
+
+function addUsed(u32: Uint32Array, deltaBytes: number): void {
+  const used = u32[H_USED_BYTES] + deltaBytes;
+  u32[H_USED_BYTES] = used;
+  if (used > u32[H_HWM]) u32[H_HWM] = used;
+  if (used > u32[H_TRIP_HWM]) u32[H_TRIP_HWM] = used;
+}
+
+function countAllocation(u32: Uint32Array): void {
+  u32[H_LIVE]++;
+  const lo = (u32[H_TOTAL_LO] + 1) >>> 0;
+  u32[H_TOTAL_LO] = lo;
+  if (lo === 0) u32[H_TOTAL_HI]++;
+}
+
+/**
+ * Hands out the used chunk `[start, start + needBytes)` carved from the free
+ * chunk `c` of `sizeBytes` (already unlinked). A gap before `start` becomes a
+ * free chunk when it is large enough, otherwise it is given to the used chunk
+ * before `c`; a tail large enough becomes a free chunk.
+ */
+function carve(
+  u32: Uint32Array,
+  c: number,
+  sizeBytes: number,
+  start: number,
+  needBytes: number,
+  alignLog: number,
+): number {
+  const gap = start - c;
+  let freed = 0; // bytes of c that stay free
+  if (gap >= MIN_CHUNK) {
+    writeFree(u32, c, gap);
+    insertFree(u32, c, gap);
+    freed += gap;
+  } else if (gap > 0) {
+    const prevSize = u32[(c - 4) >>> 2] & SIZE_MASK;
+    if (DEBUG) assert(prevSize >= MIN_CHUNK, "gap donated to a real used chunk");
+    const prev = c - prevSize;
+    const h = (prevSize + gap) | USED_BIT;
+    u32[prev >>> 2] = h;
+    u32[(start - 4) >>> 2] = h;
+  }
+  let taken = sizeBytes - gap;
+  const tail = taken - needBytes;
+  if (tail >= MIN_CHUNK) {
+    const t = start + needBytes;
+    writeFree(u32, t, tail);
+    insertFree(u32, t, tail);
+    freed += tail;
+    taken = needBytes;
+  }
+  writeUsed(u32, start, taken, alignLog);
+  u32[H_FREE_BYTES] -= sizeBytes - freed;
+  addUsed(u32, sizeBytes - freed);
+  countAllocation(u32);
+  return start + 8;
+}
+
+/**
+ * Where a block of `needBytes` aligned to `alignBytes` (> 8) would start in
+ * the free chunk `c`, or -1 if it does not fit.
+ */
+function alignedStart(
+  u32: Uint32Array,
+  c: number,
+  sizeBytes: number,
+  needBytes: number,
+  alignBytes: number,
+): number {
+  const payload = c + 8;
+  let gap = (alignBytes - (payload & (alignBytes - 1))) & (alignBytes - 1);
+  if (gap > 0 && gap < MIN_CHUNK && (u32[(c - 4) >>> 2] & SIZE_MASK) === 0) gap += alignBytes;
+  return gap + needBytes <= sizeBytes ? c + gap : -1;
+}
+
+/**
+ * Allocates a chunk of `needBytes` (chunk size: multiple of 8, ≥ `MIN_CHUNK`)
+ * whose payload is aligned to `alignBytes` (a power of two, 2^alignLog).
+ * Returns the payload offset, or 0 if no free chunk fits.
+ */
+export function arenaAlloc(
+  u32: Uint32Array,
+  needBytes: number,
+  alignBytes: number,
+  alignLog: number,
+): number {
+  if (alignBytes > 8) return arenaAllocAligned(u32, needBytes, alignBytes, alignLog);
+  let bin = binOf(needBytes);
+  let c = u32[H_BINS + bin];
+  if (c !== 0 && bin >= SMALL_BINS) {
+    // Large bins hold a range of sizes: look at a bounded number for a fit.
+    let n = 0;
+    while (c !== 0 && u32[c >>> 2] < needBytes) {
+      c = u32[(c + 8) >>> 2];
+      if (++n === WALK_LIMIT) {
+        c = 0;
+        break;
+      }
+    }
+  }
+  if (c === 0) {
+    bin = findBin(u32, bin + 1);
+    if (bin < 0) return 0;
+    c = u32[H_BINS + bin];
+  }
+  const sizeBytes = u32[c >>> 2];
+  unlinkFree(u32, c, sizeBytes);
+  return carve(u32, c, sizeBytes, c, needBytes, alignLog);
+}
+
+function arenaAllocAligned(
+  u32: Uint32Array,
+  needBytes: number,
+  alignBytes: number,
+  alignLog: number,
+): number {
+  // First a bounded look at chunks from the bin of the size itself, which fit
+  // when their start happens to suit the alignment.
+  let looked = 0;
+  for (let bin = findBin(u32, binOf(needBytes)); bin >= 0; bin = findBin(u32, bin + 1)) {
+    for (let c = u32[H_BINS + bin]; c !== 0; c = u32[(c + 8) >>> 2]) {
+      const sizeBytes = u32[c >>> 2];
+      const start = alignedStart(u32, c, sizeBytes, needBytes, alignBytes);
+      if (start >= 0) {
+        unlinkFree(u32, c, sizeBytes);
+        return carve(u32, c, sizeBytes, start, needBytes, alignLog);
+      }
+      if (++looked === WALK_LIMIT) break;
+    }
+    if (looked === WALK_LIMIT) break;
+  }
+  // Then a chunk that surely fits whatever its start: the bin chosen from
+  // size + alignment (Talc's fix for its issue #44, without slowing small aligns).
+  const bin = findBin(u32, binOf(Math.min(needBytes + alignBytes + MIN_CHUNK, SIZE_MASK)) + 1);
+  if (bin < 0) return 0;
+  const c = u32[H_BINS + bin];
+  const sizeBytes = u32[c >>> 2];
+  const start = alignedStart(u32, c, sizeBytes, needBytes, alignBytes);
+  if (DEBUG) assert(start >= 0, "a chunk from the guaranteed bin fits");
+  unlinkFree(u32, c, sizeBytes);
+  return carve(u32, c, sizeBytes, start, needBytes, alignLog);
+}
+
+/** Frees the used chunk `c` and coalesces it with free neighbours. */
+export function arenaFree(u32: Uint32Array, c: number): void {
+  const sizeBytes = u32[c >>> 2] & SIZE_MASK;
+  if (DEBUG) assert((u32[c >>> 2] & USED_BIT) !== 0, "freed chunk is used");
+  u32[H_USED_BYTES] -= sizeBytes;
+  u32[H_LIVE]--;
+  u32[H_FREE_BYTES] += sizeBytes;
+  // Leave a stale "freed" header and tag behind: a later free of this
+  // pointer is then reported as a double free.
+  u32[c >>> 2] = sizeBytes;
+  u32[(c + 4) >>> 2] = freeTag(c);
+  let start = c;
+  let total = sizeBytes;
+  const prevFooter = u32[(c - 4) >>> 2];
+  if ((prevFooter & USED_BIT) === 0) {
+    start = c - prevFooter;
+    unlinkFree(u32, start, prevFooter);
+    total += prevFooter;
+  }
+  const next = c + sizeBytes;
+  const nextHeader = u32[next >>> 2];
+  if ((nextHeader & USED_BIT) === 0) {
+    unlinkFree(u32, next, nextHeader);
+    total += nextHeader;
+  }
+  writeFree(u32, start, total);
+  insertFree(u32, start, total);
+}
+
+/**
+ * Resizes the used chunk `c` to `needBytes` without moving it, when the chunk
+ * itself or its free neighbour after it allows. Returns true on success.
+ */
+export function arenaResizeInPlace(u32: Uint32Array, c: number, needBytes: number): boolean {
+  const h = u32[c >>> 2];
+  const sizeBytes = h & SIZE_MASK;
+  const alignLog = tagAlignLog(u32[(c + 4) >>> 2]);
+  const next = c + sizeBytes;
+  const nextHeader = u32[next >>> 2];
+  const nextFree = (nextHeader & USED_BIT) === 0 ? nextHeader : 0;
+  if (needBytes <= sizeBytes) {
+    // Shrink: give the tail back, merged with a free neighbour if there is one.
+    const tail = sizeBytes - needBytes + nextFree;
+    if (tail < MIN_CHUNK) return true;
+    if (nextFree !== 0) unlinkFree(u32, next, nextFree);
+    writeUsed(u32, c, needBytes, alignLog);
+    const t = c + needBytes;
+    writeFree(u32, t, tail);
+    insertFree(u32, t, tail);
+    u32[H_USED_BYTES] -= sizeBytes - needBytes;
+    u32[H_FREE_BYTES] += sizeBytes - needBytes;
+    return true;
+  }
+  const total = sizeBytes + nextFree;
+  if (total < needBytes) return false;
+  unlinkFree(u32, next, nextFree);
+  let taken = total;
+  if (total - needBytes >= MIN_CHUNK) {
+    taken = needBytes;
+    const t = c + needBytes;
+    writeFree(u32, t, total - needBytes);
+    insertFree(u32, t, total - needBytes);
+  }
+  writeUsed(u32, c, taken, alignLog);
+  u32[H_FREE_BYTES] -= taken - sizeBytes;
+  addUsed(u32, taken - sizeBytes);
+  return true;
+}
+
+/**
+ * Grows the used chunk `c` by merging it with the free chunk before it (and
+ * the one after it, if free), moving the payload down. Returns the new payload
+ * offset, or 0 when the neighbours are too small or the new start would break
+ * the block's alignment.
+ */
+export function arenaResizeIntoPrevious(
+  u32: Uint32Array,
+  u8: Uint8Array,
+  c: number,
+  needBytes: number,
+): number {
+  const prevSize = u32[(c - 4) >>> 2];
+  if ((prevSize & USED_BIT) !== 0) return 0;
+  const h = u32[c >>> 2];
+  const sizeBytes = h & SIZE_MASK;
+  const tag = u32[(c + 4) >>> 2];
+  const alignLog = tagAlignLog(tag);
+  const next = c + sizeBytes;
+  const nextHeader = u32[next >>> 2];
+  const nextFree = (nextHeader & USED_BIT) === 0 ? nextHeader : 0;
+  const total = prevSize + sizeBytes + nextFree;
+  const start = c - prevSize;
+  if (total < needBytes || ((start + 8) & ((1 << alignLog) - 1)) !== 0) return 0;
+  unlinkFree(u32, start, prevSize);
+  if (nextFree !== 0) unlinkFree(u32, next, nextFree);
+  // The old start stops being a block: mark it freed before the data moves.
+  u32[c >>> 2] = sizeBytes;
+  u32[(c + 4) >>> 2] = freeTag(c);
+  u8.copyWithin(start + 8, c + 8, c + sizeBytes - 4);
+  let taken = total;
+  if (total - needBytes >= MIN_CHUNK) {
+    taken = needBytes;
+    const t = start + needBytes;
+    writeFree(u32, t, total - needBytes);
+    insertFree(u32, t, total - needBytes);
+  }
+  writeUsed(u32, start, taken, alignLog);
+  u32[H_FREE_BYTES] -= taken - sizeBytes;
+  addUsed(u32, taken - sizeBytes);
+  return start + 8;
+}
+
+/** Bytes a free chunk at the end of the arena already offers (0 if the last chunk is used). */
+export function arenaTailFreeBytes(u32: Uint32Array): number {
+  const end = u32[H_HEAP_BYTES];
+  const footer = u32[(end - EPILOGUE_BYTES - 4) >>> 2];
+  return (footer & USED_BIT) === 0 ? footer : 0;
+}
+
+/** Writes the prologue, one free chunk over the whole arena and the epilogue. */
+export function arenaInit(u32: Uint32Array, heapBytes: number): void {
+  u32[(ARENA_START - 4) >>> 2] = USED_BIT; // prologue: a "used" footer of size 0
+  const sizeBytes = heapBytes - ARENA_START - EPILOGUE_BYTES;
+  writeFree(u32, ARENA_START, sizeBytes);
+  insertFree(u32, ARENA_START, sizeBytes);
+  u32[H_FREE_BYTES] = sizeBytes;
+  writeEpilogue(u32, heapBytes);
+  u32[H_HEAP_BYTES] = heapBytes;
+}
+
+function writeEpilogue(u32: Uint32Array, heapBytes: number): void {
+  u32[(heapBytes - EPILOGUE_BYTES) >>> 2] = USED_BIT; // a "used" header of size 0
+  u32[(heapBytes - EPILOGUE_BYTES + 4) >>> 2] = 0;
+}
+
+/** Extends the arena to `newBytes` after the buffer has grown, merging with a free tail. */
+export function arenaExtend(u32: Uint32Array, newBytes: number): void {
+  const oldBytes = u32[H_HEAP_BYTES];
+  const added = newBytes - oldBytes;
+  if (DEBUG) assert(added > 0 && added % 8 === 0, "arena grows by a multiple of 8");
+  let start = oldBytes - EPILOGUE_BYTES;
+  let total = added;
+  const prevFooter = u32[(start - 4) >>> 2];
+  if ((prevFooter & USED_BIT) === 0) {
+    start -= prevFooter;
+    unlinkFree(u32, start, prevFooter);
+    total += prevFooter;
+  }
+  writeEpilogue(u32, newBytes);
+  writeFree(u32, start, total);
+  insertFree(u32, start, total);
+  u32[H_FREE_BYTES] += added;
+  u32[H_HEAP_BYTES] = newBytes;
+}
+
+/** The largest free chunk's size in bytes (0 if none). */
+export function arenaLargestFree(u32: Uint32Array): number {
+  for (let w = BITMAP_WORDS - 1; w >= 0; w--) {
+    const bits = u32[H_BITMAP + w];
+    if (bits === 0) continue;
+    const bin = (w << 5) + 31 - Math.clz32(bits);
+    let largest = 0;
+    let n = u32[H_FREE_CHUNKS];
+    for (let c = u32[H_BINS + bin]; c !== 0 && n-- > 0; c = u32[(c + 8) >>> 2]) {
+      if (u32[c >>> 2] > largest) largest = u32[c >>> 2];
+    }
+    return largest;
+  }
+  return 0;
+}
+
+/**
+ * Walks every chunk and free list and throws `HeapCorruptionError` naming the
+ * first broken invariant. Returns the number of used chunks found.
+ */
+export function arenaCheck(u32: Uint32Array): number {
+  const end = u32[H_HEAP_BYTES];
+  const fail = (what: string, at: number): never => {
+    throw new HeapCorruptionError(what, at);
+  };
+  if ((u32[(ARENA_START - 4) >>> 2]) !== USED_BIT) fail("prologue fence overwritten", ARENA_START - 4);
+  let c = ARENA_START;
+  let usedBytes = 0;
+  let freeBytes = 0;
+  let usedChunks = 0;
+  let freeChunks = 0;
+  let prevFree = false;
+  const limit = end - EPILOGUE_BYTES;
+  while (c < limit) {
+    const h = u32[c >>> 2];
+    const sizeBytes = h & SIZE_MASK;
+    if ((h & 6) !== 0) fail(`chunk header has unknown flag bits (${h})`, c);
+    if (sizeBytes < MIN_CHUNK) fail(`chunk size ${sizeBytes} is below the minimum ${MIN_CHUNK}`, c);
+    if (c + sizeBytes > limit) fail(`chunk of ${sizeBytes} bytes runs past the arena end ${limit}`, c);
+    if (u32[(c + sizeBytes - 4) >>> 2] !== h) {
+      fail(`chunk footer ${u32[(c + sizeBytes - 4) >>> 2]} disagrees with header ${h}`, c);
+    }
+    const tag = u32[(c + 4) >>> 2];
+    if ((h & USED_BIT) !== 0) {
+      if (!isUsedTag(c, tag)) fail("used chunk tag is wrong", c);
+      if (((c + 8) & ((1 << tagAlignLog(tag)) - 1)) !== 0) fail("used chunk breaks its alignment", c);
+      usedBytes += sizeBytes;
+      usedChunks++;
+      prevFree = false;
+    } else {
+      if (tag !== freeTag(c)) fail("free chunk tag is wrong", c);
+      if (prevFree) fail("two free chunks are adjacent", c);
+      freeBytes += sizeBytes;
+      freeChunks++;
+      prevFree = true;
+    }
+    c += sizeBytes;
+  }
+  if (c !== limit) fail("chunks do not tile the arena", c);
+  if (u32[limit >>> 2] !== USED_BIT) fail("epilogue fence overwritten", limit);
+  if (usedBytes !== u32[H_USED_BYTES]) fail(`used bytes counter ${u32[H_USED_BYTES]} != ${usedBytes}`, 0);
+  if (freeBytes !== u32[H_FREE_BYTES]) fail(`free bytes counter ${u32[H_FREE_BYTES]} != ${freeBytes}`, 0);
+  if (freeChunks !== u32[H_FREE_CHUNKS]) fail(`free chunk counter ${u32[H_FREE_CHUNKS]} != ${freeChunks}`, 0);
+  checkBins(u32, freeChunks, end, fail);
+  return usedChunks;
+}
+
+function checkBins(
+  u32: Uint32Array,
+  freeChunks: number,
+  end: number,
+  fail: (what: string, at: number) => never,
+): void {
+  let listed = 0;
+  let summary = 0;
+  for (let w = 0; w < BITMAP_WORDS; w++) {
+    let bits = 0;
+    for (let b = w << 5; b < Math.min((w + 1) << 5, BIN_COUNT); b++) {
+      const head = u32[H_BINS + b];
+      if (head !== 0) bits |= 1 << (b & 31);
+      let prev = 0;
+      for (let c = head; c !== 0; c = u32[(c + 8) >>> 2]) {
+        if (++listed > freeChunks) fail(`bin ${b} lists more chunks than are free (a cycle?)`, c);
+        if (c < ARENA_START || c >= end || c % 8 !== 0) fail(`bin ${b} links to ${c}, outside the arena`, c);
+        const h = u32[c >>> 2];
+        if ((h & USED_BIT) !== 0 || u32[(c + 4) >>> 2] !== freeTag(c)) fail(`bin ${b} lists a chunk that is not free`, c);
+        if (binOf(h) !== b) fail(`chunk of ${h} bytes is in bin ${b}, not ${binOf(h)}`, c);
+        if (u32[(c + 12) >>> 2] !== prev) fail(`bin ${b} back link is ${u32[(c + 12) >>> 2]}, not ${prev}`, c);
+        prev = c;
+      }
+    }
+    if ((bits >>> 0) !== u32[H_BITMAP + w]) fail(`bitmap word ${w} disagrees with bins`, (H_BITMAP + w) * 4);
+    if (bits !== 0) summary |= 1 << w;
+  }
+  if ((summary >>> 0) !== u32[H_BITMAP_SUMMARY]) fail("bitmap summary disagrees with bitmap", H_BITMAP_SUMMARY * 4);
+  if (listed !== freeChunks) fail(`bins list ${listed} chunks but ${freeChunks} are free`, 0);
+}

@@ -1,0 +1,108 @@
+/**
+ * Heap header layout: named word offsets of everything stored at the start
+ * of the heap buffer, and the constants the allocators share.
+ *
+ * All allocator and lock state lives in these words (see DESIGN.md): a second
+ * worker that attaches the buffer sees exactly the same heap.
+ *
+ * @module
+ */
+
+/** `"THEP"` read as a little-endian u32: marks a buffer as a typedheap heap. */
+export const MAGIC = 0x50454854;
+/** Format version; bumped whenever the header or chunk layout changes. */
+export const FORMAT_VERSION = 1;
+/** Size of the header at offset 0, in bytes. Allocations never start inside it. */
+export const HEADER_BYTES = 4096;
+
+// Header word indices (each a u32 at byte offset 4 * index).
+/** Magic number. */
+export const H_MAGIC = 0;
+/** Format version. */
+export const H_VERSION = 1;
+/** Header size in bytes. */
+export const H_HEADER_BYTES = 2;
+/** Current heap size in bytes (the end of the arena). */
+export const H_HEAP_BYTES = 3;
+/** Maximum heap size in bytes. */
+export const H_MAX_BYTES = 4;
+/** The heap lock word (see `src/sync/lock_word.ts`). */
+export const H_LOCK = 5;
+/** The last worker id handed out. */
+export const H_LAST_WORKER = 6;
+/** Sum of the sizes of all used chunks, in bytes. */
+export const H_USED_BYTES = 7;
+/** Sum of the sizes of all free chunks, in bytes. */
+export const H_FREE_BYTES = 8;
+/** Number of live allocations. */
+export const H_LIVE = 9;
+/** High-water mark of `H_USED_BYTES`. */
+export const H_HWM = 10;
+/** Resettable high-water mark of `H_USED_BYTES`. */
+export const H_TRIP_HWM = 11;
+/** Number of free chunks (bounds every free-list walk). */
+export const H_FREE_CHUNKS = 12;
+/** Lock timeout in milliseconds used for the heap lock (0 = wait forever). */
+export const H_LOCK_TIMEOUT_MS = 13;
+/** Total allocations ever made: low 32 bits. */
+export const H_TOTAL_LO = 14;
+/** Total allocations ever made: high bits. */
+export const H_TOTAL_HI = 15;
+/** First word reserved for the slab layer's roots. */
+export const H_SLAB_BASE = 64;
+/** Number of words reserved for the slab layer. */
+export const H_SLAB_WORDS = 320;
+
+/** Number of linear small bins: chunk sizes below `SMALL_LIMIT` have a bin each. */
+export const SMALL_BINS = 64;
+/** Chunk sizes below this many bytes fall in the linear bins (8 bytes apart). */
+export const SMALL_LIMIT = SMALL_BINS * 8;
+/** log2 of `SMALL_LIMIT`: the first power-of-two class of the large bins. */
+export const SMALL_LIMIT_LOG2 = 9;
+/** Subdivisions of each power of two in the large bins (as a log2). */
+export const SUB_BITS = 4;
+/** Total number of bins. */
+export const BIN_COUNT = SMALL_BINS + (32 - SMALL_LIMIT_LOG2) * (1 << SUB_BITS);
+/** Number of u32 words in the availability bitmap (one bit per bin). */
+export const BITMAP_WORDS = Math.ceil(BIN_COUNT / 32);
+/** Word index of the summary word: bit `w` set when bitmap word `w` is non-zero. */
+export const H_BITMAP_SUMMARY = H_SLAB_BASE + H_SLAB_WORDS;
+/** Word index of the first availability bitmap word. */
+export const H_BITMAP = H_BITMAP_SUMMARY + 1;
+/** Word index of the first bin head (offset of the first free chunk, 0 if empty). */
+export const H_BINS = H_BITMAP + BITMAP_WORDS;
+/** One past the last header word in use. */
+export const H_END = H_BINS + BIN_COUNT;
+
+/** Byte offset of the first chunk; the word before it is the prologue fence. */
+export const ARENA_START = HEADER_BYTES + 8;
+/** Bytes at the end of the heap taken by the epilogue fence. */
+export const EPILOGUE_BYTES = 8;
+/** Bytes of every heap outside the chunks: header, prologue and epilogue. */
+export const FIXED_OVERHEAD_BYTES = ARENA_START + EPILOGUE_BYTES;
+
+/** Chunk size granularity in bytes; chunk starts and payloads are multiples of it. */
+export const GRANULE = 8;
+/** Bytes of a used chunk that are not payload: header, tag and footer. */
+export const CHUNK_OVERHEAD = 12;
+/** The smallest chunk: a free chunk needs header, tag, two links and a footer. */
+export const MIN_CHUNK = 24;
+/** Header bit set when a chunk is in use. Chunk sizes are multiples of 8, so bits 0-2 never hold size. */
+export const USED_BIT = 1;
+/** Mask that extracts the size from a header word. */
+export const SIZE_MASK = 0xfffffff8;
+/** Largest supported alignment in bytes. */
+export const MAX_ALIGN = 65536;
+/** Largest supported heap in bytes: offsets must stay u32 and 8-aligned. */
+export const MAX_HEAP_BYTES = 0xfffffff8;
+/** Smallest heap in bytes: the header plus a few chunks. */
+export const MIN_HEAP_BYTES = 8192;
+
+// Layout constants checked against each other once, at module load.
+if (H_SLAB_BASE <= H_TOTAL_HI) throw new Error("Layout: slab roots overlap the counters");
+if (H_END * 4 > HEADER_BYTES) throw new Error("Layout: header words exceed HEADER_BYTES");
+if (BITMAP_WORDS > 32) throw new Error("Layout: the bitmap summary holds at most 32 words");
+if (SMALL_LIMIT !== 1 << SMALL_LIMIT_LOG2) throw new Error("Layout: SMALL_LIMIT is not 2^log2");
+if (ARENA_START % GRANULE !== 0) throw new Error("Layout: ARENA_START is not 8-aligned");
+if ((USED_BIT & SIZE_MASK) !== 0) throw new Error("Layout: the used bit overlaps the size");
+if (MIN_CHUNK < CHUNK_OVERHEAD + 8) throw new Error("Layout: MIN_CHUNK cannot hold two links");
