@@ -490,7 +490,9 @@ export function arenaCheck(u32: Uint32Array): number {
   const fail = (what: string, at: number): never => {
     throw new HeapCorruptionError(what, at);
   };
-  if ((u32[(ARENA_START - 4) >>> 2]) !== USED_BIT) fail("prologue fence overwritten", ARENA_START - 4);
+  if ((u32[(ARENA_START - 4) >>> 2]) !== USED_BIT) {
+    fail("prologue fence overwritten", ARENA_START - 4);
+  }
   let c = ARENA_START;
   let usedBytes = 0;
   let freeBytes = 0;
@@ -503,14 +505,18 @@ export function arenaCheck(u32: Uint32Array): number {
     const sizeBytes = h & SIZE_MASK;
     if ((h & 6) !== 0) fail(`chunk header has unknown flag bits (${h})`, c);
     if (sizeBytes < MIN_CHUNK) fail(`chunk size ${sizeBytes} is below the minimum ${MIN_CHUNK}`, c);
-    if (c + sizeBytes > limit) fail(`chunk of ${sizeBytes} bytes runs past the arena end ${limit}`, c);
+    if (c + sizeBytes > limit) {
+      fail(`chunk of ${sizeBytes} bytes runs past the arena end ${limit}`, c);
+    }
     if (u32[(c + sizeBytes - 4) >>> 2] !== h) {
       fail(`chunk footer ${u32[(c + sizeBytes - 4) >>> 2]} disagrees with header ${h}`, c);
     }
     const tag = u32[(c + 4) >>> 2];
     if ((h & USED_BIT) !== 0) {
       if (!isUsedTag(c, tag)) fail("used chunk tag is wrong", c);
-      if (((c + 8) & ((1 << tagAlignLog(tag)) - 1)) !== 0) fail("used chunk breaks its alignment", c);
+      if (((c + 8) & ((1 << tagAlignLog(tag)) - 1)) !== 0) {
+        fail("used chunk breaks its alignment", c);
+      }
       usedBytes += sizeBytes;
       usedChunks++;
       prevFree = false;
@@ -525,9 +531,15 @@ export function arenaCheck(u32: Uint32Array): number {
   }
   if (c !== limit) fail("chunks do not tile the arena", c);
   if (u32[limit >>> 2] !== USED_BIT) fail("epilogue fence overwritten", limit);
-  if (usedBytes !== u32[H_USED_BYTES]) fail(`used bytes counter ${u32[H_USED_BYTES]} != ${usedBytes}`, 0);
-  if (freeBytes !== u32[H_FREE_BYTES]) fail(`free bytes counter ${u32[H_FREE_BYTES]} != ${freeBytes}`, 0);
-  if (freeChunks !== u32[H_FREE_CHUNKS]) fail(`free chunk counter ${u32[H_FREE_CHUNKS]} != ${freeChunks}`, 0);
+  if (usedBytes !== u32[H_USED_BYTES]) {
+    fail(`used bytes counter ${u32[H_USED_BYTES]} != ${usedBytes}`, 0);
+  }
+  if (freeBytes !== u32[H_FREE_BYTES]) {
+    fail(`free bytes counter ${u32[H_FREE_BYTES]} != ${freeBytes}`, 0);
+  }
+  if (freeChunks !== u32[H_FREE_CHUNKS]) {
+    fail(`free chunk counter ${u32[H_FREE_CHUNKS]} != ${freeChunks}`, 0);
+  }
   checkBins(u32, freeChunks, end, fail);
   return usedChunks;
 }
@@ -548,17 +560,27 @@ function checkBins(
       let prev = 0;
       for (let c = head; c !== 0; c = u32[(c + 8) >>> 2]) {
         if (++listed > freeChunks) fail(`bin ${b} lists more chunks than are free (a cycle?)`, c);
-        if (c < ARENA_START || c >= end || c % 8 !== 0) fail(`bin ${b} links to ${c}, outside the arena`, c);
+        if (c < ARENA_START || c >= end || c % 8 !== 0) {
+          fail(`bin ${b} links to ${c}, outside the arena`, c);
+        }
         const h = u32[c >>> 2];
-        if ((h & USED_BIT) !== 0 || u32[(c + 4) >>> 2] !== freeTag(c)) fail(`bin ${b} lists a chunk that is not free`, c);
+        if ((h & USED_BIT) !== 0 || u32[(c + 4) >>> 2] !== freeTag(c)) {
+          fail(`bin ${b} lists a chunk that is not free`, c);
+        }
         if (binOf(h) !== b) fail(`chunk of ${h} bytes is in bin ${b}, not ${binOf(h)}`, c);
-        if (u32[(c + 12) >>> 2] !== prev) fail(`bin ${b} back link is ${u32[(c + 12) >>> 2]}, not ${prev}`, c);
+        if (u32[(c + 12) >>> 2] !== prev) {
+          fail(`bin ${b} back link is ${u32[(c + 12) >>> 2]}, not ${prev}`, c);
+        }
         prev = c;
       }
     }
-    if ((bits >>> 0) !== u32[H_BITMAP + w]) fail(`bitmap word ${w} disagrees with bins`, (H_BITMAP + w) * 4);
+    if ((bits >>> 0) !== u32[H_BITMAP + w]) {
+      fail(`bitmap word ${w} disagrees with bins`, (H_BITMAP + w) * 4);
+    }
     if (bits !== 0) summary |= 1 << w;
   }
-  if ((summary >>> 0) !== u32[H_BITMAP_SUMMARY]) fail("bitmap summary disagrees with bitmap", H_BITMAP_SUMMARY * 4);
+  if ((summary >>> 0) !== u32[H_BITMAP_SUMMARY]) {
+    fail("bitmap summary disagrees with bitmap", H_BITMAP_SUMMARY * 4);
+  }
   if (listed !== freeChunks) fail(`bins list ${listed} chunks but ${freeChunks} are free`, 0);
 }

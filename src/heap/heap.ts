@@ -549,7 +549,10 @@ export class Heap {
     }
     const used = arenaCheck(u32);
     if (used !== u32[H_LIVE]) {
-      throw new HeapCorruptionError(`live counter ${u32[H_LIVE]} != ${used} used chunks`, H_LIVE * 4);
+      throw new HeapCorruptionError(
+        `live counter ${u32[H_LIVE]} != ${used} used chunks`,
+        H_LIVE * 4,
+      );
     }
   }
 
@@ -603,7 +606,11 @@ export class Heap {
     const u32 = this.u32;
     const end = u32[H_HEAP_BYTES] - EPILOGUE_BYTES;
     if (ptr < ARENA_START + 8 || ptr >= end) {
-      throw new InvalidPointerError(operation, ptr, `is outside the heap's blocks [${ARENA_START + 8}, ${end})`);
+      throw new InvalidPointerError(
+        operation,
+        ptr,
+        `is outside the heap's blocks [${ARENA_START + 8}, ${end})`,
+      );
     }
     if (ptr % 8 !== 0) throw new InvalidPointerError(operation, ptr, "is not 8-byte aligned");
     const c = ptr - 8;
@@ -695,9 +702,17 @@ function validateHeader(buffer: unknown): void {
   const heapBytes = u32[H_HEAP_BYTES];
   const maxBytes = u32[H_MAX_BYTES];
   if (heapBytes < MIN_HEAP_BYTES || heapBytes % 8 !== 0 || heapBytes > buffer.byteLength) {
-    throw new HeapFormatError("heapBytes", heapBytes, `is inconsistent with a buffer of ${buffer.byteLength} bytes`);
+    throw new HeapFormatError(
+      "heapBytes",
+      heapBytes,
+      `is inconsistent with a buffer of ${buffer.byteLength} bytes`,
+    );
   }
   if (maxBytes < heapBytes || maxBytes > buffer.maxByteLength) {
-    throw new HeapFormatError("maxBytes", maxBytes, `is inconsistent with a buffer whose maxByteLength is ${buffer.maxByteLength}`);
+    throw new HeapFormatError(
+      "maxBytes",
+      maxBytes,
+      `is inconsistent with a buffer whose maxByteLength is ${buffer.maxByteLength}`,
+    );
   }
 }
