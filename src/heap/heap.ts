@@ -18,7 +18,62 @@ import {
   freeTag,
   isUsedTag,
   tagAlignLog,
+  usedTag,
 } from "../alloc/arena.ts";
+import {
+  A_ALLOCS_HI,
+  A_ALLOCS_LO,
+  A_CLASSES,
+  A_MAGIC,
+  A_NEXT,
+  A_WORKER,
+  AREA_BYTES,
+  areaMagic,
+  CLASS_BYTES,
+  CLASS_COUNT,
+  classOf,
+  collectRemote,
+  E_ACTIVE,
+  E_FULL,
+  E_PAGES,
+  E_SPARE,
+  freeSlotTag,
+  H_SLAB_AREA_COUNT,
+  H_SLAB_AREAS,
+  H_SLAB_INTERNAL,
+  H_SLAB_ORPHANS,
+  H_SLAB_PAGES,
+  H_SLAB_RETIRED_HI,
+  H_SLAB_RETIRED_LO,
+  initPage,
+  P_AREA,
+  P_BUMP,
+  P_CAPACITY,
+  P_CLASS,
+  P_FREE,
+  P_NEXT,
+  P_OWNER,
+  P_REMOTE,
+  P_SLOT,
+  P_STATE,
+  P_USED,
+  PAGE_ALIGN_LOG,
+  PAGE_BYTES,
+  PAGE_HEADER_BYTES,
+  PAGE_USABLE_BYTES,
+  pageMagic,
+  pageSlotsEnd,
+  pushPage,
+  pushPageSecond,
+  SLAB_MAX_ALIGN,
+  SLAB_MAX_BYTES,
+  slotProblem,
+  STATE_ACTIVE,
+  STATE_FULL,
+  STATE_ORPHAN,
+  STATE_SPARE,
+  unlinkPage,
+} from "../alloc/slab.ts";
 import {
   DoubleFreeError,
   HeapCorruptionError,
@@ -57,7 +112,7 @@ import {
   SIZE_MASK,
   USED_BIT,
 } from "./layout.ts";
-import { lockWord, unlockWord } from "../sync/lock_word.ts";
+import { forceReleaseWord, lockWord, unlockWord, wordOwner } from "../sync/lock_word.ts";
 
 /** Options for {@linkcode Heap.create}. */
 export interface HeapOptions {
@@ -109,6 +164,110 @@ export interface HeapStats {
   highWaterBytes: number;
   /** The highest `usedBytes` since the last {@linkcode Heap.resetTrip}. */
   tripHighWaterBytes: number;
+  /** The slab layer: its pages are used chunks of the arena (counted in `usedBytes`). */
+  slab: SlabStats;
+}
+
+/** What {@linkcode Heap.recover} did. */
+export interface RecoverReport {
+  /** True when the dead worker held the heap lock and it was released. */
+  lockReleased: boolean;
+  /** Slab areas of the dead worker that were given up. */
+  areas: number;
+  /** Slab pages handed over (to the arena when empty, else as orphans). */
+  pages: number;
+}
+
+/** Figures of the slab layer, in {@linkcode HeapStats.slab}. */
+export interface SlabStats {
+  /** Slab pages taken from the arena. */
+  pages: number;
+  /** Bytes of one page (pages are aligned to this). */
+  pageBytes: number;
+  /** Worker areas (one per handle that allocated small blocks and has not detached). */
+  areas: number;
+  /** Slots in use over all classes. */
+  usedSlots: number;
+  /** One entry per size class, smallest first. */
+  classes: SlabClassStats[];
+}
+
+/** Figures of one slab size class. */
+export interface SlabClassStats {
+  /** Bytes of one slot of this class. */
+  slotBytes: number;
+  /** Pages of this class. */
+  pages: number;
+  /** Slots in use (slots freed by another worker count until the owner collects them). */
+  usedSlots: number;
+  /** Slots free or not yet handed out, on this class's pages. */
+  freeSlots: number;
+  /** Bytes of this class's pages that no slot can use (the page tail after the last slot). */
+  wasteBytes: number;
+}
+
+/**
+ * One slab size class of a heap, from {@linkcode Heap.slab}: allocates slots
+ * of one size from the calling worker's pages without a size lookup.
+ *
+ * @example
+ * ```ts
+ * import { Heap } from "@typedheap/typedheap";
+ * import assert from "node:assert/strict";
+ *
+ * const heap = Heap.create();
+ * const nodes = heap.slab(40);
+ * const a = nodes.alloc();
+ * const b = nodes.alloc();
+ * assert.notEqual(a, b);
+ * nodes.free(a);
+ * nodes.free(b);
+ * ```
+ */
+export class SlabClass {
+  /** The heap this class allocates from. */
+  readonly heap: Heap;
+  /** The class index (0 for 8-byte slots). */
+  readonly classIndex: number;
+  /** Bytes of each slot. */
+  readonly slotBytes: number;
+
+  /**
+   * Wraps class `classIndex` of `heap`; use {@linkcode Heap.slab} instead.
+   *
+   * @param heap The heap.
+   * @param classIndex The class index.
+   */
+  constructor(heap: Heap, classIndex: number) {
+    if (!Number.isInteger(classIndex) || classIndex < 0 || classIndex >= CLASS_COUNT) {
+      throw new RangeError(
+        `Cannot open slab class: index must be in [0, ${CLASS_COUNT}): ${classIndex}`,
+      );
+    }
+    this.heap = heap;
+    this.classIndex = classIndex;
+    this.slotBytes = CLASS_BYTES[classIndex];
+  }
+
+  /**
+   * Allocates one slot (contents not cleared).
+   *
+   * @returns The slot's byte offset.
+   * @throws {OutOfMemoryError} When no page and no arena block can be had.
+   */
+  alloc(): number {
+    const ptr = this.heap.allocClass(this.classIndex);
+    return ptr !== 0 ? ptr : this.heap.alloc(this.slotBytes);
+  }
+
+  /**
+   * Frees a block, like {@linkcode Heap.free}.
+   *
+   * @param ptr The block.
+   */
+  free(ptr: number): void {
+    this.heap.free(ptr);
+  }
 }
 
 const DEFAULT_INITIAL_BYTES = 1 << 20;
@@ -117,6 +276,11 @@ const DEFAULT_LOCK_TIMEOUT_MS = 10_000;
 /** The heap grows in steps that are multiples of this. */
 const GROW_STEP_BYTES = 64 * 1024;
 const MAX_WORKER_ID = (1 << 29) - 1;
+/** Masks a pointer down to the start of its (possible) slab page. */
+const PAGE_MASK = -PAGE_BYTES;
+const SLAB_MAX_ALIGN_LOG = 31 - Math.clz32(SLAB_MAX_ALIGN);
+/** A remote free gives up after this many lost compare-exchange races (never seen in practice). */
+const REMOTE_PUSH_LIMIT = 1 << 20;
 
 /**
  * A heap inside one growable `SharedArrayBuffer`: allocate, free and resize
@@ -143,31 +307,81 @@ const MAX_WORKER_ID = (1 << 29) - 1;
 export class Heap {
   /** The shared buffer that holds the whole heap; send it to a worker and {@linkcode Heap.attach} it there. */
   readonly buffer: SharedArrayBuffer;
-  /** Length-tracking byte view over the whole buffer. */
-  readonly u8: Uint8Array;
-  /** Length-tracking Int32 view over the whole buffer (usable with `Atomics`). */
-  readonly i32: Int32Array;
-  /** Length-tracking Uint32 view over the whole buffer. */
-  readonly u32: Uint32Array;
-  /** Length-tracking Float64 view over the whole buffer. */
-  readonly f64: Float64Array;
-  /** Length-tracking DataView over the whole buffer (little-endian reads need `true`). */
-  readonly dv: DataView;
+  private _u8: Uint8Array;
+  private _i32: Int32Array;
+  private _u32: Uint32Array;
+  private _f64: Float64Array;
+  private _dv: DataView;
+  /** Bytes the views cover; they are rebuilt when the buffer has grown past it. */
+  private viewBytes = 0;
   /** This handle's worker id, unique among all handles of this heap; it owns the locks it takes. */
   readonly workerId: number;
+  /** This handle's slab area (0 until its first small allocation). A cache of state kept in the buffer. */
+  private area = 0;
+  private areaWords = 0;
 
   private constructor(buffer: SharedArrayBuffer) {
     this.buffer = buffer;
-    this.u8 = new Uint8Array(buffer);
-    this.i32 = new Int32Array(buffer);
-    this.u32 = new Uint32Array(buffer);
-    this.f64 = new Float64Array(buffer);
-    this.dv = new DataView(buffer);
-    const id = Atomics.add(this.i32, H_LAST_WORKER, 1) + 1;
+    const n = buffer.byteLength;
+    this._u8 = new Uint8Array(buffer, 0, n);
+    this._i32 = new Int32Array(buffer, 0, n >>> 2);
+    this._u32 = new Uint32Array(buffer, 0, n >>> 2);
+    this._f64 = new Float64Array(buffer, 0, n >>> 3);
+    this._dv = new DataView(buffer, 0, n);
+    this.viewBytes = n;
+    const id = Atomics.add(this._i32, H_LAST_WORKER, 1) + 1;
     if (id > MAX_WORKER_ID) {
       throw new RangeError(`Cannot attach heap: worker ids are exhausted: ${id}`);
     }
     this.workerId = id;
+  }
+
+  /**
+   * Byte view over the whole heap. The views are fixed-length views (V8 reads
+   * them far faster than length-tracking ones); every get returns views that
+   * cover the heap as it is now, rebuilt after any worker grew it. Inside a hot
+   * loop, read the view once into a local; read it again after anything that
+   * may grow the heap (an allocation, or a pointer received from another worker).
+   */
+  get u8(): Uint8Array {
+    if (this.buffer.byteLength !== this.viewBytes) this.refreshViews();
+    return this._u8;
+  }
+
+  /** Int32 view over the whole heap (usable with `Atomics`); see {@linkcode Heap.u8} on freshness. */
+  get i32(): Int32Array {
+    if (this.buffer.byteLength !== this.viewBytes) this.refreshViews();
+    return this._i32;
+  }
+
+  /** Uint32 view over the whole heap; see {@linkcode Heap.u8} on freshness. */
+  get u32(): Uint32Array {
+    if (this.buffer.byteLength !== this.viewBytes) this.refreshViews();
+    return this._u32;
+  }
+
+  /** Float64 view over the whole heap; see {@linkcode Heap.u8} on freshness. */
+  get f64(): Float64Array {
+    if (this.buffer.byteLength !== this.viewBytes) this.refreshViews();
+    return this._f64;
+  }
+
+  /** DataView over the whole heap (pass `true` for little-endian); see {@linkcode Heap.u8} on freshness. */
+  get dv(): DataView {
+    if (this.buffer.byteLength !== this.viewBytes) this.refreshViews();
+    return this._dv;
+  }
+
+  /** Rebuilds the views over the buffer's current length (after any worker grew it). */
+  private refreshViews(): void {
+    const buffer = this.buffer;
+    const n = buffer.byteLength;
+    this._u8 = new Uint8Array(buffer, 0, n);
+    this._i32 = new Int32Array(buffer, 0, n >>> 2);
+    this._u32 = new Uint32Array(buffer, 0, n >>> 2);
+    this._f64 = new Float64Array(buffer, 0, n >>> 3);
+    this._dv = new DataView(buffer, 0, n);
+    this.viewBytes = n;
   }
 
   /**
@@ -280,8 +494,14 @@ export class Heap {
    * ```
    */
   alloc(sizeBytes: number, alignBytes: number = 8): number {
+    // Fast path: a small request with the default alignment goes straight to
+    // this worker's slab pages (no lock, no atomics).
+    if (alignBytes === 8 && (sizeBytes >>> 0) === sizeBytes && sizeBytes <= SLAB_MAX_BYTES) {
+      const ptr = this.allocClass(classOf(sizeBytes, 3));
+      if (ptr !== 0) return ptr;
+    }
     const ptr = this.tryAlloc(sizeBytes, alignBytes);
-    if (ptr === 0) throw new OutOfMemoryError(sizeBytes, alignBytes, this.u32[H_HEAP_BYTES]);
+    if (ptr === 0) throw new OutOfMemoryError(sizeBytes, alignBytes, this._u32[H_HEAP_BYTES]);
     return ptr;
   }
 
@@ -305,6 +525,13 @@ export class Heap {
   tryAlloc(sizeBytes: number, alignBytes: number = 8): number {
     checkSize("allocate", sizeBytes);
     const alignLog = checkAlign(alignBytes);
+    if (sizeBytes <= SLAB_MAX_BYTES && alignLog <= SLAB_MAX_ALIGN_LOG) {
+      const cls = classOf(sizeBytes, alignLog);
+      if (cls < CLASS_COUNT) {
+        const ptr = this.allocClass(cls);
+        if (ptr !== 0) return ptr;
+      }
+    }
     const needBytes = chunkBytesFor(sizeBytes);
     if (needBytes > MAX_HEAP_BYTES) return 0;
     this.lock();
@@ -313,6 +540,91 @@ export class Heap {
     } finally {
       this.unlock();
     }
+  }
+
+  /**
+   * A handle on the slab size class that serves `sizeBytes`, for code that
+   * allocates one record type in bulk: its `alloc()` skips the size lookup.
+   * Blocks from it are freed with {@linkcode Heap.free} (or `SlabClass.free`).
+   *
+   * @param sizeBytes The record size, an integer in [0, 1024].
+   * @returns The size class.
+   *
+   * @example A class for 24-byte records
+   * ```ts
+   * import { Heap } from "@typedheap/typedheap";
+   * import assert from "node:assert/strict";
+   *
+   * const heap = Heap.create();
+   * const points = heap.slab(24);
+   * assert.equal(points.slotBytes, 24);
+   * const p = points.alloc();
+   * heap.f64[p >>> 3] = 1;
+   * points.free(p);
+   * ```
+   */
+  slab(sizeBytes: number): SlabClass {
+    checkSize("get a slab class", sizeBytes);
+    if (sizeBytes > SLAB_MAX_BYTES) {
+      throw new RangeError(
+        `Cannot get a slab class: size must be at most ${SLAB_MAX_BYTES} bytes: ${sizeBytes}`,
+      );
+    }
+    return new SlabClass(this, classOf(sizeBytes, 3));
+  }
+
+  /**
+   * Allocates one slot of slab class `classIndex` (see {@linkcode Heap.slab})
+   * from this worker's pages; takes a new page from the arena when they are
+   * full. When no page can be had, returns 0 (callers fall back to the arena).
+   *
+   * @param classIndex A class index in `[0, 40)`, as in `SlabClass.classIndex`.
+   * @returns The slot's byte offset, or 0 when no page could be had.
+   *
+   * @example
+   * ```ts
+   * import { Heap } from "@typedheap/typedheap";
+   * import assert from "node:assert/strict";
+   *
+   * const heap = Heap.create();
+   * const cls = heap.slab(64).classIndex;
+   * const p = heap.allocClass(cls);
+   * assert.equal(heap.usableSize(p), 64);
+   * ```
+   */
+  allocClass(classIndex: number): number {
+    const u32 = this._u32;
+    const entry = this.areaWords + A_CLASSES + (classIndex << 2);
+    const page = this.areaWords === 0 ? 0 : u32[entry];
+    if (page !== 0) {
+      const h = page >>> 2;
+      const slot = u32[h + P_FREE];
+      if (slot !== 0) {
+        u32[h + P_FREE] = u32[slot >>> 2];
+        u32[(slot + 4) >>> 2] = 0;
+        u32[h + P_USED]++;
+        if (
+          (u32[this.areaWords + A_ALLOCS_LO] = u32[this.areaWords + A_ALLOCS_LO] + 1) === 2 ** 32
+        ) {
+          u32[this.areaWords + A_ALLOCS_HI]++;
+        }
+        return slot;
+      }
+      const bump = u32[h + P_BUMP];
+      const next = bump + u32[h + P_SLOT];
+      if (next <= page + PAGE_USABLE_BYTES && u32[h + P_USED] < u32[h + P_CAPACITY]) {
+        u32[h + P_BUMP] = next;
+        u32[(bump + 4) >>> 2] = 0;
+        u32[h + P_USED]++;
+        if (
+          (u32[this.areaWords + A_ALLOCS_LO] = u32[this.areaWords + A_ALLOCS_LO] + 1) === 2 ** 32
+        ) {
+          u32[this.areaWords + A_ALLOCS_HI]++;
+        }
+        return bump;
+      }
+    }
+    return this.allocClassSlow(classIndex);
   }
 
   /**
@@ -335,7 +647,9 @@ export class Heap {
    */
   allocZeroed(sizeBytes: number, alignBytes: number = 8): number {
     const ptr = this.alloc(sizeBytes, alignBytes);
-    this.u8.fill(0, ptr, ptr + this.usableSizeUnchecked(ptr));
+    const base = this.slabPageOf(ptr);
+    const usable = base !== 0 ? this._u32[(base >>> 2) + P_SLOT] : this.usableSizeUnchecked(ptr);
+    this._u8.fill(0, ptr, ptr + usable);
     return ptr;
   }
 
@@ -360,9 +674,17 @@ export class Heap {
    */
   free(ptr: number): void {
     if (ptr === 0) return;
+    if ((ptr >>> 0) === ptr) {
+      if (ptr >= this.viewBytes) this.refreshViews(); // a pointer from a worker that grew the heap
+      const base = (ptr & PAGE_MASK) >>> 0;
+      if (this._u32[base >>> 2] === pageMagic(base) && this.isPage(base)) {
+        this.freeSlot("free", base, ptr);
+        return;
+      }
+    }
     this.lock();
     try {
-      arenaFree(this.u32, this.chunkOf("free", ptr));
+      arenaFree(this._u32, this.chunkOf("free", ptr));
     } finally {
       this.unlock();
     }
@@ -395,18 +717,20 @@ export class Heap {
   realloc(ptr: number, sizeBytes: number): number {
     if (ptr === 0) return this.alloc(sizeBytes);
     checkSize("reallocate", sizeBytes);
+    const base = this.slabPageOf(ptr);
+    if (base !== 0) return this.reallocSlot(base, ptr, sizeBytes);
     const needBytes = chunkBytesFor(sizeBytes);
     let moved = 0;
     let alignBytes = 8;
     this.lock();
     try {
       const c = this.chunkOf("reallocate", ptr);
-      alignBytes = 1 << tagAlignLog(this.u32[(c + 4) >>> 2]);
+      alignBytes = 1 << tagAlignLog(this._u32[(c + 4) >>> 2]);
       if (needBytes <= MAX_HEAP_BYTES) moved = this.reallocLocked(c, sizeBytes, needBytes);
     } finally {
       this.unlock();
     }
-    if (moved === 0) throw new OutOfMemoryError(sizeBytes, alignBytes, this.u32[H_HEAP_BYTES]);
+    if (moved === 0) throw new OutOfMemoryError(sizeBytes, alignBytes, this._u32[H_HEAP_BYTES]);
     return moved;
   }
 
@@ -429,6 +753,11 @@ export class Heap {
    * ```
    */
   usableSize(ptr: number): number {
+    const base = this.slabPageOf(ptr);
+    if (base !== 0) {
+      this.checkSlot("get the size of", base, ptr);
+      return this._u32[(base >>> 2) + P_SLOT];
+    }
     this.lock();
     try {
       this.chunkOf("get the size of", ptr);
@@ -458,8 +787,18 @@ export class Heap {
   stats(): HeapStats {
     this.lock();
     try {
-      const u32 = this.u32;
+      const u32 = this._u32;
       const largest = arenaLargestFree(u32);
+      const classes = this.slabStatsLocked();
+      let usedSlots = 0;
+      let slabAllocs = u32[H_SLAB_RETIRED_HI] * 2 ** 32 + u32[H_SLAB_RETIRED_LO];
+      for (const c of classes) usedSlots += c.usedSlots;
+      let area = u32[H_SLAB_AREAS];
+      for (let n = u32[H_SLAB_AREA_COUNT]; area !== 0 && n > 0; n--) {
+        slabAllocs += u32[(area >>> 2) + A_ALLOCS_HI] * 2 ** 32 + u32[(area >>> 2) + A_ALLOCS_LO];
+        area = u32[(area >>> 2) + A_NEXT];
+      }
+      const internal = u32[H_SLAB_PAGES] + u32[H_SLAB_AREA_COUNT];
       return {
         heapBytes: u32[H_HEAP_BYTES],
         maxBytes: u32[H_MAX_BYTES],
@@ -468,10 +807,18 @@ export class Heap {
         overheadBytes: FIXED_OVERHEAD_BYTES,
         largestFreeBytes: largest === 0 ? 0 : largest - CHUNK_OVERHEAD,
         freeChunks: u32[H_FREE_CHUNKS],
-        liveAllocations: u32[H_LIVE],
-        totalAllocations: u32[H_TOTAL_HI] * 2 ** 32 + u32[H_TOTAL_LO],
+        liveAllocations: u32[H_LIVE] - internal + usedSlots,
+        totalAllocations: u32[H_TOTAL_HI] * 2 ** 32 + u32[H_TOTAL_LO] - u32[H_SLAB_INTERNAL] +
+          slabAllocs,
         highWaterBytes: u32[H_HWM],
         tripHighWaterBytes: u32[H_TRIP_HWM],
+        slab: {
+          pages: u32[H_SLAB_PAGES],
+          pageBytes: PAGE_BYTES,
+          areas: u32[H_SLAB_AREA_COUNT],
+          usedSlots,
+          classes,
+        },
       };
     } finally {
       this.unlock();
@@ -497,7 +844,7 @@ export class Heap {
   resetTrip(): void {
     this.lock();
     try {
-      this.u32[H_TRIP_HWM] = this.u32[H_USED_BYTES];
+      this._u32[H_TRIP_HWM] = this._u32[H_USED_BYTES];
     } finally {
       this.unlock();
     }
@@ -528,19 +875,127 @@ export class Heap {
     }
   }
 
+  /**
+   * Gives this handle's slab pages to the heap before the worker stops using
+   * it: empty pages go back to the arena, pages with live slots become orphans
+   * that the next worker needing that size class adopts. Live blocks stay
+   * valid and can be freed from any worker. The handle stays usable (it makes
+   * a new area on its next small allocation).
+   *
+   * @example
+   * ```ts
+   * import { Heap } from "@typedheap/typedheap";
+   * import assert from "node:assert/strict";
+   *
+   * const heap = Heap.create();
+   * const worker = Heap.attach(heap.buffer);
+   * const p = worker.alloc(24);
+   * worker.detach();
+   * heap.free(p); // still a live block
+   * assert.equal(heap.stats().slab.areas, 0);
+   * heap.check();
+   * ```
+   */
+  detach(): void {
+    if (this.area === 0) return;
+    this.lock();
+    try {
+      if (this._u32[(this.areaWords) + A_MAGIC] === areaMagic(this.area)) {
+        this.abandonAreaLocked(this.area);
+      }
+      this.area = 0;
+      this.areaWords = 0;
+    } finally {
+      this.unlock();
+    }
+  }
+
+  /**
+   * Recovers the heap after worker `workerId` died (was terminated, or
+   * crashed) — possibly while holding the heap lock. If it held the lock, the
+   * lock is released only when `check()` finds the heap consistent; otherwise
+   * a `HeapCorruptionError` reports what the dead worker left half done and
+   * the lock stays held by it (so no one works on a corrupted heap). Then the
+   * dead worker's slab pages are handed over: empty ones to the arena, the
+   * rest as orphans adopted by the next worker that needs their size class.
+   * Blocks the dead worker allocated stay valid until someone frees them.
+   *
+   * Other workers waiting for the heap lock get a `LockTimeoutError` naming
+   * the holder after the heap's `lockTimeoutMs`; call `recover` with that id.
+   *
+   * @param workerId The dead worker's id (its `heap.workerId`, or `LockTimeoutError.ownerId`).
+   * @returns What was recovered.
+   * @throws {HeapCorruptionError} When the heap is inconsistent.
+   * @throws {RangeError} When `workerId` is not a worker id of this heap, or is this handle's own.
+   *
+   * @example Recovering from a worker that died holding the heap lock
+   * ```ts
+   * import { Heap, lockWord } from "@typedheap/typedheap";
+   * import assert from "node:assert/strict";
+   *
+   * const heap = Heap.create();
+   * const dead = Heap.attach(heap.buffer);
+   * dead.alloc(24);
+   * lockWord(dead.i32, 5, dead.workerId, 1000); // it takes the heap lock (word 5), then dies
+   * const report = heap.recover(dead.workerId);
+   * assert.equal(report.lockReleased, true);
+   * heap.check();
+   * heap.free(heap.alloc(100));
+   * ```
+   */
+  recover(workerId: number): RecoverReport {
+    if (
+      !Number.isInteger(workerId) || workerId < 1 || workerId > this._u32[H_LAST_WORKER] ||
+      workerId === this.workerId
+    ) {
+      throw new RangeError(
+        `Cannot recover worker: not another worker id of this heap: ${workerId}`,
+      );
+    }
+    let lockReleased = false;
+    if (wordOwner(this._i32, H_LOCK) === workerId) {
+      // Check the arena while the dead worker still "holds" the lock, so nobody
+      // else touches it: reading is safe because the holder is gone. (Slab pages
+      // are not guarded by this lock; live workers keep using theirs meanwhile.)
+      this.checkLocked(false);
+      lockReleased = forceReleaseWord(this._i32, H_LOCK, workerId);
+    }
+    this.lock();
+    try {
+      let pages = 0;
+      let areas = 0;
+      const u32 = this._u32;
+      let area = u32[H_SLAB_AREAS];
+      for (let n = u32[H_SLAB_AREA_COUNT]; area !== 0 && n > 0; n--) {
+        const next = u32[(area >>> 2) + A_NEXT];
+        if (u32[(area >>> 2) + A_WORKER] === workerId) {
+          pages += this.abandonAreaLocked(area);
+          areas++;
+        }
+        area = next;
+      }
+      this.checkLocked(false);
+      return { lockReleased, areas, pages };
+    } finally {
+      this.unlock();
+    }
+  }
+
   // ---- internals (the heap lock is held) ----
 
   /** Takes the heap lock (bounded by the heap's lock timeout). */
   private lock(): void {
-    lockWord(this.i32, H_LOCK, this.workerId, this.u32[H_LOCK_TIMEOUT_MS] || Infinity);
+    lockWord(this._i32, H_LOCK, this.workerId, this._u32[H_LOCK_TIMEOUT_MS] || Infinity);
+    if (this._u32[H_HEAP_BYTES] > this.viewBytes) this.refreshViews();
   }
 
   private unlock(): void {
-    unlockWord(this.i32, H_LOCK, this.workerId);
+    unlockWord(this._i32, H_LOCK, this.workerId);
   }
 
-  private checkLocked(): void {
-    const u32 = this.u32;
+  /** Checks the header and the arena; with `slab`, also every slab page (needs quiet workers). */
+  private checkLocked(slab = true): void {
+    const u32 = this._u32;
     const heapBytes = u32[H_HEAP_BYTES];
     if (u32[H_MAGIC] !== MAGIC) throw new HeapCorruptionError("magic number overwritten", 0);
     if (u32[H_VERSION] !== FORMAT_VERSION) throw new HeapCorruptionError("version overwritten", 4);
@@ -554,27 +1009,29 @@ export class Heap {
         H_LIVE * 4,
       );
     }
+    if (slab) this.checkSlabLocked();
   }
 
   private allocLocked(needBytes: number, alignLog: number): number {
     const alignBytes = 1 << alignLog;
-    let ptr = arenaAlloc(this.u32, needBytes, alignBytes, alignLog);
+    let ptr = arenaAlloc(this._u32, needBytes, alignBytes, alignLog);
     if (ptr === 0 && this.growFor(needBytes + (alignBytes > 8 ? alignBytes + MIN_CHUNK : 0))) {
-      ptr = arenaAlloc(this.u32, needBytes, alignBytes, alignLog);
+      ptr = arenaAlloc(this._u32, needBytes, alignBytes, alignLog);
     }
     return ptr;
   }
 
   private reallocLocked(c: number, sizeBytes: number, needBytes: number): number {
-    const u32 = this.u32;
+    const u32 = this._u32;
     if (arenaResizeInPlace(u32, c, needBytes)) return c + 8;
-    const down = arenaResizeIntoPrevious(u32, this.u8, c, needBytes);
+    const down = arenaResizeIntoPrevious(u32, this._u8, c, needBytes);
     if (down !== 0) return down;
     const oldUsable = (u32[c >>> 2] & SIZE_MASK) - CHUNK_OVERHEAD;
     const ptr = this.allocLocked(needBytes, tagAlignLog(u32[(c + 4) >>> 2]));
     if (ptr === 0) return 0;
-    this.u8.copyWithin(ptr, c + 8, c + 8 + Math.min(oldUsable, sizeBytes));
-    arenaFree(u32, c);
+    // allocLocked may have grown the heap: use the fresh views from here on.
+    this._u8.copyWithin(ptr, c + 8, c + 8 + Math.min(oldUsable, sizeBytes));
+    arenaFree(this._u32, c);
     return ptr;
   }
 
@@ -583,7 +1040,7 @@ export class Heap {
    * the arena. Returns false, changing nothing, when `maxBytes` does not allow it.
    */
   private growFor(chunkBytes: number): boolean {
-    const u32 = this.u32;
+    const u32 = this._u32;
     const oldBytes = u32[H_HEAP_BYTES];
     const maxBytes = u32[H_MAX_BYTES];
     const missing = chunkBytes - arenaTailFreeBytes(u32);
@@ -595,7 +1052,8 @@ export class Heap {
     } catch {
       return false; // the platform refused the memory: report out of memory
     }
-    arenaExtend(u32, newBytes);
+    this.refreshViews();
+    arenaExtend(this._u32, newBytes);
     return true;
   }
 
@@ -603,7 +1061,7 @@ export class Heap {
   private chunkOf(operation: string, ptr: number): number {
     if (typeof ptr !== "number") throw new InvalidPointerError(operation, ptr, "is not a number");
     if (!Number.isInteger(ptr)) throw new InvalidPointerError(operation, ptr, "is not an integer");
-    const u32 = this.u32;
+    const u32 = this._u32;
     const end = u32[H_HEAP_BYTES] - EPILOGUE_BYTES;
     if (ptr < ARENA_START + 8 || ptr >= end) {
       throw new InvalidPointerError(
@@ -630,8 +1088,418 @@ export class Heap {
     throw new InvalidPointerError(operation, ptr, "is not the start of a live block");
   }
 
+  // ---- slab internals ----
+
+  /** True when `base` (whose first word matched a page magic) is a slab page chunk of the arena. */
+  private isPage(base: number): boolean {
+    return base >= ARENA_START + 8 &&
+      this._u32[(base - 4) >>> 2] === usedTag(base - 8, PAGE_ALIGN_LOG);
+  }
+
+  /** The slab page that `ptr` points into, or 0 when it is not a slab pointer. */
+  private slabPageOf(ptr: number): number {
+    if (typeof ptr !== "number" || (ptr >>> 0) !== ptr) return 0;
+    if (ptr >= this.viewBytes) this.refreshViews(); // a pointer from a worker that grew the heap
+    const base = (ptr & PAGE_MASK) >>> 0;
+    return this._u32[base >>> 2] === pageMagic(base) && this.isPage(base) ? base : 0;
+  }
+
+  /** Throws unless `ptr` is a live slot of the page at `base`. */
+  private checkSlot(operation: string, base: number, ptr: number): void {
+    const problem = slotProblem(this._u32, base, ptr);
+    if (problem === "") return;
+    if (problem === "double") throw new DoubleFreeError(operation, ptr);
+    throw new InvalidPointerError(operation, ptr, problem);
+  }
+
+  /** Frees a slot: locally (no atomics) on this worker's pages, else onto the page's remote list. */
+  private freeSlot(operation: string, base: number, ptr: number): void {
+    this.checkSlot(operation, base, ptr);
+    const u32 = this._u32;
+    const h = base >>> 2;
+    const tag = freeSlotTag(ptr);
+    if (u32[h + P_OWNER] === this.workerId) {
+      u32[ptr >>> 2] = u32[h + P_FREE];
+      u32[(ptr + 4) >>> 2] = tag;
+      u32[h + P_FREE] = ptr;
+      const used = u32[h + P_USED] - 1;
+      u32[h + P_USED] = used;
+      if (used === 0 || u32[h + P_STATE] !== STATE_ACTIVE) this.pageChanged(base);
+      return;
+    }
+    // Another worker's page: claim the slot's tag atomically, so two workers
+    // freeing the same slot at once cannot both push it, then push it onto the
+    // page's remote-free list.
+    const i32 = this._i32;
+    if ((Atomics.exchange(i32, (ptr + 4) >>> 2, tag | 0) >>> 0) === tag) {
+      throw new DoubleFreeError(operation, ptr);
+    }
+    for (let attempt = 0; attempt < REMOTE_PUSH_LIMIT; attempt++) {
+      const head = Atomics.load(i32, h + P_REMOTE);
+      i32[ptr >>> 2] = head;
+      if (Atomics.compareExchange(i32, h + P_REMOTE, head, ptr | 0) === head) return;
+    }
+    throw new Error(
+      `Cannot free pointer: ${ptr}: remote-free list of page ${base} stayed contended`,
+    );
+  }
+
+  /** The owner's slow path after a local free: a full page has room again, or a page is empty. */
+  private pageChanged(base: number): void {
+    const u32 = this._u32;
+    const h = base >>> 2;
+    const entry = this.areaWords + A_CLASSES + (u32[h + P_CLASS] << 2);
+    if (u32[h + P_STATE] === STATE_FULL) {
+      unlinkPage(u32, entry + E_FULL, base);
+      u32[h + P_STATE] = STATE_ACTIVE;
+      pushPageSecond(u32, entry + E_ACTIVE, base);
+    }
+    if (u32[h + P_USED] !== 0 || u32[entry + E_ACTIVE] === base) return;
+    // An empty page that is not the one in use: keep one spare, give the rest back.
+    unlinkPage(u32, entry + E_ACTIVE, base);
+    if (u32[entry + E_SPARE] === 0) {
+      u32[h + P_STATE] = STATE_SPARE;
+      u32[entry + E_SPARE] = base;
+    } else {
+      u32[entry + E_PAGES]--;
+      this.lock();
+      try {
+        this.releasePageLocked(base);
+      } finally {
+        this.unlock();
+      }
+    }
+  }
+
+  /** Gives an empty page back to the arena (heap lock held). */
+  private releasePageLocked(base: number): void {
+    const u32 = this._u32;
+    u32[base >>> 2] = 0; // no stale magic may route a later pointer here
+    u32[H_SLAB_PAGES]--;
+    arenaFree(u32, base - 8);
+  }
+
+  private allocClassSlow(classIndex: number): number {
+    if (this.areaWords === 0 && !this.createArea()) return 0;
+    const u32 = this._u32;
+    const entry = this.areaWords + A_CLASSES + (classIndex << 2);
+    // 1. Pages in use: collect their remote frees; retire the full ones.
+    for (let n = u32[entry + E_PAGES] + 1; n > 0; n--) {
+      const page = u32[entry + E_ACTIVE];
+      if (page === 0) break;
+      collectRemote(u32, this._i32, page);
+      if (this.pageHasRoom(page)) return this.allocClass(classIndex);
+      unlinkPage(u32, entry + E_ACTIVE, page);
+      u32[(page >>> 2) + P_STATE] = STATE_FULL;
+      pushPage(u32, entry + E_FULL, page);
+    }
+    // 2. Full pages that other workers freed slots in.
+    let page = u32[entry + E_FULL];
+    for (let n = u32[entry + E_PAGES]; page !== 0 && n > 0; n--) {
+      const next = u32[(page >>> 2) + P_NEXT];
+      if (collectRemote(u32, this._i32, page) > 0) {
+        unlinkPage(u32, entry + E_FULL, page);
+        u32[(page >>> 2) + P_STATE] = STATE_ACTIVE;
+        pushPage(u32, entry + E_ACTIVE, page);
+        return this.allocClass(classIndex);
+      }
+      page = next;
+    }
+    // 3. The spare page.
+    page = u32[entry + E_SPARE];
+    if (page !== 0) {
+      u32[entry + E_SPARE] = 0;
+      u32[(page >>> 2) + P_STATE] = STATE_ACTIVE;
+      pushPage(u32, entry + E_ACTIVE, page);
+      return this.allocClass(classIndex);
+    }
+    // 4. An orphaned page of this class, or a new page from the arena.
+    this.lock();
+    try {
+      // lock() and allocLocked() may rebuild the views after growth: re-read them.
+      const u32 = this._u32;
+      page = u32[H_SLAB_ORPHANS + classIndex];
+      if (page !== 0) {
+        unlinkPage(u32, H_SLAB_ORPHANS + classIndex, page);
+        const h = page >>> 2;
+        u32[h + P_OWNER] = this.workerId;
+        u32[h + P_AREA] = this.area;
+        u32[h + P_STATE] = STATE_ACTIVE;
+        collectRemote(u32, this._i32, page);
+      } else {
+        const ptr = this.allocLocked(chunkBytesFor(PAGE_USABLE_BYTES), PAGE_ALIGN_LOG);
+        if (ptr === 0) return 0;
+        page = ptr;
+        initPage(this._u32, page, classIndex, this.workerId, this.area);
+        this._u32[H_SLAB_PAGES]++;
+        this._u32[H_SLAB_INTERNAL]++;
+      }
+    } finally {
+      this.unlock();
+    }
+    const v = this._u32;
+    v[entry + E_PAGES]++;
+    pushPage(v, entry + E_ACTIVE, page);
+    if (this.pageHasRoom(page)) return this.allocClass(classIndex);
+    // An adopted orphan that is full: keep it with the full pages and try again.
+    unlinkPage(v, entry + E_ACTIVE, page);
+    v[(page >>> 2) + P_STATE] = STATE_FULL;
+    pushPage(v, entry + E_FULL, page);
+    return this.allocClassSlow(classIndex);
+  }
+
+  private pageHasRoom(page: number): boolean {
+    const u32 = this._u32;
+    const h = page >>> 2;
+    return u32[h + P_FREE] !== 0 || u32[h + P_BUMP] + u32[h + P_SLOT] <= pageSlotsEnd(u32, page);
+  }
+
+  /** Makes this handle's slab area (heap lock taken here). */
+  private createArea(): boolean {
+    this.lock();
+    try {
+      const ptr = this.allocLocked(chunkBytesFor(AREA_BYTES), 3);
+      if (ptr === 0) return false;
+      const u32 = this._u32; // fresh after any growth
+      u32.fill(0, ptr >>> 2, (ptr + AREA_BYTES) >>> 2);
+      u32[(ptr >>> 2) + A_MAGIC] = areaMagic(ptr);
+      u32[(ptr >>> 2) + A_WORKER] = this.workerId;
+      u32[(ptr >>> 2) + A_NEXT] = u32[H_SLAB_AREAS];
+      u32[H_SLAB_AREAS] = ptr;
+      u32[H_SLAB_AREA_COUNT]++;
+      u32[H_SLAB_INTERNAL]++;
+      this.area = ptr;
+      this.areaWords = ptr >>> 2;
+      return true;
+    } finally {
+      this.unlock();
+    }
+  }
+
+  private reallocSlot(base: number, ptr: number, sizeBytes: number): number {
+    this.checkSlot("reallocate", base, ptr);
+    const slot = this._u32[(base >>> 2) + P_SLOT];
+    if (sizeBytes <= slot && sizeBytes > slot >>> 1) return ptr;
+    // Keep the alignment the slot had: slots start 64-aligned, so a slot is
+    // aligned to the largest power of two (up to 64) dividing its size.
+    const moved = this.alloc(sizeBytes, Math.min(SLAB_MAX_ALIGN, slot & -slot));
+    this._u8.copyWithin(moved, ptr, ptr + Math.min(slot, sizeBytes));
+    this.freeSlot("reallocate", base, ptr);
+    return moved;
+  }
+
+  /**
+   * Gives the slab pages of the area at `area` up (heap lock held): empty
+   * pages go back to the arena, the rest become orphans that any worker adopts.
+   * Returns the number of pages handed over.
+   */
+  private abandonAreaLocked(area: number): number {
+    const u32 = this._u32;
+    let pages = 0;
+    for (let cls = 0; cls < CLASS_COUNT; cls++) {
+      const entry = (area >>> 2) + A_CLASSES + (cls << 2);
+      for (const head of [entry + E_ACTIVE, entry + E_FULL]) {
+        for (let n = u32[entry + E_PAGES]; u32[head] !== 0 && n > 0; n--) {
+          const page = u32[head];
+          unlinkPage(u32, head, page);
+          this.orphanPageLocked(page, cls);
+          pages++;
+        }
+      }
+      const spare = u32[entry + E_SPARE];
+      if (spare !== 0) {
+        u32[entry + E_SPARE] = 0;
+        this.releasePageLocked(spare);
+        pages++;
+      }
+      u32[entry + E_PAGES] = 0;
+    }
+    // Unlink and free the area itself.
+    let link = H_SLAB_AREAS;
+    for (let n = u32[H_SLAB_AREA_COUNT]; u32[link] !== 0 && n > 0; n--) {
+      if (u32[link] === area) {
+        u32[link] = u32[(area >>> 2) + A_NEXT];
+        u32[H_SLAB_AREA_COUNT]--;
+        break;
+      }
+      link = (u32[link] >>> 2) + A_NEXT;
+    }
+    const retired = u32[H_SLAB_RETIRED_LO] + u32[(area >>> 2) + A_ALLOCS_LO];
+    u32[H_SLAB_RETIRED_HI] += u32[(area >>> 2) + A_ALLOCS_HI] + (retired >= 2 ** 32 ? 1 : 0);
+    u32[H_SLAB_RETIRED_LO] = retired;
+    u32[(area >>> 2) + A_MAGIC] = 0;
+    arenaFree(u32, area - 8);
+    return pages;
+  }
+
+  private orphanPageLocked(page: number, cls: number): void {
+    const u32 = this._u32;
+    const h = page >>> 2;
+    u32[h + P_OWNER] = 0;
+    u32[h + P_AREA] = 0;
+    collectRemote(u32, this._i32, page);
+    if (u32[h + P_USED] === 0) {
+      this.releasePageLocked(page);
+      return;
+    }
+    u32[h + P_STATE] = STATE_ORPHAN;
+    pushPage(u32, H_SLAB_ORPHANS + cls, page);
+  }
+
+  /** Figures per slab class (reads other workers' pages without stopping them). */
+  private slabStatsLocked(): SlabClassStats[] {
+    const u32 = this._u32;
+    const out: SlabClassStats[] = CLASS_BYTES.map((slotBytes) => ({
+      slotBytes,
+      pages: 0,
+      usedSlots: 0,
+      freeSlots: 0,
+      wasteBytes: 0,
+    }));
+    this.forEachPageLocked((page) => {
+      const h = page >>> 2;
+      const s = out[u32[h + P_CLASS]];
+      // Slots freed by other workers and not yet collected are free already.
+      let remote = 0;
+      const capacity = u32[h + P_CAPACITY];
+      for (let p = u32[h + P_REMOTE]; p !== 0 && remote < capacity; p = u32[p >>> 2]) remote++;
+      s.pages++;
+      s.usedSlots += u32[h + P_USED] - remote;
+      s.freeSlots += capacity - u32[h + P_USED] + remote;
+      s.wasteBytes += PAGE_USABLE_BYTES - u32[h + P_CAPACITY] * u32[h + P_SLOT];
+    });
+    return out;
+  }
+
+  /** Calls `fn` for every slab page: every area's lists, then the orphans. */
+  private forEachPageLocked(fn: (page: number, state: number, area: number) => void): void {
+    const u32 = this._u32;
+    const limit = u32[H_SLAB_PAGES] + 1;
+    let area = u32[H_SLAB_AREAS];
+    for (let a = u32[H_SLAB_AREA_COUNT]; area !== 0 && a > 0; a--) {
+      for (let cls = 0; cls < CLASS_COUNT; cls++) {
+        const entry = (area >>> 2) + A_CLASSES + (cls << 2);
+        for (const [head, state] of [[E_ACTIVE, STATE_ACTIVE], [E_FULL, STATE_FULL]]) {
+          let n = 0;
+          for (let p = u32[entry + head]; p !== 0; p = u32[(p >>> 2) + P_NEXT]) {
+            if (++n > limit) throw new HeapCorruptionError("slab page list has a cycle", p);
+            fn(p, state, area);
+          }
+        }
+        if (u32[entry + E_SPARE] !== 0) fn(u32[entry + E_SPARE], STATE_SPARE, area);
+      }
+      area = u32[(area >>> 2) + A_NEXT];
+    }
+    for (let cls = 0; cls < CLASS_COUNT; cls++) {
+      let n = 0;
+      for (let p = u32[H_SLAB_ORPHANS + cls]; p !== 0; p = u32[(p >>> 2) + P_NEXT]) {
+        if (++n > limit) throw new HeapCorruptionError("orphan page list has a cycle", p);
+        fn(p, STATE_ORPHAN, 0);
+      }
+    }
+  }
+
+  /** Verifies every slab invariant (heap lock held). */
+  private checkSlabLocked(): void {
+    const u32 = this._u32;
+    const end = u32[H_HEAP_BYTES];
+    let pages = 0;
+    let areas = 0;
+    for (let a = u32[H_SLAB_AREAS], n = 0; a !== 0; a = u32[(a >>> 2) + A_NEXT]) {
+      if (++n > u32[H_SLAB_AREA_COUNT]) {
+        throw new HeapCorruptionError("slab area list is longer than its count", a);
+      }
+      if (a < ARENA_START || a >= end || u32[(a >>> 2) + A_MAGIC] !== areaMagic(a)) {
+        throw new HeapCorruptionError("slab area magic is wrong", a);
+      }
+      areas++;
+    }
+    if (areas !== u32[H_SLAB_AREA_COUNT]) {
+      throw new HeapCorruptionError("slab area count is wrong", H_SLAB_AREA_COUNT * 4);
+    }
+    const seen = new Set<number>();
+    const pagesPerEntry = new Map<number, number>();
+    this.forEachPageLocked((page, state, area) => {
+      const fail = (what: string): never => {
+        throw new HeapCorruptionError(`slab page ${what}`, page);
+      };
+      if (seen.has(page)) fail("is on two lists");
+      seen.add(page);
+      pages++;
+      const h = page >>> 2;
+      if (page % PAGE_BYTES !== 0 || page >= end) fail("is not page-aligned inside the heap");
+      if (u32[h] !== pageMagic(page) || !this.isPage(page)) fail("magic or arena tag is wrong");
+      const cls = u32[h + P_CLASS];
+      if (cls >= CLASS_COUNT || u32[h + P_SLOT] !== CLASS_BYTES[cls]) fail("class is wrong");
+      if (
+        u32[h + P_CAPACITY] !==
+          Math.floor((PAGE_USABLE_BYTES - PAGE_HEADER_BYTES) / u32[h + P_SLOT])
+      ) {
+        fail("capacity is wrong");
+      }
+      if (u32[h + P_STATE] !== state) {
+        fail(`state ${u32[h + P_STATE]} disagrees with its list (${state})`);
+      }
+      const owner = area === 0 ? 0 : u32[(area >>> 2) + A_WORKER];
+      if (u32[h + P_OWNER] !== owner || u32[h + P_AREA] !== area) {
+        fail("owner disagrees with its list");
+      }
+      if (area !== 0) {
+        const key = (area >>> 2) + A_CLASSES + (cls << 2);
+        pagesPerEntry.set(key, (pagesPerEntry.get(key) ?? 0) + 1);
+      }
+      const slotsEnd = pageSlotsEnd(u32, page);
+      const bump = u32[h + P_BUMP];
+      const slot = u32[h + P_SLOT];
+      if (
+        bump < page + PAGE_HEADER_BYTES || bump > slotsEnd ||
+        (bump - page - PAGE_HEADER_BYTES) % slot !== 0
+      ) {
+        fail("bump pointer is wrong");
+      }
+      const handedOut = (bump - page - PAGE_HEADER_BYTES) / slot;
+      const free = new Set<number>();
+      for (const listHead of [u32[h + P_FREE], u32[h + P_REMOTE]]) {
+        for (let p = listHead; p !== 0; p = u32[p >>> 2]) {
+          if (free.has(p)) fail(`lists slot ${p} twice`);
+          if (
+            p < page + PAGE_HEADER_BYTES || p >= bump || (p - page - PAGE_HEADER_BYTES) % slot !== 0
+          ) {
+            fail(`free list holds ${p}, which is not a handed-out slot`);
+          }
+          if (u32[(p + 4) >>> 2] !== freeSlotTag(p)) fail(`free slot ${p} lost its tag`);
+          free.add(p);
+        }
+      }
+      const remote = state === STATE_ACTIVE || state === STATE_FULL || state === STATE_ORPHAN;
+      const usedExpected = handedOut - free.size;
+      // Remote frees not yet collected still count as used until the owner collects them.
+      let remoteCount = 0;
+      for (let p = u32[h + P_REMOTE]; p !== 0; p = u32[p >>> 2]) remoteCount++;
+      if (u32[h + P_USED] !== usedExpected + remoteCount) {
+        fail(
+          `used count ${u32[h + P_USED]} != ${
+            usedExpected + remoteCount
+          } slots handed out and not free`,
+        );
+      }
+      if (!remote && u32[h + P_USED] !== 0) fail("is a spare page with used slots");
+    });
+    for (const [key, count] of pagesPerEntry) {
+      if (u32[key + E_PAGES] !== count) {
+        throw new HeapCorruptionError(`slab page count ${u32[key + E_PAGES]} != ${count}`, key * 4);
+      }
+    }
+    if (pages !== u32[H_SLAB_PAGES]) {
+      throw new HeapCorruptionError(
+        `slab holds ${u32[H_SLAB_PAGES]} pages but lists ${pages}`,
+        H_SLAB_PAGES * 4,
+      );
+    }
+  }
+
   private usableSizeUnchecked(ptr: number): number {
-    return (this.u32[(ptr - 8) >>> 2] & SIZE_MASK) - CHUNK_OVERHEAD;
+    return (this._u32[(ptr - 8) >>> 2] & SIZE_MASK) - CHUNK_OVERHEAD;
   }
 }
 

@@ -51,7 +51,7 @@ export const H_TOTAL_HI = 15;
 /** First word reserved for the slab layer's roots. */
 export const H_SLAB_BASE = 64;
 /** Number of words reserved for the slab layer. */
-export const H_SLAB_WORDS = 320;
+export const H_SLAB_WORDS = 64;
 
 /** Number of linear small bins: chunk sizes below `SMALL_LIMIT` have a bin each. */
 export const SMALL_BINS = 64;

@@ -10,6 +10,8 @@ import {
 } from "../../mod.ts";
 
 const KiB = 1024;
+/** Sizes above the slab limit (1 KiB) go to the arena; the arena tests use these. */
+const A = 2000;
 
 /** A copy of the heap's bytes, to prove that a failed call changed nothing. */
 function snapshot(heap: Heap): Uint8Array {
@@ -176,6 +178,8 @@ describe("alloc", () => {
     heap.check();
     for (const p of ptrs) heap.free(p);
     heap.check();
+    heap.detach(); // hands the now empty slab pages back to the arena
+    heap.check();
     assert.equal(heap.stats().usedBytes, 0);
   });
 
@@ -256,6 +260,7 @@ describe("out of memory", () => {
     heap.check();
     for (const p of ptrs) heap.free(p);
     heap.check();
+    heap.detach();
     assert.equal(heap.stats().freeChunks, 1);
   });
 });
@@ -263,10 +268,10 @@ describe("out of memory", () => {
 describe("free", () => {
   it("coalesces with both neighbours", () => {
     const heap = Heap.create({ initialBytes: 64 * KiB });
-    const a = heap.alloc(100);
-    const b = heap.alloc(100);
-    const c = heap.alloc(100);
-    const d = heap.alloc(100); // keeps c's right side away from the tail
+    const a = heap.alloc(A);
+    const b = heap.alloc(A);
+    const c = heap.alloc(A);
+    const d = heap.alloc(A); // keeps c's right side away from the tail
     heap.free(a);
     heap.free(c);
     assert.equal(heap.stats().freeChunks, 3);
@@ -280,10 +285,10 @@ describe("free", () => {
 
   it("reuses freed memory", () => {
     const heap = Heap.create();
-    const a = heap.alloc(200);
-    heap.alloc(8);
+    const a = heap.alloc(A);
+    heap.alloc(A);
     heap.free(a);
-    assert.equal(heap.alloc(200), a);
+    assert.equal(heap.alloc(A), a);
   });
 
   it("free(0) is a no-op", () => {
@@ -295,9 +300,9 @@ describe("free", () => {
 
   it("rejects pointers that are not live blocks and changes nothing", () => {
     const heap = Heap.create({ initialBytes: 64 * KiB, maxBytes: 64 * KiB });
-    const p = heap.alloc(64);
-    const q = heap.alloc(64);
-    heap.u8.fill(0xab, p, p + 64);
+    const p = heap.alloc(A);
+    const q = heap.alloc(A);
+    heap.u8.fill(0xab, p, p + A);
     const before = snapshot(heap);
     const bad: unknown[] = [
       p + 8, // interior
@@ -335,10 +340,10 @@ describe("free", () => {
 
   it("reports a double free and changes nothing", () => {
     const heap = Heap.create({ initialBytes: 64 * KiB, maxBytes: 64 * KiB });
-    const a = heap.alloc(64);
-    const b = heap.alloc(64);
-    const c = heap.alloc(64);
-    heap.alloc(64);
+    const a = heap.alloc(A);
+    const b = heap.alloc(A);
+    const c = heap.alloc(A);
+    heap.alloc(A);
     heap.free(b);
     const before = snapshot(heap);
     assert.throws(() => heap.free(b), (e: unknown) => {
@@ -359,12 +364,12 @@ describe("free", () => {
 
   it("reports a stale pointer into memory handed out again at another start", () => {
     const heap = Heap.create({ initialBytes: 64 * KiB, maxBytes: 64 * KiB });
-    const a = heap.alloc(64);
-    const b = heap.alloc(64);
-    heap.alloc(64);
+    const a = heap.alloc(A);
+    const b = heap.alloc(A);
+    heap.alloc(A);
     heap.free(a);
     heap.free(b); // a and b merge
-    const big = heap.alloc(140); // reuses both, starting at a
+    const big = heap.alloc(2 * 2016 - 12); // reuses both, starting at a
     assert.equal(big, a);
     assert.throws(() => heap.free(b), DoubleFreeError);
     heap.free(big);
@@ -382,38 +387,38 @@ describe("realloc", () => {
 
   it("shrinks in place", () => {
     const heap = Heap.create();
-    const p = heap.alloc(1000);
+    const p = heap.alloc(5000);
     heap.alloc(8);
-    heap.u8.fill(5, p, p + 1000);
+    heap.u8.fill(5, p, p + 5000);
     const used = heap.stats().usedBytes;
-    assert.equal(heap.realloc(p, 100), p);
+    assert.equal(heap.realloc(p, 2000), p);
     assert.ok(heap.stats().usedBytes < used);
-    assert.ok(heap.u8.subarray(p, p + 100).every((x) => x === 5));
+    assert.ok(heap.u8.subarray(p, p + 2000).every((x) => x === 5));
     heap.check();
   });
 
   it("grows in place into a free neighbour", () => {
     const heap = Heap.create();
-    const p = heap.alloc(100);
-    const q = heap.alloc(1000);
-    heap.alloc(8);
+    const p = heap.alloc(A);
+    const q = heap.alloc(5000);
+    heap.alloc(A);
     heap.free(q);
-    heap.u8.fill(3, p, p + 100);
-    assert.equal(heap.realloc(p, 900), p);
-    assert.ok(heap.u8.subarray(p, p + 100).every((x) => x === 3));
+    heap.u8.fill(3, p, p + A);
+    assert.equal(heap.realloc(p, 6000), p);
+    assert.ok(heap.u8.subarray(p, p + A).every((x) => x === 3));
     heap.check();
   });
 
   it("grows into a free chunk before it, moving the data down", () => {
     const heap = Heap.create();
-    const a = heap.alloc(1000);
-    const p = heap.alloc(100);
-    heap.alloc(8);
+    const a = heap.alloc(5000);
+    const p = heap.alloc(A);
+    heap.alloc(A);
     heap.free(a);
-    for (let i = 0; i < 100; i++) heap.u8[p + i] = i;
-    const r = heap.realloc(p, 800);
+    for (let i = 0; i < A; i++) heap.u8[p + i] = i & 255;
+    const r = heap.realloc(p, 6000);
     assert.equal(r, a);
-    for (let i = 0; i < 100; i++) assert.equal(heap.u8[r + i], i);
+    for (let i = 0; i < A; i++) assert.equal(heap.u8[r + i], i & 255);
     assert.throws(() => heap.free(p), DoubleFreeError);
     heap.check();
   });
@@ -471,8 +476,8 @@ describe("allocZeroed", () => {
 describe("stats", () => {
   it("counts allocations and tracks the high-water marks", () => {
     const heap = Heap.create();
-    const a = heap.alloc(1000);
-    const b = heap.alloc(2000);
+    const a = heap.alloc(3000);
+    const b = heap.alloc(5000);
     let s = heap.stats();
     assert.equal(s.liveAllocations, 2);
     assert.equal(s.totalAllocations, 2);
@@ -529,8 +534,8 @@ describe("check", () => {
   for (const [name, corrupt, pattern] of corruptions) {
     it(`names a broken ${name}`, () => {
       const heap = Heap.create();
-      const p = heap.alloc(64);
-      heap.alloc(64);
+      const p = heap.alloc(A);
+      heap.alloc(A);
       heap.check();
       corrupt(heap, p);
       assert.throws(() => heap.check(), (e: unknown) => {
@@ -544,8 +549,8 @@ describe("check", () => {
 
   it("names a broken free list", () => {
     const heap = Heap.create();
-    const a = heap.alloc(64);
-    heap.alloc(64);
+    const a = heap.alloc(A);
+    heap.alloc(A);
     heap.free(a);
     heap.u32[(a - 8 + 12) >>> 2] = 8; // back link of a free chunk
     assert.throws(() => heap.check(), /back link/);
@@ -553,9 +558,9 @@ describe("check", () => {
 
   it("names adjacent free chunks", () => {
     const heap = Heap.create();
-    const a = heap.alloc(64);
-    const b = heap.alloc(64);
-    heap.alloc(64);
+    const a = heap.alloc(A);
+    const b = heap.alloc(A);
+    heap.alloc(A);
     heap.free(a);
     // Forge b as free without merging (what a lost update would leave behind).
     const c = b - 8;

@@ -1,0 +1,288 @@
+/**
+ * Slab size classes: the fast path for small blocks (the slabmalloc family,
+ * with mimalloc's per-thread pages and remote-free lists).
+ *
+ * A **page** is a 16 KiB block taken from the arena, aligned to 16 KiB, so the
+ * page of any slab pointer is found by masking. It holds slots of one size
+ * class and is owned by one worker (one `Heap` handle). The owner allocates
+ * and frees its own slots without any lock or atomic operation; a slot freed
+ * by another worker is pushed onto the page's remote-free list with one
+ * `Atomics.compareExchange` and collected by the owner later.
+ *
+ * Page header (u32 words at the page base):
+ * ```
+ * +0 magic  +1 owner  +2 class  +3 slot bytes  +4 capacity  +5 used
+ * +6 local free head  +7 remote free head (atomic)  +8 bump (first never-used slot)
+ * +9 next page  +10 prev page  +11 state  +12 owning area
+ * ```
+ * A free slot holds the next free slot in word 0 and `freeSlotTag(ptr)` in
+ * word 1; allocation clears word 1, so a second free of the same slot is told
+ * apart from a first one.
+ *
+ * Each worker has an **area** (an arena block) with, per class, the head of
+ * its list of pages that may have free slots (the first is the page it
+ * allocates from), the head of its list of full pages, one spare empty page
+ * (hysteresis: a page is not handed back to the arena and taken again in a
+ * loop) and its page count. Areas are linked from the heap header so `check`,
+ * `stats` and `recover` find them all.
+ *
+ * @module
+ */
+
+import { H_SLAB_BASE, H_SLAB_WORDS } from "../heap/layout.ts";
+
+/** Bytes of a slab page (and its alignment). */
+export const PAGE_BYTES = 16384;
+/** Bytes of the page that the slab may use: the arena keeps the last 16 for its tags. */
+export const PAGE_USABLE_BYTES = PAGE_BYTES - 16;
+/** Bytes of the page header; slots start at `base + PAGE_HEADER_BYTES` (64-aligned). */
+export const PAGE_HEADER_BYTES = 64;
+/** log2 of `PAGE_BYTES`: the alignment the arena records for a page chunk. */
+export const PAGE_ALIGN_LOG = 14;
+/** The largest request (in bytes) served by the slab; larger ones go to the arena. */
+export const SLAB_MAX_BYTES = 1024;
+/** The largest alignment served by the slab; larger ones go to the arena. */
+export const SLAB_MAX_ALIGN = 64;
+
+/**
+ * Slot sizes: every 8 bytes up to 128, then 8 classes per power of two up to
+ * 1024, so a request wastes at most 1/9 of its slot above 64 bytes (below 64
+ * bytes at most 7 bytes, the heap's 8-byte granularity).
+ */
+export const CLASS_BYTES: readonly number[] = buildClasses();
+/** Number of size classes. */
+export const CLASS_COUNT: number = CLASS_BYTES.length;
+
+function buildClasses(): number[] {
+  const sizes: number[] = [];
+  for (let s = 8; s <= 128; s += 8) sizes.push(s);
+  for (let s = 144; s <= 256; s += 16) sizes.push(s);
+  for (let s = 288; s <= 512; s += 32) sizes.push(s);
+  for (let s = 576; s <= 1024; s += 64) sizes.push(s);
+  return sizes;
+}
+
+/**
+ * Class index by `(alignLog - 3) * 129 + ceil(size / 8)` for alignments 8, 16,
+ * 32 and 64: the smallest class that holds the size and whose slot size is a
+ * multiple of the alignment (slots start 64-aligned, so every slot is then
+ * aligned).
+ */
+const CLASS_OF = new Uint8Array(4 * 129);
+/** Slot bytes per class, and their inverses for division-free slot indexing. */
+const SLOT_BYTES = new Uint32Array(CLASS_COUNT);
+const SLOT_INV = new Float64Array(CLASS_COUNT);
+for (let c = 0; c < CLASS_COUNT; c++) {
+  SLOT_BYTES[c] = CLASS_BYTES[c];
+  SLOT_INV[c] = 1 / CLASS_BYTES[c];
+}
+for (let a = 0; a < 4; a++) {
+  const align = 8 << a;
+  for (let g = 0; g <= 128; g++) {
+    const size = g * 8;
+    let c = 0;
+    while (c < CLASS_COUNT && (CLASS_BYTES[c] < size || CLASS_BYTES[c] % align !== 0)) c++;
+    CLASS_OF[a * 129 + g] = c; // CLASS_COUNT when nothing fits (only for align 64 near the top)
+  }
+}
+if (CLASS_BYTES[CLASS_COUNT - 1] !== SLAB_MAX_BYTES) {
+  throw new Error("Layout: slab classes end at 1024");
+}
+if (PAGE_HEADER_BYTES % SLAB_MAX_ALIGN !== 0) {
+  throw new Error("Layout: slots must start 64-aligned");
+}
+
+/**
+ * The class for a request of `sizeBytes` (≤ 1024) aligned to `2^alignLog`
+ * (3..6), or `CLASS_COUNT` if no class fits.
+ */
+export function classOf(sizeBytes: number, alignLog: number): number {
+  return CLASS_OF[(alignLog - 3) * 129 + ((sizeBytes + 7) >>> 3)];
+}
+
+// ---- heap header words of the slab (inside the range the layout reserves) ----
+/** Head of the linked list of areas. */
+export const H_SLAB_AREAS = H_SLAB_BASE;
+/** Pages the slab holds (arena chunks), for `check`. */
+export const H_SLAB_PAGES = H_SLAB_BASE + 1;
+/** Areas in the list, for `check`. */
+export const H_SLAB_AREA_COUNT = H_SLAB_BASE + 2;
+/** Slab allocations made by areas that were since given up: low 32 bits. */
+export const H_SLAB_RETIRED_LO = H_SLAB_BASE + 3;
+/** Slab allocations made by areas that were since given up: high bits. */
+export const H_SLAB_RETIRED_HI = H_SLAB_BASE + 4;
+/** Arena allocations made for the slab itself (pages and areas), kept out of user counts. */
+export const H_SLAB_INTERNAL = H_SLAB_BASE + 5;
+/** Per class: head of the list of orphaned pages (owner gone), adopted by any worker. */
+export const H_SLAB_ORPHANS = H_SLAB_BASE + 8;
+if (H_SLAB_ORPHANS + CLASS_COUNT > H_SLAB_BASE + H_SLAB_WORDS) {
+  throw new Error("Layout: slab header words");
+}
+
+// ---- page header word offsets ----
+export const P_MAGIC = 0;
+export const P_OWNER = 1;
+export const P_CLASS = 2;
+export const P_SLOT = 3;
+export const P_CAPACITY = 4;
+export const P_USED = 5;
+export const P_FREE = 6;
+export const P_REMOTE = 7;
+export const P_BUMP = 8;
+export const P_NEXT = 9;
+export const P_PREV = 10;
+export const P_STATE = 11;
+export const P_AREA = 12;
+
+/** Page states. */
+export const STATE_ACTIVE = 1;
+export const STATE_FULL = 2;
+export const STATE_SPARE = 3;
+export const STATE_ORPHAN = 4;
+
+// ---- area layout ----
+/** Area word offsets. */
+export const A_MAGIC = 0;
+export const A_WORKER = 1;
+export const A_NEXT = 2;
+export const A_ALLOCS_LO = 3;
+export const A_ALLOCS_HI = 4;
+/** First class entry; each class has 4 words: active head, full head, spare, page count. */
+export const A_CLASSES = 8;
+export const E_ACTIVE = 0;
+export const E_FULL = 1;
+export const E_SPARE = 2;
+export const E_PAGES = 3;
+/** Bytes of an area. */
+export const AREA_BYTES = (A_CLASSES + 4 * CLASS_COUNT) * 4;
+
+const PAGE_MAGIC_KEY = 0x51ab9a6e;
+const AREA_MAGIC_KEY = 0x2ea5a1ab;
+const FREE_SLOT_KEY = 0x7f3ee5a9;
+
+/** The magic word of a page at `base`. */
+export function pageMagic(base: number): number {
+  return (base ^ PAGE_MAGIC_KEY) >>> 0;
+}
+
+/** The magic word of an area at `ptr`. */
+export function areaMagic(ptr: number): number {
+  return (ptr ^ AREA_MAGIC_KEY) >>> 0;
+}
+
+/** The tag a free slot at `ptr` holds in its second word. Never 0. */
+export function freeSlotTag(ptr: number): number {
+  return ((ptr ^ FREE_SLOT_KEY) | 1) >>> 0;
+}
+
+/** Slot bytes of class `cls`. */
+export function slotBytes(cls: number): number {
+  return SLOT_BYTES[cls];
+}
+
+/**
+ * Validates `ptr` as a slot of the page at `base` (whose magic already
+ * matched) and returns a reason it is not a live slot, or `""`: `"double"`
+ * when the slot is free, other text for interior or never-used pointers.
+ */
+export function slotProblem(u32: Uint32Array, base: number, ptr: number): string {
+  const h = base >>> 2;
+  const cls = u32[h + P_CLASS];
+  const off = ptr - base - PAGE_HEADER_BYTES;
+  if (cls >= CLASS_COUNT || off < 0) return "is inside a slab page header";
+  const idx = Math.round(off * SLOT_INV[cls]);
+  if (idx * SLOT_BYTES[cls] !== off) return "is inside a slab slot, not at its start";
+  if (ptr >= u32[h + P_BUMP]) return "is a slab slot that was never allocated";
+  if (u32[(ptr + 4) >>> 2] === freeSlotTag(ptr)) return "double";
+  return "";
+}
+
+/** Initialises a fresh page for class `cls` owned by `owner` through `area`. */
+export function initPage(
+  u32: Uint32Array,
+  base: number,
+  cls: number,
+  owner: number,
+  area: number,
+): void {
+  const h = base >>> 2;
+  const slot = SLOT_BYTES[cls];
+  u32[h + P_MAGIC] = pageMagic(base);
+  u32[h + P_OWNER] = owner;
+  u32[h + P_CLASS] = cls;
+  u32[h + P_SLOT] = slot;
+  u32[h + P_CAPACITY] = Math.floor((PAGE_USABLE_BYTES - PAGE_HEADER_BYTES) / slot);
+  u32[h + P_USED] = 0;
+  u32[h + P_FREE] = 0;
+  u32[h + P_REMOTE] = 0;
+  u32[h + P_BUMP] = base + PAGE_HEADER_BYTES;
+  u32[h + P_NEXT] = 0;
+  u32[h + P_PREV] = 0;
+  u32[h + P_STATE] = STATE_ACTIVE;
+  u32[h + P_AREA] = area;
+}
+
+/** The end of the slot space of the page at `base` (a slot must end at or before it). */
+export function pageSlotsEnd(u32: Uint32Array, base: number): number {
+  const h = base >>> 2;
+  return base + PAGE_HEADER_BYTES + u32[h + P_CAPACITY] * u32[h + P_SLOT];
+}
+
+/**
+ * Moves the page's remote-free list onto its local free list. Returns the
+ * number of slots collected. Only the owner calls this.
+ */
+export function collectRemote(u32: Uint32Array, i32: Int32Array, base: number): number {
+  const h = base >>> 2;
+  if (Atomics.load(i32, h + P_REMOTE) === 0) return 0;
+  const list = Atomics.exchange(i32, h + P_REMOTE, 0) >>> 0;
+  let n = 1;
+  let tail = list;
+  const capacity = u32[h + P_CAPACITY];
+  while (u32[tail >>> 2] !== 0 && n <= capacity) {
+    tail = u32[tail >>> 2];
+    n++;
+  }
+  u32[tail >>> 2] = u32[h + P_FREE];
+  u32[h + P_FREE] = list;
+  u32[h + P_USED] -= n;
+  return n;
+}
+
+/** Unlinks a page from the doubly linked list whose head is at word `headIndex`. */
+export function unlinkPage(u32: Uint32Array, headIndex: number, base: number): void {
+  const h = base >>> 2;
+  const next = u32[h + P_NEXT];
+  const prev = u32[h + P_PREV];
+  if (prev !== 0) u32[(prev >>> 2) + P_NEXT] = next;
+  else u32[headIndex] = next;
+  if (next !== 0) u32[(next >>> 2) + P_PREV] = prev;
+  u32[h + P_NEXT] = 0;
+  u32[h + P_PREV] = 0;
+}
+
+/** Links a page at the head of the list at word `headIndex`. */
+export function pushPage(u32: Uint32Array, headIndex: number, base: number): void {
+  const h = base >>> 2;
+  const head = u32[headIndex];
+  u32[h + P_NEXT] = head;
+  u32[h + P_PREV] = 0;
+  if (head !== 0) u32[(head >>> 2) + P_PREV] = base;
+  u32[headIndex] = base;
+}
+
+/** Links a page right after the head of the list (the head stays the page in use). */
+export function pushPageSecond(u32: Uint32Array, headIndex: number, base: number): void {
+  const head = u32[headIndex];
+  if (head === 0) {
+    pushPage(u32, headIndex, base);
+    return;
+  }
+  const h = base >>> 2;
+  const hh = head >>> 2;
+  const next = u32[hh + P_NEXT];
+  u32[h + P_NEXT] = next;
+  u32[h + P_PREV] = head;
+  if (next !== 0) u32[(next >>> 2) + P_PREV] = base;
+  u32[hh + P_NEXT] = base;
+}
