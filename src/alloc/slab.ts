@@ -162,17 +162,17 @@ const FREE_SLOT_KEY = 0x7f3ee5a9;
 
 /** The magic word of a page at `base`. */
 export function pageMagic(base: number): number {
-  return (base ^ PAGE_MAGIC_KEY) >>> 0;
+  return (base ^ PAGE_MAGIC_KEY) & 0x3fffffff; // below 2^30: a small integer in V8
 }
 
 /** The magic word of an area at `ptr`. */
 export function areaMagic(ptr: number): number {
-  return (ptr ^ AREA_MAGIC_KEY) >>> 0;
+  return (ptr ^ AREA_MAGIC_KEY) & 0x3fffffff;
 }
 
 /** The tag a free slot at `ptr` holds in its second word. Never 0. */
 export function freeSlotTag(ptr: number): number {
-  return ((ptr ^ FREE_SLOT_KEY) | 1) >>> 0;
+  return ((ptr ^ FREE_SLOT_KEY) & 0x3fffffff) | 1;
 }
 
 /** Slot bytes of class `cls`. */

@@ -1114,10 +1114,18 @@ export class Heap {
 
   /** Frees a slot: locally (no atomics) on this worker's pages, else onto the page's remote list. */
   private freeSlot(operation: string, base: number, ptr: number): void {
-    this.checkSlot(operation, base, ptr);
     const u32 = this._u32;
     const h = base >>> 2;
     const tag = freeSlotTag(ptr);
+    // Inline validation (the common case); slotProblem names what is wrong.
+    const cls = u32[h + P_CLASS];
+    const off = ptr - base - PAGE_HEADER_BYTES;
+    if (
+      cls >= CLASS_COUNT || off < 0 || ptr >= u32[h + P_BUMP] || u32[(ptr + 4) >>> 2] === tag ||
+      off % u32[h + P_SLOT] !== 0
+    ) {
+      this.checkSlot(operation, base, ptr);
+    }
     if (u32[h + P_OWNER] === this.workerId) {
       u32[ptr >>> 2] = u32[h + P_FREE];
       u32[(ptr + 4) >>> 2] = tag;
@@ -1131,7 +1139,7 @@ export class Heap {
     // freeing the same slot at once cannot both push it, then push it onto the
     // page's remote-free list.
     const i32 = this._i32;
-    if ((Atomics.exchange(i32, (ptr + 4) >>> 2, tag | 0) >>> 0) === tag) {
+    if (Atomics.exchange(i32, (ptr + 4) >>> 2, tag) === tag) {
       throw new DoubleFreeError(operation, ptr);
     }
     for (let attempt = 0; attempt < REMOTE_PUSH_LIMIT; attempt++) {
