@@ -19,7 +19,15 @@
  */
 
 export { Heap } from "./src/heap/heap.ts";
-export type { HeapOptions, HeapStats } from "./src/heap/heap.ts";
+export { SlabClass } from "./src/heap/heap.ts";
+export type {
+  HeapOptions,
+  HeapStats,
+  RecoverReport,
+  SlabClassStats,
+  SlabStats,
+} from "./src/heap/heap.ts";
+export * from "./src/sync/mod.ts";
 export {
   DoubleFreeError,
   HeapCorruptionError,

@@ -1,0 +1,31 @@
+/**
+ * The structural interface the lock primitives need from a heap. `Heap`
+ * implements it; tests may use any object of this shape.
+ *
+ * @module
+ */
+
+/** What `Mutex`, `Condition` and `Semaphore` need from the heap they live in. */
+export interface LockHost {
+  /**
+   * Length-tracking `Int32Array` over the whole heap buffer. Lock objects read
+   * it when a handle is made and keep fixed-length views of their own words.
+   */
+  readonly i32: Int32Array;
+  /** Per-handle worker id, an integer in `[1, 2^29)`, unique among all handles attached to this heap. */
+  readonly workerId: number;
+  /**
+   * Allocates `sizeBytes` bytes.
+   *
+   * @param sizeBytes The size in bytes.
+   * @param alignBytes The alignment in bytes (at least 8).
+   * @returns The byte offset of the block, 8-aligned.
+   */
+  alloc(sizeBytes: number, alignBytes?: number): number;
+  /**
+   * Frees a block returned by `alloc`.
+   *
+   * @param ptr The byte offset of the block.
+   */
+  free(ptr: number): void;
+}

@@ -1,0 +1,358 @@
+/**
+ * Futex-style lock on a single 32-bit word of a shared `Int32Array`. `Mutex`
+ * is built on these functions, and the heap calls them directly on the lock word
+ * of its header.
+ *
+ * Word encoding: `0` means unlocked; a locked word holds `ownerId << 1 | waiters`,
+ * where `ownerId` is the holder's worker id (in `[1, 2^29)`) and `waiters` is `1`
+ * when some worker may be sleeping in `Atomics.wait` on the word. That is the
+ * classic 3-state futex (unlocked / locked / locked with waiters) with the owner
+ * recorded, so a wrong unlock, a relock by the holder, and a dead holder can all
+ * be named in an error.
+ *
+ * Uncontended, `lockWord` is one `Atomics.compareExchange` and `unlockWord` is
+ * one `Atomics.compareExchange`; `Atomics.notify` runs only when the waiters bit
+ * was set. For speed pass a fixed-length view (`new Int32Array(buffer, offset,
+ * length)`): V8 runs `Atomics` on a length-tracking view of a growable buffer
+ * about 3-4x slower.
+ *
+ * @module
+ */
+
+import { canBlock, waitAsync } from "./_blocking.ts";
+import { LockStateError, LockTimeoutError } from "./errors.ts";
+
+/** Number of compare-and-swap attempts before a contended lock goes to sleep. */
+const SPIN_LIMIT = 100;
+/** Longest single `Atomics.wait`; waits are sliced so every wake-up re-checks the word. */
+const WAIT_SLICE_MS = 50;
+/** In spin-only mode, how many iterations pass between two clock reads (a power of two). */
+const SPIN_CLOCK_EVERY = 1024;
+/** A forced release retries at most this often (the waiters bit can change once). */
+const FORCE_RELEASE_LIMIT = 4;
+
+const RESOLVED: Promise<void> = Promise.resolve();
+
+/**
+ * Acquires the lock word at `i32[index]` for `ownerId`, waiting at most `timeoutMs`.
+ *
+ * Spins briefly, then sleeps in `Atomics.wait` (in slices of at most 50 ms, so a
+ * lost wake-up costs latency, never a hang). Where the thread may not block, it
+ * spins until the deadline instead.
+ *
+ * @param i32 The shared `Int32Array` that holds the word.
+ * @param index The index of the word in `i32`.
+ * @param ownerId The caller's worker id, an integer in `[1, 2^29)`.
+ * @param timeoutMs How long to wait at most, in milliseconds (`Infinity` for no limit).
+ * @throws {LockTimeoutError} If the word is still locked by another worker at the deadline.
+ * @throws {LockStateError} If `ownerId` already holds the word.
+ *
+ * @example Locking and unlocking a word
+ * ```ts
+ * import { lockWord, unlockWord, wordOwner } from "@typedheap/typedheap";
+ * import assert from "node:assert/strict";
+ *
+ * const i32 = new Int32Array(new SharedArrayBuffer(8));
+ * lockWord(i32, 1, 7, 1000);
+ * assert.equal(wordOwner(i32, 1), 7);
+ * unlockWord(i32, 1, 7);
+ * assert.equal(wordOwner(i32, 1), 0);
+ * ```
+ */
+export function lockWord(i32: Int32Array, index: number, ownerId: number, timeoutMs: number): void {
+  if (Atomics.compareExchange(i32, index, 0, ownerId << 1) !== 0) {
+    lockWordSlow(i32, index, ownerId, timeoutMs);
+  }
+}
+
+/**
+ * Tries to acquire the lock word at `i32[index]` for `ownerId` without waiting.
+ *
+ * @param i32 The shared `Int32Array` that holds the word.
+ * @param index The index of the word in `i32`.
+ * @param ownerId The caller's worker id, an integer in `[1, 2^29)`.
+ * @returns `true` if the word is now held by `ownerId`, `false` if another worker holds it.
+ * @throws {LockStateError} If `ownerId` already holds the word.
+ *
+ * @example Trying a word that another worker holds
+ * ```ts
+ * import { tryLockWord } from "@typedheap/typedheap";
+ * import assert from "node:assert/strict";
+ *
+ * const i32 = new Int32Array(new SharedArrayBuffer(4));
+ * assert.equal(tryLockWord(i32, 0, 1), true);
+ * assert.equal(tryLockWord(i32, 0, 2), false);
+ * ```
+ */
+export function tryLockWord(i32: Int32Array, index: number, ownerId: number): boolean {
+  const seen = Atomics.compareExchange(i32, index, 0, ownerId << 1);
+  if (seen === 0) return true;
+  if (seen >>> 1 === ownerId) throw new LockStateError("acquire lock", ownerId, ownerId);
+  return false;
+}
+
+/**
+ * Releases the lock word at `i32[index]`, which `ownerId` must hold, and wakes
+ * one sleeping waiter if there is one.
+ *
+ * @param i32 The shared `Int32Array` that holds the word.
+ * @param index The index of the word in `i32`.
+ * @param ownerId The caller's worker id.
+ * @throws {LockStateError} If the word is not locked, or is held by another worker.
+ *
+ * @example Unlocking a word one does not hold
+ * ```ts
+ * import { LockStateError, lockWord, unlockWord } from "@typedheap/typedheap";
+ * import assert from "node:assert/strict";
+ *
+ * const i32 = new Int32Array(new SharedArrayBuffer(4));
+ * lockWord(i32, 0, 1, 1000);
+ * assert.throws(() => unlockWord(i32, 0, 2), LockStateError);
+ * unlockWord(i32, 0, 1);
+ * ```
+ */
+export function unlockWord(i32: Int32Array, index: number, ownerId: number): void {
+  const locked = ownerId << 1;
+  const seen = Atomics.compareExchange(i32, index, locked, 0);
+  if (seen !== locked) unlockWordSlow(i32, index, ownerId, seen);
+}
+
+/**
+ * Acquires the lock word at `i32[index]` for `ownerId` without blocking the
+ * thread: sleeps with `Atomics.waitAsync`, so it suits threads that may not block
+ * (a browser's main thread) and event loops that must keep running.
+ *
+ * @param i32 The shared `Int32Array` that holds the word.
+ * @param index The index of the word in `i32`.
+ * @param ownerId The caller's worker id, an integer in `[1, 2^29)`.
+ * @param timeoutMs How long to wait at most, in milliseconds (`Infinity` for no limit).
+ * @returns A promise that resolves once the word is held by `ownerId`, and rejects
+ *   with `LockTimeoutError` at the deadline or `LockStateError` if `ownerId` already holds it.
+ *
+ * @example Waiting asynchronously for a word
+ * ```ts
+ * import { lockWord, lockWordAsync, unlockWord, wordOwner } from "@typedheap/typedheap";
+ * import assert from "node:assert/strict";
+ *
+ * const i32 = new Int32Array(new SharedArrayBuffer(4));
+ * lockWord(i32, 0, 1, 1000);
+ * const acquired = lockWordAsync(i32, 0, 2, 1000);
+ * unlockWord(i32, 0, 1);
+ * await acquired;
+ * assert.equal(wordOwner(i32, 0), 2);
+ * ```
+ */
+export function lockWordAsync(
+  i32: Int32Array,
+  index: number,
+  ownerId: number,
+  timeoutMs: number,
+): Promise<void> {
+  if (Atomics.compareExchange(i32, index, 0, ownerId << 1) === 0) return RESOLVED;
+  return lockWordAsyncSlow(i32, index, ownerId, timeoutMs);
+}
+
+/**
+ * Reads which worker holds the lock word at `i32[index]`.
+ *
+ * @param i32 The shared `Int32Array` that holds the word.
+ * @param index The index of the word in `i32`.
+ * @returns The holder's worker id, or `0` if the word is unlocked.
+ *
+ * @example Reading the owner
+ * ```ts
+ * import { lockWord, wordOwner } from "@typedheap/typedheap";
+ * import assert from "node:assert/strict";
+ *
+ * const i32 = new Int32Array(new SharedArrayBuffer(4));
+ * assert.equal(wordOwner(i32, 0), 0);
+ * lockWord(i32, 0, 5, 1000);
+ * assert.equal(wordOwner(i32, 0), 5);
+ * ```
+ */
+export function wordOwner(i32: Int32Array, index: number): number {
+  return Atomics.load(i32, index) >>> 1;
+}
+
+/**
+ * Releases the lock word at `i32[index]` on behalf of `expectedOwner`, a worker
+ * that died while holding it, and wakes every waiter. Does nothing if the word is
+ * no longer held by `expectedOwner`, so a recovery that races with a late unlock
+ * cannot release someone else's lock.
+ *
+ * Only the lock is released: whatever the dead worker was changing under it may
+ * be half done, so check that state (the heap runs `check()`) before releasing.
+ *
+ * @param i32 The shared `Int32Array` that holds the word.
+ * @param index The index of the word in `i32`.
+ * @param expectedOwner The worker id of the dead holder.
+ * @returns `true` if the word was held by `expectedOwner` and is now unlocked, else `false`.
+ * @throws {RangeError} If `expectedOwner` is not a worker id.
+ *
+ * @example Releasing a lock left behind by a terminated worker
+ * ```ts
+ * import { forceReleaseWord, lockWord, wordOwner } from "@typedheap/typedheap";
+ * import assert from "node:assert/strict";
+ *
+ * const i32 = new Int32Array(new SharedArrayBuffer(4));
+ * lockWord(i32, 0, 3, 1000); // worker 3 locks, then dies
+ * assert.equal(forceReleaseWord(i32, 0, 4), false);
+ * assert.equal(forceReleaseWord(i32, 0, 3), true);
+ * assert.equal(wordOwner(i32, 0), 0);
+ * ```
+ */
+export function forceReleaseWord(i32: Int32Array, index: number, expectedOwner: number): boolean {
+  if (!Number.isInteger(expectedOwner) || expectedOwner < 1 || expectedOwner >= 2 ** 29) {
+    throw new RangeError(
+      `Cannot force-release lock: expected owner must be a worker id in [1, 2^29): ${expectedOwner}`,
+    );
+  }
+  // With the owner fixed, the word can only change by gaining the waiters bit, so
+  // this settles within two attempts; the bound is for safety.
+  for (let attempt = 0; attempt < FORCE_RELEASE_LIMIT; attempt++) {
+    const seen = Atomics.load(i32, index);
+    if (seen >>> 1 !== expectedOwner) return false;
+    if (Atomics.compareExchange(i32, index, seen, 0) === seen) {
+      Atomics.notify(i32, index);
+      return true;
+    }
+  }
+  return false;
+}
+
+// ---------------------------------------------------------------------------
+// Slow paths: kept out of the exported functions so those stay small enough to inline.
+
+function lockWordSlow(i32: Int32Array, index: number, ownerId: number, timeoutMs: number): void {
+  const locked = ownerId << 1;
+  for (let spin = 0; spin < SPIN_LIMIT; spin++) {
+    const seen = Atomics.load(i32, index);
+    if (seen === 0) {
+      if (Atomics.compareExchange(i32, index, 0, locked) === 0) return;
+    } else if (seen >>> 1 === ownerId) {
+      throw new LockStateError("acquire lock", ownerId, ownerId);
+    }
+  }
+  if (canBlock()) lockWordBlocking(i32, index, ownerId, timeoutMs);
+  else lockWordSpinning(i32, index, ownerId, timeoutMs);
+}
+
+function lockWordBlocking(
+  i32: Int32Array,
+  index: number,
+  ownerId: number,
+  timeoutMs: number,
+): void {
+  const lockedWaiters = (ownerId << 1) | 1;
+  const deadline = performance.now() + timeoutMs;
+  let woken = false;
+  // Bounded by the deadline: every pass reads the clock once.
+  for (;;) {
+    let seen = Atomics.load(i32, index);
+    if (seen === 0) {
+      // Others may be asleep, so take the lock with the waiters bit set: our unlock
+      // will wake the next one.
+      seen = Atomics.compareExchange(i32, index, 0, lockedWaiters);
+      if (seen === 0) return;
+    }
+    if (seen >>> 1 === ownerId) throw new LockStateError("acquire lock", ownerId, ownerId);
+    if ((seen & 1) === 0) {
+      // Announce a sleeper. If this fails the word changed, and the wait below
+      // returns "not-equal" at once.
+      Atomics.compareExchange(i32, index, seen, seen | 1);
+      seen |= 1;
+    }
+    const remainingMs = deadline - performance.now();
+    if (remainingMs <= 0) {
+      // A wake-up we consumed but cannot use goes to the next sleeper.
+      if (woken) Atomics.notify(i32, index, 1);
+      throw new LockTimeoutError("lock", timeoutMs, seen >>> 1);
+    }
+    woken = Atomics.wait(
+      i32,
+      index,
+      seen,
+      remainingMs < WAIT_SLICE_MS ? remainingMs : WAIT_SLICE_MS,
+    ) === "ok";
+  }
+}
+
+function lockWordSpinning(
+  i32: Int32Array,
+  index: number,
+  ownerId: number,
+  timeoutMs: number,
+): void {
+  const locked = ownerId << 1;
+  const deadline = performance.now() + timeoutMs;
+  // Bounded by the deadline: the clock is read every SPIN_CLOCK_EVERY passes.
+  for (let spin = 1;; spin++) {
+    const seen = Atomics.load(i32, index);
+    if (seen === 0) {
+      if (Atomics.compareExchange(i32, index, 0, locked) === 0) return;
+    } else if (seen >>> 1 === ownerId) {
+      throw new LockStateError("acquire lock", ownerId, ownerId);
+    }
+    if ((spin & (SPIN_CLOCK_EVERY - 1)) === 0 && performance.now() >= deadline) {
+      if (tryLockWord(i32, index, ownerId)) return;
+      throw new LockTimeoutError("lock", timeoutMs, wordOwner(i32, index));
+    }
+  }
+}
+
+async function lockWordAsyncSlow(
+  i32: Int32Array,
+  index: number,
+  ownerId: number,
+  timeoutMs: number,
+): Promise<void> {
+  const locked = ownerId << 1;
+  const lockedWaiters = locked | 1;
+  for (let spin = 0; spin < SPIN_LIMIT; spin++) {
+    const seen = Atomics.load(i32, index);
+    if (seen === 0) {
+      if (Atomics.compareExchange(i32, index, 0, locked) === 0) return;
+    } else if (seen >>> 1 === ownerId) {
+      throw new LockStateError("acquire lock", ownerId, ownerId);
+    }
+  }
+  const deadline = performance.now() + timeoutMs;
+  let woken = false;
+  // Bounded by the deadline, as in lockWordBlocking.
+  for (;;) {
+    let seen = Atomics.load(i32, index);
+    if (seen === 0) {
+      seen = Atomics.compareExchange(i32, index, 0, lockedWaiters);
+      if (seen === 0) return;
+    }
+    if (seen >>> 1 === ownerId) throw new LockStateError("acquire lock", ownerId, ownerId);
+    if ((seen & 1) === 0) {
+      Atomics.compareExchange(i32, index, seen, seen | 1);
+      seen |= 1;
+    }
+    const remainingMs = deadline - performance.now();
+    if (remainingMs <= 0) {
+      if (woken) Atomics.notify(i32, index, 1);
+      throw new LockTimeoutError("lock", timeoutMs, seen >>> 1);
+    }
+    woken = await waitAsync(
+      i32,
+      index,
+      seen,
+      remainingMs < WAIT_SLICE_MS ? remainingMs : WAIT_SLICE_MS,
+    ) === "ok";
+  }
+}
+
+function unlockWordSlow(i32: Int32Array, index: number, ownerId: number, seen: number): void {
+  const lockedWaiters = (ownerId << 1) | 1;
+  if (seen === lockedWaiters) {
+    // Only a forced release can change the word under its holder, hence the swap.
+    seen = Atomics.compareExchange(i32, index, lockedWaiters, 0);
+    if (seen === lockedWaiters) {
+      Atomics.notify(i32, index, 1);
+      return;
+    }
+  }
+  throw new LockStateError("unlock", seen >>> 1, ownerId);
+}

@@ -1,0 +1,275 @@
+// Lock primitives under real Deno workers sharing one heap.
+
+import assert from "node:assert/strict";
+import { Heap } from "../../mod.ts";
+import { Condition, LockTimeoutError, Mutex, Semaphore } from "../../src/sync/mod.ts";
+import { Q_CAPACITY, Q_CONSUMED, Q_SLOTS, type Reply, type Task } from "./_sync_worker.ts";
+
+const WORKER_URL = new URL("./_sync_worker.ts", import.meta.url);
+/** A reply that takes longer than this fails the test instead of hanging it. */
+const REPLY_TIMEOUT_MS = 30_000;
+
+/** One worker and the replies it posted, in order. */
+class Peer {
+  readonly #worker = new Worker(WORKER_URL, { type: "module" });
+  readonly #replies: Reply[] = [];
+  readonly #waiters: ((reply: Reply) => void)[] = [];
+
+  constructor() {
+    this.#worker.onmessage = (event: MessageEvent<Reply>) => this.#push(event.data);
+    this.#worker.onerror = (event: ErrorEvent) => {
+      event.preventDefault();
+      this.#push({ workerId: 0, ok: false, error: event.message, errorName: "WorkerError" });
+    };
+  }
+
+  send(task: Task): this {
+    this.#worker.postMessage(task);
+    return this;
+  }
+
+  /** The next reply; fails after REPLY_TIMEOUT_MS. */
+  next(): Promise<Reply> {
+    const ready = this.#replies.shift();
+    if (ready !== undefined) return Promise.resolve(ready);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new Error("Worker did not reply in time")),
+        REPLY_TIMEOUT_MS,
+      );
+      this.#waiters.push((reply) => {
+        clearTimeout(timer);
+        resolve(reply);
+      });
+    });
+  }
+
+  /** The next reply, which must be a success; returns its value. */
+  async value(): Promise<number> {
+    const reply = await this.next();
+    assert.ok(reply.ok, `worker ${reply.workerId} failed: ${reply.errorName}: ${reply.error}`);
+    return reply.value ?? NaN;
+  }
+
+  terminate(): void {
+    this.#worker.terminate();
+  }
+
+  #push(reply: Reply): void {
+    const waiter = this.#waiters.shift();
+    if (waiter === undefined) this.#replies.push(reply);
+    else waiter(reply);
+  }
+}
+
+/** Runs `body` with `count` fresh workers and terminates them afterwards. */
+async function withPeers(count: number, body: (peers: Peer[]) => Promise<void>): Promise<void> {
+  const peers = Array.from({ length: count }, () => new Peer());
+  try {
+    await body(peers);
+  } finally {
+    for (const peer of peers) peer.terminate();
+  }
+}
+
+const delay = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+function zeroedWords(heap: Heap, count: number): number {
+  const ptr = heap.alloc(count * 4);
+  heap.i32.fill(0, ptr >>> 2, (ptr >>> 2) + count);
+  return ptr >>> 2;
+}
+
+Deno.test("Mutex: 4 workers x 200,000 increments plus the main thread's lockAsync", async () => {
+  const heap = Heap.create();
+  const mutex = Mutex.create(heap);
+  const counter = zeroedWords(heap, 1);
+  const iterations = 200_000;
+  const mainIterations = 2_000;
+  await withPeers(4, async (peers) => {
+    peers.forEach((peer, i) =>
+      peer.send({
+        task: "counter",
+        buffer: heap.buffer,
+        mutex: mutex.ptr,
+        counter,
+        iterations,
+        add: i + 1,
+      })
+    );
+    for (let i = 0; i < mainIterations; i++) {
+      await mutex.lockAsync(10_000);
+      heap.i32[counter] = heap.i32[counter] + 7;
+      mutex.unlock();
+      if ((i & 63) === 0) await delay(0); // let the workers' messages in
+    }
+    for (const peer of peers) assert.equal(await peer.value(), iterations);
+  });
+  assert.equal(heap.i32[counter], iterations * (1 + 2 + 3 + 4) + mainIterations * 7);
+  assert.equal(mutex.owner, 0);
+  heap.check();
+});
+
+Deno.test("Condition: producer/consumer queue loses and duplicates nothing", async () => {
+  const heap = Heap.create();
+  const mutex = Mutex.create(heap);
+  const notEmpty = Condition.create(heap);
+  const notFull = Condition.create(heap);
+  const queue = zeroedWords(heap, Q_SLOTS + Q_CAPACITY);
+  const perProducer = 15_000;
+  const producers = 2;
+  const consumers = 2;
+  const total = perProducer * producers;
+  const seen = zeroedWords(heap, total);
+  const common = {
+    buffer: heap.buffer,
+    mutex: mutex.ptr,
+    notEmpty: notEmpty.ptr,
+    notFull: notFull.ptr,
+    queue,
+  };
+  await withPeers(producers + consumers, async (peers) => {
+    for (let c = 0; c < consumers; c++) {
+      peers[c].send({ task: "consumer", ...common, seen, total });
+    }
+    for (let p = 0; p < producers; p++) {
+      peers[consumers + p].send({
+        task: "producer",
+        ...common,
+        first: p * perProducer,
+        count: perProducer,
+      });
+    }
+    const counts = await Promise.all(peers.map((peer) => peer.value()));
+    assert.deepEqual(counts.slice(consumers), Array(producers).fill(perProducer));
+    assert.equal(counts.slice(0, consumers).reduce((a, b) => a + b), total);
+  });
+  assert.equal(heap.i32[queue + Q_CONSUMED], total);
+  for (let value = 0; value < total; value++) {
+    if (heap.i32[seen + value] !== 1) {
+      assert.fail(`value ${value} was delivered ${heap.i32[seen + value]} times`);
+    }
+  }
+  heap.check();
+});
+
+Deno.test("Semaphore: never more holders than permits, and permits all return", async () => {
+  const heap = Heap.create();
+  const semaphore = Semaphore.create(heap, 2);
+  const inside = zeroedWords(heap, 1);
+  await withPeers(4, async (peers) => {
+    for (const peer of peers) {
+      peer.send({
+        task: "semaphore",
+        buffer: heap.buffer,
+        semaphore: semaphore.ptr,
+        inside,
+        iterations: 20_000,
+      });
+    }
+    for (const peer of peers) {
+      const most = await peer.value();
+      assert.ok(most >= 1 && most <= 2, `a worker saw ${most} holders at once`);
+    }
+  });
+  assert.equal(semaphore.value, 2);
+  assert.equal(heap.i32[inside], 0);
+});
+
+Deno.test("Semaphore: a worker sleeping in acquire wakes on release", async () => {
+  const heap = Heap.create();
+  const semaphore = Semaphore.create(heap, 0);
+  await withPeers(1, async ([peer]) => {
+    peer.send({
+      task: "acquire",
+      buffer: heap.buffer,
+      semaphore: semaphore.ptr,
+      timeoutMs: 10_000,
+    });
+    await delay(30);
+    semaphore.release();
+    const waitedMs = await peer.value();
+    assert.ok(waitedMs < 5_000, `waited ${waitedMs} ms`);
+  });
+  assert.equal(semaphore.value, 0);
+});
+
+Deno.test("Mutex: bad use across workers gives clear errors", async () => {
+  const heap = Heap.create();
+  const mutex = Mutex.create(heap);
+  mutex.lock();
+  await withPeers(1, async ([peer]) => {
+    peer.send({ task: "unlock", buffer: heap.buffer, mutex: mutex.ptr });
+    const unlock = await peer.next();
+    assert.equal(unlock.ok, false);
+    assert.equal(unlock.errorName, "LockStateError");
+    assert.equal(
+      unlock.error,
+      `Cannot unlock: held by worker ${heap.workerId}, not by the caller, worker ${unlock.workerId}`,
+    );
+
+    peer.send({ task: "lock", buffer: heap.buffer, mutex: mutex.ptr, timeoutMs: 30 });
+    assert.equal(await peer.value(), -1);
+    const lock = await peer.next();
+    assert.equal(lock.ok, false);
+    assert.equal(lock.errorName, "LockTimeoutError");
+    assert.equal(
+      lock.error,
+      `Cannot acquire lock: timed out after 30 ms; held by worker ${heap.workerId}`,
+    );
+  });
+  assert.equal(mutex.owner, heap.workerId);
+  mutex.unlock();
+});
+
+Deno.test("Mutex: a holder that dies is named by the timeout and can be force-released", async () => {
+  const heap = Heap.create();
+  const mutex = Mutex.create(heap);
+  let deadId = 0;
+  await withPeers(1, async ([peer]) => {
+    peer.send({ task: "hold", buffer: heap.buffer, mutex: mutex.ptr });
+    const held = await peer.next();
+    assert.ok(held.ok);
+    deadId = held.workerId;
+    peer.terminate();
+  });
+  assert.equal(mutex.owner, deadId);
+  const started = performance.now();
+  assert.throws(
+    () => mutex.lock(50),
+    (error) => error instanceof LockTimeoutError && error.ownerId === deadId,
+  );
+  assert.ok(performance.now() - started < 2_000, "the wait is bounded by its timeout");
+  assert.equal(mutex.forceRelease(deadId), true);
+  mutex.lock(50);
+  assert.equal(mutex.owner, heap.workerId);
+  mutex.unlock();
+});
+
+Deno.test("Mutex: a waiter that dies while asleep does not strand the others", async () => {
+  const heap = Heap.create();
+  const mutex = Mutex.create(heap);
+  const state = (mutex.ptr >>> 2) + 1;
+  mutex.lock();
+  let doomedId = 0;
+  await withPeers(2, async ([doomed, survivor]) => {
+    doomed.send({ task: "lock", buffer: heap.buffer, mutex: mutex.ptr, timeoutMs: Infinity });
+    const started = await doomed.next();
+    assert.equal(started.value, -1);
+    doomedId = started.workerId;
+    // The waiters bit shows it is going to sleep in Atomics.wait.
+    for (let i = 0; i < 500 && (Atomics.load(heap.i32, state) & 1) === 0; i++) await delay(2);
+    assert.equal(Atomics.load(heap.i32, state) & 1, 1, "the doomed worker never waited");
+    await delay(20);
+    doomed.terminate();
+    await delay(200); // terminate() is asynchronous: give it time to take effect
+    survivor.send({ task: "lock", buffer: heap.buffer, mutex: mutex.ptr, timeoutMs: 10_000 });
+    assert.equal(await survivor.value(), -1);
+    await delay(20);
+    mutex.unlock();
+    const waitedMs = await survivor.value();
+    assert.ok(waitedMs < 5_000, `the survivor waited ${waitedMs} ms`);
+  });
+  assert.notEqual(doomedId, 0);
+  assert.equal(mutex.owner, 0);
+});
