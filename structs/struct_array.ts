@@ -1,0 +1,326 @@
+/**
+ * Arrays of records laid out back to back in the heap, with a reusable
+ * cursor for walking them without creating objects.
+ *
+ * @module
+ */
+
+import type { ViewClass, ViewInstance } from "./_codegen.ts";
+import type { HeapViews } from "./_heap_views.ts";
+import type { StructFields, StructType, StructView } from "./types.ts";
+
+/**
+ * What {@linkcode StructType.createArray} needs from a heap: the one method
+ * used to free the array again.
+ *
+ * @example A heap frees arrays
+ * ```ts
+ * import { Heap } from "@typedheap/typedheap";
+ * import type { StructArrayHeap } from "@typedheap/typedheap/structs";
+ * import assert from "node:assert/strict";
+ *
+ * const heap: StructArrayHeap = Heap.create();
+ * assert.equal(typeof heap.free, "function");
+ * ```
+ */
+export interface StructArrayHeap {
+  /** Frees a block returned by the heap's allocator. */
+  free(ptr: number): void;
+}
+
+/**
+ * `length` records of one struct type stored back to back (`stride` bytes
+ * apart, the struct's size) starting at `ptr`, like a C array. Made by
+ * {@linkcode StructType.createArray} (owned: `destroy()` frees it) or read
+ * from an array field of another record (a view into that record).
+ *
+ * @typeParam F The fields of the element type.
+ *
+ * @example Creating, filling and walking an array
+ * ```ts
+ * import { Heap } from "@typedheap/typedheap";
+ * import { defineStruct, f64 } from "@typedheap/typedheap/structs";
+ * import assert from "node:assert/strict";
+ *
+ * const Point = defineStruct("Point", { x: f64, y: f64 });
+ * const heap = Heap.create();
+ * const points = Point.createArray(heap, 3);
+ * points.each((p, i) => {
+ *   p.x = i;
+ *   p.y = i * 10;
+ * });
+ * assert.equal(points.at(2).y, 20);
+ * assert.deepEqual([...points].map((p) => p.x), [0, 1, 2]);
+ * assert.equal(points.at(1).ptr, points.ptr + Point.size);
+ * points.destroy();
+ * ```
+ */
+export interface StructArray<F extends StructFields> {
+  /** The element type. */
+  readonly type: StructType<F>;
+  /** The number of records. */
+  readonly length: number;
+  /** The byte offset of the first record in the heap. */
+  readonly ptr: number;
+  /** Bytes from one record to the next (the element type's size). */
+  readonly stride: number;
+  /**
+   * A new view of record `index`.
+   *
+   * @param index An integer in `0..length-1`.
+   * @returns The record view.
+   * @throws {RangeError} If `index` is out of range.
+   */
+  at(index: number): StructView<F>;
+  /**
+   * Calls `fn` for each record with one reused view (a flyweight) moved from
+   * record to record: no object is created per record. Do not keep the view
+   * beyond the call; use {@linkcode StructArray.at} for that.
+   *
+   * @param fn Called with the moving view and the record's index.
+   */
+  each(fn: (record: StructView<F>, index: number) => void): void;
+  /**
+   * A cursor: one reusable view that {@linkcode StructCursor.seek} moves to
+   * any record, for loops that must make no object per record.
+   *
+   * @returns A new cursor at record 0.
+   */
+  cursor(): StructCursor<F>;
+  /** A new view per record, in order. @returns An iterator over the records. */
+  [Symbol.iterator](): IterableIterator<StructView<F>>;
+  /**
+   * Frees the array (every record in it).
+   *
+   * @throws {TypeError} If the array is a field of another record.
+   */
+  destroy(): void;
+  /** The records' JSON values. @returns An array of plain objects. */
+  toJSON(): { [name: string]: unknown }[];
+}
+
+/**
+ * A reusable view over the records of a {@linkcode StructArray}: `seek(i)`
+ * moves the one view it owns to record `i` and returns it, so a loop over a
+ * million records creates no objects. Every view taken from it (including
+ * nested struct and atomic field handles read through it) follows the cursor.
+ *
+ * @typeParam F The fields of the element type.
+ *
+ * @example Summing without allocating
+ * ```ts
+ * import { Heap } from "@typedheap/typedheap";
+ * import { defineStruct, f64 } from "@typedheap/typedheap/structs";
+ * import assert from "node:assert/strict";
+ *
+ * const Sample = defineStruct("Sample", { v: f64 });
+ * const samples = Sample.createArray(Heap.create(), 4);
+ * const cursor = samples.cursor();
+ * for (let i = 0; i < samples.length; i++) cursor.seek(i).v = i + 0.5;
+ * let sum = 0;
+ * for (let i = 0; i < samples.length; i++) sum += cursor.seek(i).v;
+ * assert.equal(sum, 8);
+ * assert.equal(cursor.index, 3);
+ * assert.equal(cursor.record.ptr, samples.ptr + 3 * Sample.size);
+ * ```
+ */
+export interface StructCursor<F extends StructFields> {
+  /** The array walked. */
+  readonly array: StructArray<F>;
+  /** The index of the current record. */
+  readonly index: number;
+  /** The view of the current record (the same object after every seek). */
+  readonly record: StructView<F>;
+  /**
+   * Moves to record `index`.
+   *
+   * @param index An integer in `0..length-1`.
+   * @returns The cursor's view, now on that record.
+   * @throws {RangeError} If `index` is out of range.
+   */
+  seek(index: number): StructView<F>;
+  /**
+   * Moves to record `index` without the range check, for inner loops that
+   * already know it is in range.
+   *
+   * @param index An integer in `0..length-1` (not checked).
+   * @returns The cursor's view, now on that record.
+   */
+  seekUnchecked(index: number): StructView<F>;
+}
+
+/** The implementation of {@linkcode StructArray}. */
+export class _StructArray<F extends StructFields> implements StructArray<F> {
+  readonly type: StructType<F>;
+  readonly length: number;
+  readonly ptr: number;
+  readonly stride: number;
+  readonly $v: HeapViews;
+  readonly $C: ViewClass;
+  /** The heap that owns the block, or null for an array field of another record. */
+  readonly $heap: StructArrayHeap | null;
+  /** The start of the allocated block (before the header). */
+  readonly $block: number;
+
+  constructor(
+    type: StructType<F>,
+    views: HeapViews,
+    elementClass: ViewClass,
+    ptr: number,
+    length: number,
+    heap: StructArrayHeap | null,
+    block: number,
+  ) {
+    this.type = type;
+    this.length = length;
+    this.ptr = ptr;
+    this.stride = type.size;
+    this.$v = views;
+    this.$C = elementClass;
+    this.$heap = heap;
+    this.$block = block;
+  }
+
+  at(index: number): StructView<F> {
+    if ((index >>> 0) !== index || index >= this.length) {
+      indexError("get record of", this.type.name, this.length, index);
+    }
+    return new this.$C(this.$v, this.ptr + index * this.stride) as unknown as StructView<F>;
+  }
+
+  each(fn: (record: StructView<F>, index: number) => void): void {
+    const n = this.length;
+    if (n === 0) return;
+    const stride = this.stride;
+    const ptr = this.ptr;
+    const view = new this.$C(this.$v, ptr);
+    const record = view as unknown as StructView<F>;
+    for (let i = 0; i < n; i++) {
+      view.$p = ptr + i * stride;
+      fn(record, i);
+    }
+  }
+
+  cursor(): StructCursor<F> {
+    return new _StructCursor(this, new this.$C(this.$v, this.ptr));
+  }
+
+  *[Symbol.iterator](): IterableIterator<StructView<F>> {
+    for (let i = 0; i < this.length; i++) {
+      yield new this.$C(this.$v, this.ptr + i * this.stride) as unknown as StructView<F>;
+    }
+  }
+
+  destroy(): void {
+    if (this.$heap === null) {
+      throw new TypeError(
+        `Cannot destroy ${this.type.name} array: it is a field of another record: ${this.ptr}`,
+      );
+    }
+    this.$heap.free(this.$block);
+  }
+
+  toJSON(): { [name: string]: unknown }[] {
+    const out: { [name: string]: unknown }[] = [];
+    const view = new this.$C(this.$v, this.ptr) as unknown as StructView<F> & ViewInstance;
+    for (let i = 0; i < this.length; i++) {
+      view.$p = this.ptr + i * this.stride;
+      out.push(view.toJSON());
+    }
+    return out;
+  }
+
+  [Symbol.for("Deno.customInspect")](
+    inspect: (value: unknown, options?: unknown) => string,
+    options: unknown,
+  ): string {
+    return `${this.type.name}[${this.length}]@${this.ptr} ${inspect(this.#sample(), options)}`;
+  }
+
+  [Symbol.for("nodejs.util.inspect.custom")](): unknown[] {
+    return this.#sample();
+  }
+
+  /** The first records (at most PRINT_LIMIT) as views, then a note of how many more. */
+  #sample(): unknown[] {
+    const n = Math.min(this.length, PRINT_LIMIT);
+    const out: unknown[] = [];
+    for (let i = 0; i < n; i++) out.push(this.at(i));
+    if (this.length > n) out.push(new Note(`... ${this.length - n} more records`));
+    return out;
+  }
+}
+
+const PRINT_LIMIT = 100;
+
+/** Prints its text as is. */
+class Note {
+  readonly text: string;
+  constructor(text: string) {
+    this.text = text;
+  }
+  [Symbol.for("Deno.customInspect")](): string {
+    return this.text;
+  }
+  [Symbol.for("nodejs.util.inspect.custom")](): string {
+    return this.text;
+  }
+}
+
+// Kept out of `at` and `seek` so that they stay small enough to inline.
+function indexError(operation: string, type: string, length: number, index: number): never {
+  const what = operation === "seek" ? `${type} cursor` : `${type} array`;
+  throw new RangeError(
+    `Cannot ${operation} ${what}: index must be an integer from 0 to ${length - 1}: ${
+      String(index)
+    }`,
+  );
+}
+
+/** The implementation of {@linkcode StructCursor}. */
+class _StructCursor<F extends StructFields> implements StructCursor<F> {
+  readonly array: _StructArray<F>;
+  index: number;
+  readonly $view: ViewInstance;
+  readonly $base: number;
+  readonly $stride: number;
+  readonly $length: number;
+
+  constructor(array: _StructArray<F>, view: ViewInstance) {
+    this.array = array;
+    this.index = 0;
+    this.$view = view;
+    this.$base = array.ptr;
+    this.$stride = array.stride;
+    this.$length = array.length;
+  }
+
+  get record(): StructView<F> {
+    return this.$view as unknown as StructView<F>;
+  }
+
+  seek(index: number): StructView<F> {
+    if ((index >>> 0) !== index || index >= this.$length) {
+      indexError("seek", this.array.type.name, this.$length, index);
+    }
+    this.index = index;
+    const view = this.$view;
+    view.$p = this.$base + index * this.$stride;
+    return view as unknown as StructView<F>;
+  }
+
+  seekUnchecked(index: number): StructView<F> {
+    this.index = index;
+    const view = this.$view;
+    view.$p = this.$base + index * this.$stride;
+    return view as unknown as StructView<F>;
+  }
+
+  [Symbol.for("Deno.customInspect")](): string {
+    return `StructCursor(${this.array.type.name}[${this.$length}]@${this.$base}, index ${this.index})`;
+  }
+
+  [Symbol.for("nodejs.util.inspect.custom")](): string {
+    return `StructCursor(${this.array.type.name}[${this.$length}]@${this.$base}, index ${this.index})`;
+  }
+}

