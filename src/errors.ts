@@ -112,7 +112,7 @@ export class DoubleFreeError extends Error {
  * import assert from "node:assert/strict";
  *
  * const heap = Heap.create();
- * const ptr = heap.alloc(64);
+ * const ptr = heap.alloc(4096); // an arena block (blocks up to 1 KiB live in slab pages)
  * heap.u32[(ptr - 8) >>> 2] = 12345; // scribble over the block's header
  * assert.throws(() => heap.check(), HeapCorruptionError);
  * ```
