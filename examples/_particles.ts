@@ -1,0 +1,12 @@
+/**
+ * The particle record shared by the demo's main thread and its workers.
+ *
+ * @module
+ */
+import { defineStruct, f64, u32 } from "../structs/mod.ts";
+
+/** A 2-D vector of two f64 fields (16 bytes). */
+export const Vec2 = defineStruct("Vec2", { x: f64, y: f64 });
+
+/** A particle: position, velocity and how many steps updated it (40 bytes). */
+export const Particle = defineStruct("Particle", { pos: Vec2, vel: Vec2, steps: u32 });
