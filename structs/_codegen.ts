@@ -53,6 +53,7 @@ export interface Runtime {
   ): unknown;
   assign(view: ViewInstance, layout: Layout, index: number, value: unknown): void;
   checkInit(init: object, layout: Layout): void;
+  copy(target: ViewInstance, source: ViewInstance): void;
   AtomicInt: new (array: Int32Array | Uint32Array, index: number) => unknown;
   AtomicBigInt: new (array: BigInt64Array | BigUint64Array, index: number) => unknown;
 }
@@ -242,6 +243,7 @@ return class ${className(layout.name)} {
   constructor(v, p) { this.$v = v; this.$p = p; ${ctor.join(" ")} }
   get ptr() { return this.$p; }
   $init(o) {
+    if (o.$t === $T) { $r.copy(this, o); return; }
     let t, n = 0;
     ${init.join("\n    ")}
     for (const key in o) n--;

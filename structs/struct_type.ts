@@ -7,11 +7,11 @@
 
 import { InvalidPointerError } from "../src/errors.ts";
 import { _brand, _describe, _isBranded } from "./_brand.ts";
-import { _buildViewClass, type Runtime, type ViewClass, type ViewInstance } from "./_codegen.ts";
+import { _buildViewClass, type ViewClass, type ViewInstance } from "./_codegen.ts";
 import { _viewsOf, type HeapViews } from "./_heap_views.ts";
-import { _computeLayout, _layoutOf, _layouts, type FieldLayout, type Layout } from "./_layout.ts";
-import { _utf8Length, _utf8Read, _utf8Write } from "./_utf8_codec.ts";
-import { AtomicBigInt, AtomicInt } from "./atomic.ts";
+import { _computeLayout, _layouts, type Layout } from "./_layout.ts";
+import { _addPrinting } from "./_print.ts";
+import { _hooks, _RUNTIME } from "./_runtime.ts";
 import { _StructArray, type StructArray } from "./struct_array.ts";
 import type {
   AnyStructType,
@@ -119,10 +119,6 @@ export interface StructFieldInfo {
 
 const EMPTY_INIT = Object.freeze({});
 
-// Set by StructType's static block: access to private state from the helpers below.
-let _viewClassOf: (type: AnyStructType, baseAlign: number) => ViewClass;
-let _open: (type: AnyStructType, views: HeapViews, ptr: number) => ViewInstance;
-
 /**
  * A struct type: a record layout plus the operations that create, open and
  * free records of it in a heap. Made by {@linkcode defineStruct}. A struct
@@ -194,13 +190,15 @@ export class StructType<F extends StructFields> {
   }
 
   static {
-    _viewClassOf = (type: AnyStructType, baseAlign: number): ViewClass => {
+    _hooks.viewClassOf = (type: AnyStructType, baseAlign: number): ViewClass => {
       if (baseAlign >= type.align) return type.#View;
       type.#Unaligned ??= buildView(type, type.#layout, 1);
       return type.#Unaligned;
     };
-    _open = (type: AnyStructType, views: HeapViews, ptr: number): ViewInstance => {
+    _hooks.open = (type: AnyStructType, views: HeapViews, ptr: number): ViewInstance => {
       if (!views.cover(ptr + type.size)) throw outside(type, "open", ptr, views);
+      // A reference may point at a record nested at an unaligned offset of a packed struct.
+      if ((ptr & (type.align - 1)) !== 0) return new (_hooks.viewClassOf(type, 1))(views, ptr);
       return new type.#View(views, ptr);
     };
   }
@@ -255,10 +253,11 @@ export class StructType<F extends StructFields> {
 
   /**
    * Allocates a record in `heap`: zeroed memory, then `init` applied (any
-   * subset of the fields; nested structs take nested init objects).
+   * subset of the fields; nested structs take nested init objects), or a
+   * copy of `init` if it is a record of this type in the same heap.
    *
    * @param heap The heap to allocate in.
-   * @param init Initial field values.
+   * @param init Initial field values, or a record to copy.
    * @returns A view of the new record.
    * @throws {TypeError} If `init` names an unknown field or has a value of the wrong kind (nothing is allocated).
    * @throws {RangeError} If a string does not fit or an array has the wrong length (nothing is allocated).
@@ -276,7 +275,7 @@ export class StructType<F extends StructFields> {
    * assert.throws(() => Body.create(Heap.create(), { speed: 1 } as never), TypeError);
    * ```
    */
-  create(heap: StructHeap, init?: StructInit<F>): StructView<F> {
+  create(heap: StructHeap, init?: StructInit<F> | StructView<F>): StructView<F> {
     const views = _viewsOf(heap.buffer);
     if (init !== undefined && (typeof init !== "object" || init === null)) {
       throw new TypeError(`Cannot create ${this.name}: init must be an object: ${_describe(init)}`);
@@ -479,10 +478,11 @@ export class StructType<F extends StructFields> {
   }
 
   /**
-   * Writes the fields given in `init` into an existing record, as `create` does.
+   * Writes the fields given in `init` into an existing record, as `create`
+   * does (a record of this type in `init` is copied whole).
    *
    * @param record A view of a record of this type.
-   * @param init Field values to write.
+   * @param init Field values to write, or a record to copy.
    * @throws {TypeError} If `record` is not a view of this type, or `init` is invalid.
    * @throws {RangeError} If a string does not fit or an array has the wrong length.
    *
@@ -500,7 +500,7 @@ export class StructType<F extends StructFields> {
    * assert.deepEqual(line.toJSON(), { from: { x: 3, y: 4 }, to: { x: 3, y: 4 } });
    * ```
    */
-  assign(record: StructView<F>, init: StructInit<F>): void {
+  assign(record: StructView<F>, init: StructInit<F> | StructView<F>): void {
     if (!this.is(record)) {
       throw new TypeError(
         `Cannot assign to ${this.name} record: value must be a ${this.name} record: ${
@@ -618,367 +618,9 @@ function cDeclaration(type: FieldType, name: string): string {
   }
 }
 
-// ---------------------------------------------------------------------------
-// Runtime helpers called by the generated view classes.
-
-function fieldName(layout: Layout, index: number): string {
-  return `${layout.name}.${layout.fields[index].name}`;
-}
-
-function utf8Set(
-  u8: Uint8Array,
-  offset: number,
-  maxBytes: number,
-  value: unknown,
-  layout: Layout,
-  index: number,
-): void {
-  if (typeof value !== "string") {
-    throw new TypeError(
-      `Cannot set field "${fieldName(layout, index)}": value must be a string: ${_describe(value)}`,
-    );
-  }
-  const length = _utf8Length(value);
-  if (length < 0) {
-    throw new RangeError(
-      `Cannot set field "${fieldName(layout, index)}": string contains U+0000 at index ${
-        -1 - length
-      }: ${preview(value)}`,
-    );
-  }
-  if (length > maxBytes) {
-    throw new RangeError(
-      `Cannot set field "${
-        fieldName(layout, index)
-      }": string needs ${length} UTF-8 bytes but the field holds ${maxBytes}: ${preview(value)}`,
-    );
-  }
-  _utf8Write(u8, offset, maxBytes, value, length);
-}
-
-function preview(text: string): string {
-  return JSON.stringify(text.length > 40 ? `${text.slice(0, 40)}…` : text);
-}
-
-function refPtr(
-  value: unknown,
-  views: HeapViews,
-  target: AnyStructType,
-  layout: Layout,
-  index: number,
-): number {
-  if (value === null) return 0;
-  if (!target.is(value)) {
-    throw new TypeError(
-      `Cannot set field "${
-        fieldName(layout, index)
-      }": value must be a ${target.name} record or null: ${_describe(value)}`,
-    );
-  }
-  const view = value as unknown as ViewInstance;
-  if (view.$v !== views) {
-    throw new TypeError(
-      `Cannot set field "${
-        fieldName(layout, index)
-      }": the ${target.name} record is in another heap: ${view.$p}`,
-    );
-  }
-  return view.$p;
-}
-
-function misalignedArray(layout: Layout, index: number, ptr: number): never {
-  const type = layout.fields[index].type as { element: { name: string; size: number } };
-  throw new RangeError(
-    `Cannot view array field "${
-      fieldName(layout, index)
-    }": ${type.element.name} elements need ${type.element.size}-byte alignment, which this packed record does not have at byte address: ${ptr}`,
-  );
-}
-
-function assign(view: ViewInstance, layout: Layout, index: number, value: unknown): void {
-  const field = layout.fields[index];
-  const type = field.type;
-  if (type.kind === "struct") {
-    assignStruct(view.$v, type, view.$p + field.offset, value, layout, index);
-  } else if (type.kind === "array") {
-    assignArray(view, field, value, layout, index);
-  }
-}
-
-function assignStruct(
-  views: HeapViews,
-  type: AnyStructType,
-  ptr: number,
-  value: unknown,
-  layout: Layout,
-  index: number,
-): void {
-  if (type.is(value)) {
-    const source = value as unknown as ViewInstance;
-    if (source.$v !== views) {
-      throw new TypeError(
-        `Cannot set field "${
-          fieldName(layout, index)
-        }": the ${type.name} record is in another heap: ${source.$p}`,
-      );
-    }
-    views.u8.copyWithin(ptr, source.$p, source.$p + type.size);
-    return;
-  }
-  if (typeof value !== "object" || value === null || Array.isArray(value)) {
-    throw new TypeError(
-      `Cannot set field "${
-        fieldName(layout, index)
-      }": value must be a ${type.name} init object or record: ${_describe(value)}`,
-    );
-  }
-  new (_viewClassOf(type, 1))(views, ptr).$init(value);
-}
-
-function assignArray(
-  view: ViewInstance,
-  field: FieldLayout,
-  value: unknown,
-  layout: Layout,
-  index: number,
-): void {
-  const type = field.type as { element: FieldType; length: number };
-  if (
-    typeof value !== "object" || value === null ||
-    typeof (value as ArrayLike<unknown>).length !== "number"
-  ) {
-    throw new TypeError(
-      `Cannot set field "${
-        fieldName(layout, index)
-      }": value must be an array-like of ${type.length} elements: ${_describe(value)}`,
-    );
-  }
-  const values = value as ArrayLike<unknown>;
-  if (values.length !== type.length) {
-    throw new RangeError(
-      `Cannot set field "${
-        fieldName(layout, index)
-      }": expected ${type.length} elements, got ${values.length}`,
-    );
-  }
-  const element = type.element;
-  const base = view.$p + field.offset;
-  const views = view.$v;
-  if (element.kind === "struct") {
-    for (let i = 0; i < type.length; i++) {
-      assignStruct(views, element, base + i * element.size, values[i], layout, index);
-    }
-    return;
-  }
-  const dv = views.dv;
-  const size = element.size;
-  for (let i = 0; i < type.length; i++) {
-    writeElement(dv, element.name, base + i * size, values[i]);
-  }
-}
-
-function writeElement(dv: DataView, kind: string, at: number, value: unknown): void {
-  switch (kind) {
-    case "bool":
-      dv.setUint8(at, value ? 1 : 0);
-      return;
-    case "u8":
-      dv.setUint8(at, value as number);
-      return;
-    case "i8":
-      dv.setInt8(at, value as number);
-      return;
-    case "u16":
-      dv.setUint16(at, value as number, true);
-      return;
-    case "i16":
-      dv.setInt16(at, value as number, true);
-      return;
-    case "u32":
-      dv.setUint32(at, value as number, true);
-      return;
-    case "i32":
-      dv.setInt32(at, value as number, true);
-      return;
-    case "f32":
-      dv.setFloat32(at, value as number, true);
-      return;
-    case "f64":
-      dv.setFloat64(at, value as number, true);
-      return;
-    case "u64":
-      dv.setBigUint64(at, value as bigint, true);
-      return;
-    case "i64":
-      dv.setBigInt64(at, value as bigint, true);
-      return;
-  }
-}
-
-function readElement(dv: DataView, kind: string, at: number): number | bigint | boolean {
-  switch (kind) {
-    case "bool":
-      return dv.getUint8(at) !== 0;
-    case "u8":
-      return dv.getUint8(at);
-    case "i8":
-      return dv.getInt8(at);
-    case "u16":
-      return dv.getUint16(at, true);
-    case "i16":
-      return dv.getInt16(at, true);
-    case "u32":
-      return dv.getUint32(at, true);
-    case "i32":
-      return dv.getInt32(at, true);
-    case "f32":
-      return dv.getFloat32(at, true);
-    case "f64":
-      return dv.getFloat64(at, true);
-    case "u64":
-      return dv.getBigUint64(at, true);
-    default:
-      return dv.getBigInt64(at, true);
-  }
-}
-
-function checkInit(init: object, layout: Layout): void {
-  for (const key in init) {
-    if (!layout.fields.some((f) => f.name === key)) {
-      throw new TypeError(
-        `Cannot initialise ${layout.name}: it has no field named ${JSON.stringify(key)}`,
-      );
-    }
-  }
-}
-
-const RUNTIME: Runtime = {
-  utf8Read: _utf8Read,
-  utf8Set,
-  openRef: (views, ptr, target) => _open(target, views, ptr),
-  refPtr,
-  misalignedArray,
-  inlineArray: (views, element, elementClass, ptr, length) =>
-    new _StructArray(element, views, elementClass, ptr, length, null, 0),
-  assign,
-  checkInit,
-  AtomicInt,
-  AtomicBigInt,
-};
-
-// ---------------------------------------------------------------------------
-// Printing: toJSON and the inspect hooks, shared by every view class.
-
-/** Marks a reference when printing: `Node@1234`. */
-class RefPrint {
-  readonly text: string;
-  constructor(text: string) {
-    this.text = text;
-  }
-  [Symbol.for("Deno.customInspect")](): string {
-    return this.text;
-  }
-  [Symbol.for("nodejs.util.inspect.custom")](): string {
-    return this.text;
-  }
-}
-
-const snapshotClasses = new WeakMap<object, new () => object>();
-
-function snapshotClass(type: AnyStructType): new () => object {
-  let cls = snapshotClasses.get(type);
-  if (cls === undefined) {
-    const name = type.name;
-    cls = ({ [name]: class {} })[name];
-    snapshotClasses.set(type, cls);
-  }
-  return cls;
-}
-
-function fieldValue(view: ViewInstance, field: FieldLayout, json: boolean): unknown {
-  const record = view as unknown as Record<string, unknown>;
-  const type = field.type;
-  const at = view.$p + field.offset;
-  switch (type.kind) {
-    case "scalar": {
-      const value = record[field.name];
-      return json && typeof value === "bigint" ? String(value) : value;
-    }
-    case "utf8":
-      return record[field.name];
-    case "ref":
-    case "selfref": {
-      const ptr = view.$v.dv.getUint32(at, true);
-      if (json) return ptr === 0 ? null : ptr;
-      const target = type.kind === "ref" ? type.target.name : view.$t.name;
-      return ptr === 0 ? null : new RefPrint(`${target}@${ptr}`);
-    }
-    case "atomic": {
-      const value = (record[field.name] as AtomicInt | AtomicBigInt).load();
-      return json && typeof value === "bigint" ? String(value) : value;
-    }
-    case "struct":
-      return snapshot(record[field.name] as ViewInstance, json, null);
-    case "array": {
-      const element = type.element;
-      const out: unknown[] = [];
-      for (let i = 0; i < type.length; i++) {
-        if (element.kind === "struct") {
-          const item = new (_viewClassOf(element, 1))(view.$v, at + i * element.size);
-          out.push(snapshot(item, json, null));
-        } else {
-          const value = readElement(view.$v.dv, element.name, at + i * element.size);
-          out.push(json && typeof value === "bigint" ? String(value) : value);
-        }
-      }
-      return out;
-    }
-  }
-}
-
-function snapshot(
-  view: ViewInstance,
-  json: boolean,
-  name: string | null,
-): { [name: string]: unknown } {
-  const type = view.$t;
-  const out: { [name: string]: unknown } = json
-    ? {}
-    : name === null
-    ? new (snapshotClass(type))() as { [name: string]: unknown }
-    : new ({ [name]: class {} })[name]() as { [name: string]: unknown };
-  for (const field of _layoutOf(type).fields) out[field.name] = fieldValue(view, field, json);
-  return out;
-}
-
-/** Adds toJSON and the Deno / Node inspect hooks to a view prototype. */
-function addPrinting(prototype: object): void {
-  Object.defineProperties(prototype, {
-    toJSON: {
-      value: function toJSON(this: ViewInstance): { [name: string]: unknown } {
-        return snapshot(this, true, null);
-      },
-    },
-    [Symbol.for("Deno.customInspect")]: {
-      value: function inspect(
-        this: ViewInstance,
-        inspect: (value: unknown, options?: unknown) => string,
-        options: unknown,
-      ): string {
-        return inspect(snapshot(this, false, `${this.$t.name}@${this.$p}`), options);
-      },
-    },
-    [Symbol.for("nodejs.util.inspect.custom")]: {
-      value: function inspect(this: ViewInstance): object {
-        return snapshot(this, false, `${this.$t.name}@${this.$p}`);
-      },
-    },
-  });
-}
-
 function buildView(type: AnyStructType, layout: Layout, baseAlign: number): ViewClass {
-  const cls = _buildViewClass(type, layout, baseAlign, _viewClassOf, RUNTIME);
-  addPrinting(cls.prototype);
+  const cls = _buildViewClass(type, layout, baseAlign, _hooks.viewClassOf, _RUNTIME);
+  _addPrinting(cls.prototype);
   return cls;
 }
 

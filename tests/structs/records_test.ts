@@ -284,9 +284,40 @@ describe("printing", () => {
     const bytes = Byte.createArray(Heap.create(), 1000);
     const text = Deno.inspect(bytes, { colors: false });
     assert.match(text, /^PByte\[1000\]@\d+ \[/);
-    assert.match(text, /\.\.\. 900 more records/);
+    assert.match(text, /\.\.\. 980 more records/);
     const cursor = bytes.cursor();
     cursor.seek(7);
     assert.equal(Deno.inspect(cursor), `StructCursor(PByte[1000]@${bytes.ptr}, index 7)`);
+  });
+});
+
+describe("copies and unaligned references", () => {
+  it("create and assign copy a record of the same type", () => {
+    const heap = Heap.create();
+    const a = Particle.create(heap, { id: 5n, pos: { x: 1, y: 2 }, name: "a" });
+    const b = Particle.create(heap, a);
+    assert.deepEqual(b.toJSON(), a.toJSON());
+    assert.notEqual(b.ptr, a.ptr);
+    const c = Particle.create(heap);
+    Particle.assign(c, b);
+    assert.equal(c.name, "a");
+    assert.throws(() => Particle.create(heap, Particle.create(Heap.create())), {
+      name: "TypeError",
+      message: /^Cannot copy Particle record: the source record is in another heap/,
+    });
+  });
+
+  it("a reference to a record nested at an odd offset reads it correctly", () => {
+    const Node = defineStruct("UNode", { value: f64, next: selfRef });
+    const Holder = defineStruct("UHolder", { tag: u8, node: Node }, { packed: true });
+    const heap = Heap.create();
+    const holder = Holder.create(heap, { node: { value: 2.5 } });
+    const head = Node.create(heap, { value: 1, next: holder.node });
+    assert.equal(head.next?.ptr, holder.ptr + 1);
+    assert.equal(head.next?.value, 2.5);
+    const next = head.next;
+    assert.ok(next !== null);
+    next.value = 3.5;
+    assert.equal(holder.node.value, 3.5);
   });
 });

@@ -1,0 +1,286 @@
+// Helpers called by the generated view classes: the cold paths of field
+// writes (strings, references, nested structs, arrays, init checks). Not
+// exported from mod.ts.
+
+import { _describe } from "./_brand.ts";
+import type { Runtime, ViewClass, ViewInstance } from "./_codegen.ts";
+import type { HeapViews } from "./_heap_views.ts";
+import type { FieldLayout, Layout } from "./_layout.ts";
+import { _utf8Length, _utf8Read, _utf8Write } from "./_utf8_codec.ts";
+import { AtomicBigInt, AtomicInt } from "./atomic.ts";
+import { _StructArray } from "./struct_array.ts";
+import type { AnyStructType, FieldType } from "./types.ts";
+
+/** Access to struct types' private state, installed by `StructType`'s static block. */
+export const _hooks: {
+  /** The view class of `type` for records at a multiple of `baseAlign`. */
+  viewClassOf: (type: AnyStructType, baseAlign: number) => ViewClass;
+  /** A view of the `type` record at `ptr`, after checking the views cover it. */
+  open: (type: AnyStructType, views: HeapViews, ptr: number) => ViewInstance;
+} = {
+  viewClassOf: () => {
+    throw new Error("StructType is not loaded");
+  },
+  open: () => {
+    throw new Error("StructType is not loaded");
+  },
+};
+// Runtime helpers called by the generated view classes.
+
+function fieldName(layout: Layout, index: number): string {
+  return `${layout.name}.${layout.fields[index].name}`;
+}
+
+function utf8Set(
+  u8: Uint8Array,
+  offset: number,
+  maxBytes: number,
+  value: unknown,
+  layout: Layout,
+  index: number,
+): void {
+  if (typeof value !== "string") {
+    throw new TypeError(
+      `Cannot set field "${fieldName(layout, index)}": value must be a string: ${_describe(value)}`,
+    );
+  }
+  const length = _utf8Length(value);
+  if (length < 0) {
+    throw new RangeError(
+      `Cannot set field "${fieldName(layout, index)}": string contains U+0000 at index ${
+        -1 - length
+      }: ${preview(value)}`,
+    );
+  }
+  if (length > maxBytes) {
+    throw new RangeError(
+      `Cannot set field "${
+        fieldName(layout, index)
+      }": string needs ${length} UTF-8 bytes but the field holds ${maxBytes}: ${preview(value)}`,
+    );
+  }
+  _utf8Write(u8, offset, maxBytes, value, length);
+}
+
+function preview(text: string): string {
+  return JSON.stringify(text.length > 40 ? `${text.slice(0, 40)}…` : text);
+}
+
+function refPtr(
+  value: unknown,
+  views: HeapViews,
+  target: AnyStructType,
+  layout: Layout,
+  index: number,
+): number {
+  if (value === null) return 0;
+  if (!target.is(value)) {
+    throw new TypeError(
+      `Cannot set field "${
+        fieldName(layout, index)
+      }": value must be a ${target.name} record or null: ${_describe(value)}`,
+    );
+  }
+  const view = value as unknown as ViewInstance;
+  if (view.$v !== views) {
+    throw new TypeError(
+      `Cannot set field "${
+        fieldName(layout, index)
+      }": the ${target.name} record is in another heap: ${view.$p}`,
+    );
+  }
+  return view.$p;
+}
+
+function misalignedArray(layout: Layout, index: number, ptr: number): never {
+  const type = layout.fields[index].type as { element: { name: string; size: number } };
+  throw new RangeError(
+    `Cannot view array field "${
+      fieldName(layout, index)
+    }": ${type.element.name} elements need ${type.element.size}-byte alignment, which this packed record does not have at byte address: ${ptr}`,
+  );
+}
+
+/** Copies a whole record onto another of the same type in the same heap. */
+function copy(target: ViewInstance, source: ViewInstance): void {
+  const type = target.$t;
+  if (source.$v !== target.$v) {
+    throw new TypeError(
+      `Cannot copy ${type.name} record: the source record is in another heap: ${source.$p}`,
+    );
+  }
+  target.$v.u8.copyWithin(target.$p, source.$p, source.$p + type.size);
+}
+
+function assign(view: ViewInstance, layout: Layout, index: number, value: unknown): void {
+  const field = layout.fields[index];
+  const type = field.type;
+  if (type.kind === "struct") {
+    assignStruct(view.$v, type, view.$p + field.offset, value, layout, index);
+  } else if (type.kind === "array") {
+    assignArray(view, field, value, layout, index);
+  }
+}
+
+function assignStruct(
+  views: HeapViews,
+  type: AnyStructType,
+  ptr: number,
+  value: unknown,
+  layout: Layout,
+  index: number,
+): void {
+  if (type.is(value)) {
+    const source = value as unknown as ViewInstance;
+    if (source.$v !== views) {
+      throw new TypeError(
+        `Cannot set field "${
+          fieldName(layout, index)
+        }": the ${type.name} record is in another heap: ${source.$p}`,
+      );
+    }
+    views.u8.copyWithin(ptr, source.$p, source.$p + type.size);
+    return;
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new TypeError(
+      `Cannot set field "${
+        fieldName(layout, index)
+      }": value must be a ${type.name} init object or record: ${_describe(value)}`,
+    );
+  }
+  new (_hooks.viewClassOf(type, 1))(views, ptr).$init(value);
+}
+
+function assignArray(
+  view: ViewInstance,
+  field: FieldLayout,
+  value: unknown,
+  layout: Layout,
+  index: number,
+): void {
+  const type = field.type as { element: FieldType; length: number };
+  if (
+    typeof value !== "object" || value === null ||
+    typeof (value as ArrayLike<unknown>).length !== "number"
+  ) {
+    throw new TypeError(
+      `Cannot set field "${
+        fieldName(layout, index)
+      }": value must be an array-like of ${type.length} elements: ${_describe(value)}`,
+    );
+  }
+  const values = value as ArrayLike<unknown>;
+  if (values.length !== type.length) {
+    throw new RangeError(
+      `Cannot set field "${
+        fieldName(layout, index)
+      }": expected ${type.length} elements, got ${values.length}`,
+    );
+  }
+  const element = type.element;
+  const base = view.$p + field.offset;
+  const views = view.$v;
+  if (element.kind === "struct") {
+    for (let i = 0; i < type.length; i++) {
+      assignStruct(views, element, base + i * element.size, values[i], layout, index);
+    }
+    return;
+  }
+  const dv = views.dv;
+  const size = element.size;
+  for (let i = 0; i < type.length; i++) {
+    writeElement(dv, element.name, base + i * size, values[i]);
+  }
+}
+
+function writeElement(dv: DataView, kind: string, at: number, value: unknown): void {
+  switch (kind) {
+    case "bool":
+      dv.setUint8(at, value ? 1 : 0);
+      return;
+    case "u8":
+      dv.setUint8(at, value as number);
+      return;
+    case "i8":
+      dv.setInt8(at, value as number);
+      return;
+    case "u16":
+      dv.setUint16(at, value as number, true);
+      return;
+    case "i16":
+      dv.setInt16(at, value as number, true);
+      return;
+    case "u32":
+      dv.setUint32(at, value as number, true);
+      return;
+    case "i32":
+      dv.setInt32(at, value as number, true);
+      return;
+    case "f32":
+      dv.setFloat32(at, value as number, true);
+      return;
+    case "f64":
+      dv.setFloat64(at, value as number, true);
+      return;
+    case "u64":
+      dv.setBigUint64(at, value as bigint, true);
+      return;
+    case "i64":
+      dv.setBigInt64(at, value as bigint, true);
+      return;
+  }
+}
+
+export function _readElement(dv: DataView, kind: string, at: number): number | bigint | boolean {
+  switch (kind) {
+    case "bool":
+      return dv.getUint8(at) !== 0;
+    case "u8":
+      return dv.getUint8(at);
+    case "i8":
+      return dv.getInt8(at);
+    case "u16":
+      return dv.getUint16(at, true);
+    case "i16":
+      return dv.getInt16(at, true);
+    case "u32":
+      return dv.getUint32(at, true);
+    case "i32":
+      return dv.getInt32(at, true);
+    case "f32":
+      return dv.getFloat32(at, true);
+    case "f64":
+      return dv.getFloat64(at, true);
+    case "u64":
+      return dv.getBigUint64(at, true);
+    default:
+      return dv.getBigInt64(at, true);
+  }
+}
+
+function checkInit(init: object, layout: Layout): void {
+  for (const key in init) {
+    if (!layout.fields.some((f) => f.name === key)) {
+      throw new TypeError(
+        `Cannot initialise ${layout.name}: it has no field named ${JSON.stringify(key)}`,
+      );
+    }
+  }
+}
+
+/** The helpers handed to every generated view class. */
+export const _RUNTIME: Runtime = {
+  utf8Read: _utf8Read,
+  utf8Set,
+  openRef: (views, ptr, target) => _hooks.open(target, views, ptr),
+  refPtr,
+  misalignedArray,
+  inlineArray: (views, element, elementClass, ptr, length) =>
+    new _StructArray(element, views, elementClass, ptr, length, null, 0),
+  assign,
+  checkInit,
+  copy,
+  AtomicInt,
+  AtomicBigInt,
+};
