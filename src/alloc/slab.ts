@@ -69,9 +69,14 @@ function buildClasses(): number[] {
  * aligned).
  */
 const CLASS_OF = new Uint8Array(4 * 129);
-/** Slot bytes per class, and their inverses for division-free slot indexing. */
+/** Slot bytes per class. */
 const SLOT_BYTES = new Uint32Array(CLASS_COUNT);
-const SLOT_INV = new Float64Array(CLASS_COUNT);
+/**
+ * 1 / slot bytes per class: `Math.round(offset * SLOT_INV[c])` is the slot
+ * index of an offset that is a multiple of the slot size (an integer division
+ * costs several times more).
+ */
+export const SLOT_INV: Float64Array = new Float64Array(CLASS_COUNT);
 for (let c = 0; c < CLASS_COUNT; c++) {
   SLOT_BYTES[c] = CLASS_BYTES[c];
   SLOT_INV[c] = 1 / CLASS_BYTES[c];

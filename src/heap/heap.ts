@@ -67,6 +67,7 @@ import {
   pushPageSecond,
   SLAB_MAX_ALIGN,
   SLAB_MAX_BYTES,
+  SLOT_INV,
   slotProblem,
   STATE_ACTIVE,
   STATE_FULL,
@@ -1122,7 +1123,7 @@ export class Heap {
     const off = ptr - base - PAGE_HEADER_BYTES;
     if (
       cls >= CLASS_COUNT || off < 0 || ptr >= u32[h + P_BUMP] || u32[(ptr + 4) >>> 2] === tag ||
-      off % u32[h + P_SLOT] !== 0
+      Math.round(off * SLOT_INV[cls]) * u32[h + P_SLOT] !== off
     ) {
       this.checkSlot(operation, base, ptr);
     }
