@@ -1222,39 +1222,42 @@ export class Heap {
       pushPage(u32, entry + E_ACTIVE, page);
       return this.allocClass(classIndex);
     }
-    // 4. An orphaned page of this class, or a new page from the arena.
+    // 4. Orphaned pages of this class (adopted: the full ones join this
+    //    worker's full pages), else a new page from the arena.
     this.lock();
     try {
       // lock() and allocLocked() may rebuild the views after growth: re-read them.
       const u32 = this._u32;
-      page = u32[H_SLAB_ORPHANS + classIndex];
-      if (page !== 0) {
+      for (let n = u32[H_SLAB_PAGES]; n > 0; n--) {
+        page = u32[H_SLAB_ORPHANS + classIndex];
+        if (page === 0) break;
         unlinkPage(u32, H_SLAB_ORPHANS + classIndex, page);
         const h = page >>> 2;
         u32[h + P_OWNER] = this.workerId;
         u32[h + P_AREA] = this.area;
-        u32[h + P_STATE] = STATE_ACTIVE;
         collectRemote(u32, this._i32, page);
-      } else {
-        const ptr = this.allocLocked(chunkBytesFor(PAGE_USABLE_BYTES), PAGE_ALIGN_LOG);
-        if (ptr === 0) return 0;
-        page = ptr;
-        initPage(this._u32, page, classIndex, this.workerId, this.area);
-        this._u32[H_SLAB_PAGES]++;
-        this._u32[H_SLAB_INTERNAL]++;
+        u32[entry + E_PAGES]++;
+        if (this.pageHasRoom(page)) {
+          u32[h + P_STATE] = STATE_ACTIVE;
+          pushPage(u32, entry + E_ACTIVE, page);
+          return this.allocClass(classIndex);
+        }
+        u32[h + P_STATE] = STATE_FULL;
+        pushPage(u32, entry + E_FULL, page);
       }
+      const ptr = this.allocLocked(chunkBytesFor(PAGE_USABLE_BYTES), PAGE_ALIGN_LOG);
+      if (ptr === 0) return 0;
+      const v = this._u32; // fresh after any growth
+      page = ptr;
+      initPage(v, page, classIndex, this.workerId, this.area);
+      v[H_SLAB_PAGES]++;
+      v[H_SLAB_INTERNAL]++;
+      v[entry + E_PAGES]++;
+      pushPage(v, entry + E_ACTIVE, page);
+      return this.allocClass(classIndex);
     } finally {
       this.unlock();
     }
-    const v = this._u32;
-    v[entry + E_PAGES]++;
-    pushPage(v, entry + E_ACTIVE, page);
-    if (this.pageHasRoom(page)) return this.allocClass(classIndex);
-    // An adopted orphan that is full: keep it with the full pages and try again.
-    unlinkPage(v, entry + E_ACTIVE, page);
-    v[(page >>> 2) + P_STATE] = STATE_FULL;
-    pushPage(v, entry + E_FULL, page);
-    return this.allocClassSlow(classIndex);
   }
 
   private pageHasRoom(page: number): boolean {
