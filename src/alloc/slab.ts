@@ -101,6 +101,9 @@ if (PAGE_HEADER_BYTES % SLAB_MAX_ALIGN !== 0) {
  * The class for a request of `sizeBytes` (≤ 1024) aligned to `2^alignLog`
  * (3..6), or `CLASS_COUNT` if no class fits.
  */
+/** Class index by `ceil(size / 8)` for the default alignment (8): the hot-path table. */
+export const CLASS_OF_ALIGN8: Uint8Array = CLASS_OF.subarray(0, 129);
+
 export function classOf(sizeBytes: number, alignLog: number): number {
   return CLASS_OF[(alignLog - 3) * 129 + ((sizeBytes + 7) >>> 3)];
 }
@@ -161,9 +164,11 @@ export const E_PAGES = 3;
 /** Bytes of an area. */
 export const AREA_BYTES = (A_CLASSES + 4 * CLASS_COUNT) * 4;
 
-const PAGE_MAGIC_KEY = 0x51ab9a6e;
+/** Key of page magic words (exported for the heap's inlined hot path). */
+export const PAGE_MAGIC_KEY = 0x51ab9a6e;
 const AREA_MAGIC_KEY = 0x2ea5a1ab;
-const FREE_SLOT_KEY = 0x7f3ee5a9;
+/** Key of free-slot tags (exported for the heap's inlined hot path). */
+export const FREE_SLOT_KEY = 0x7f3ee5a9;
 
 /** The magic word of a page at `base`. */
 export function pageMagic(base: number): number {

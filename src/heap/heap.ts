@@ -18,6 +18,7 @@ import {
   freeTag,
   isUsedTag,
   tagAlignLog,
+  USED_TAG_KEY,
   usedTag,
 } from "../alloc/arena.ts";
 import {
@@ -31,12 +32,14 @@ import {
   areaMagic,
   CLASS_BYTES,
   CLASS_COUNT,
+  CLASS_OF_ALIGN8,
   classOf,
   collectRemote,
   E_ACTIVE,
   E_FULL,
   E_PAGES,
   E_SPARE,
+  FREE_SLOT_KEY,
   freeSlotTag,
   H_SLAB_AREA_COUNT,
   H_SLAB_AREAS,
@@ -60,6 +63,7 @@ import {
   PAGE_ALIGN_LOG,
   PAGE_BYTES,
   PAGE_HEADER_BYTES,
+  PAGE_MAGIC_KEY,
   PAGE_USABLE_BYTES,
   pageMagic,
   pageSlotsEnd,
@@ -283,6 +287,32 @@ const SLAB_MAX_ALIGN_LOG = 31 - Math.clz32(SLAB_MAX_ALIGN);
 /** A remote free gives up after this many lost compare-exchange races (never seen in practice). */
 const REMOTE_PUSH_LIMIT = 1 << 20;
 
+// Hot-path constants as module-local copies: V8 loads an imported binding (and
+// checks it is initialised) at every use, which measurably slows alloc/free.
+const HP_OWNER = P_OWNER;
+const HP_CLASS = P_CLASS;
+const HP_SLOT = P_SLOT;
+const HP_CAPACITY = P_CAPACITY;
+const HP_USED = P_USED;
+const HP_FREE = P_FREE;
+const HP_BUMP = P_BUMP;
+const HP_STATE = P_STATE;
+const HP_ACTIVE = STATE_ACTIVE;
+const HA_CLASSES = A_CLASSES;
+const HA_ALLOCS_LO = A_ALLOCS_LO;
+const HA_ALLOCS_HI = A_ALLOCS_HI;
+const H_PAGE_USABLE = PAGE_USABLE_BYTES;
+const H_PAGE_HEADER = PAGE_HEADER_BYTES;
+const H_SLAB_MAX = SLAB_MAX_BYTES;
+const H_CLASS_COUNT = CLASS_COUNT;
+const H_CLASS8 = CLASS_OF_ALIGN8;
+const H_SLOT_INV = SLOT_INV;
+const H_PAGE_KEY = PAGE_MAGIC_KEY;
+const H_SLOT_KEY = FREE_SLOT_KEY;
+/** The arena tag of a slab page chunk at `base - 8` is `((base - 8) ^ key) & mask | this`. */
+const H_PAGE_TAG_LOW = (PAGE_ALIGN_LOG << 3) | 0b101;
+const H_USED_KEY = USED_TAG_KEY;
+
 /**
  * A heap inside one growable `SharedArrayBuffer`: allocate, free and resize
  * blocks addressed by byte offsets, from any worker that attached the buffer.
@@ -320,6 +350,12 @@ export class Heap {
   /** This handle's slab area (0 until its first small allocation). A cache of state kept in the buffer. */
   private area = 0;
   private areaWords = 0;
+  /**
+   * Slab allocations not yet added to the area's counter: a JS field is
+   * cheaper on the hot path; it is flushed on every page refill, `stats()` and
+   * `detach()`, so other workers' counts lag by at most one page of allocations.
+   */
+  private pendingAllocs = 0;
 
   private constructor(buffer: SharedArrayBuffer) {
     this.buffer = buffer;
@@ -497,8 +533,8 @@ export class Heap {
   alloc(sizeBytes: number, alignBytes: number = 8): number {
     // Fast path: a small request with the default alignment goes straight to
     // this worker's slab pages (no lock, no atomics).
-    if (alignBytes === 8 && (sizeBytes >>> 0) === sizeBytes && sizeBytes <= SLAB_MAX_BYTES) {
-      const ptr = this.allocClass(classOf(sizeBytes, 3));
+    if (alignBytes === 8 && (sizeBytes >>> 0) === sizeBytes && sizeBytes <= H_SLAB_MAX) {
+      const ptr = this.allocClass(H_CLASS8[(sizeBytes + 7) >>> 3]);
       if (ptr !== 0) return ptr;
     }
     const ptr = this.tryAlloc(sizeBytes, alignBytes);
@@ -594,35 +630,29 @@ export class Heap {
    * ```
    */
   allocClass(classIndex: number): number {
-    const u32 = this._u32;
-    const entry = this.areaWords + A_CLASSES + (classIndex << 2);
-    const page = this.areaWords === 0 ? 0 : u32[entry];
-    if (page !== 0) {
+    const aw = this.areaWords;
+    if (aw !== 0) {
+      const u32 = this._u32;
+      const page = u32[aw + HA_CLASSES + (classIndex << 2)];
       const h = page >>> 2;
-      const slot = u32[h + P_FREE];
-      if (slot !== 0) {
-        u32[h + P_FREE] = u32[slot >>> 2];
+      if (page !== 0) {
+        let slot = u32[h + HP_FREE];
+        if (slot !== 0) {
+          u32[h + HP_FREE] = u32[slot >>> 2];
+        } else {
+          slot = u32[h + HP_BUMP];
+          if (
+            slot + u32[h + HP_SLOT] > page + H_PAGE_USABLE ||
+            u32[h + HP_USED] >= u32[h + HP_CAPACITY]
+          ) {
+            return this.allocClassSlow(classIndex);
+          }
+          u32[h + HP_BUMP] = slot + u32[h + HP_SLOT];
+        }
         u32[(slot + 4) >>> 2] = 0;
-        u32[h + P_USED]++;
-        if (
-          (u32[this.areaWords + A_ALLOCS_LO] = u32[this.areaWords + A_ALLOCS_LO] + 1) === 2 ** 32
-        ) {
-          u32[this.areaWords + A_ALLOCS_HI]++;
-        }
+        u32[h + HP_USED]++;
+        this.pendingAllocs++;
         return slot;
-      }
-      const bump = u32[h + P_BUMP];
-      const next = bump + u32[h + P_SLOT];
-      if (next <= page + PAGE_USABLE_BYTES && u32[h + P_USED] < u32[h + P_CAPACITY]) {
-        u32[h + P_BUMP] = next;
-        u32[(bump + 4) >>> 2] = 0;
-        u32[h + P_USED]++;
-        if (
-          (u32[this.areaWords + A_ALLOCS_LO] = u32[this.areaWords + A_ALLOCS_LO] + 1) === 2 ** 32
-        ) {
-          u32[this.areaWords + A_ALLOCS_HI]++;
-        }
-        return bump;
       }
     }
     return this.allocClassSlow(classIndex);
@@ -674,12 +704,35 @@ export class Heap {
    * ```
    */
   free(ptr: number): void {
-    if (ptr === 0) return;
     if ((ptr >>> 0) === ptr) {
+      if (ptr === 0) return;
       if (ptr >= this.viewBytes) this.refreshViews(); // a pointer from a worker that grew the heap
+      const u32 = this._u32;
       const base = (ptr & PAGE_MASK) >>> 0;
-      if (this._u32[base >>> 2] === pageMagic(base) && this.isPage(base)) {
-        this.freeSlot("free", base, ptr);
+      const h = base >>> 2;
+      // A slab page: its magic word, and the arena's tag of the page chunk.
+      if (
+        u32[h] === ((base ^ H_PAGE_KEY) & 0x3fffffff) &&
+        u32[h - 1] === ((((base - 8) ^ H_USED_KEY) & 0x3fffff00) | H_PAGE_TAG_LOW)
+      ) {
+        const tag = ((ptr ^ H_SLOT_KEY) & 0x3fffffff) | 1;
+        const cls = u32[h + HP_CLASS];
+        const off = ptr - base - H_PAGE_HEADER;
+        if (
+          u32[h + HP_OWNER] === this.workerId && cls < H_CLASS_COUNT && off >= 0 &&
+          ptr < u32[h + HP_BUMP] && u32[(ptr + 4) >>> 2] !== tag &&
+          Math.round(off * H_SLOT_INV[cls]) * u32[h + HP_SLOT] === off
+        ) {
+          // A live slot of one of this worker's pages: push it, no lock, no atomics.
+          u32[ptr >>> 2] = u32[h + HP_FREE];
+          u32[(ptr + 4) >>> 2] = tag;
+          u32[h + HP_FREE] = ptr;
+          const used = u32[h + HP_USED] - 1;
+          u32[h + HP_USED] = used;
+          if (used === 0 || u32[h + HP_STATE] !== HP_ACTIVE) this.pageChanged(base);
+          return;
+        }
+        this.freeSlot("free", base, ptr); // another worker's page, or an error to name
         return;
       }
     }
@@ -786,6 +839,7 @@ export class Heap {
    * ```
    */
   stats(): HeapStats {
+    this.flushAllocCount();
     this.lock();
     try {
       const u32 = this._u32;
@@ -899,6 +953,7 @@ export class Heap {
    */
   detach(): void {
     if (this.area === 0) return;
+    this.flushAllocCount();
     this.lock();
     try {
       if (this._u32[(this.areaWords) + A_MAGIC] === areaMagic(this.area)) {
@@ -1188,8 +1243,20 @@ export class Heap {
     arenaFree(u32, base - 8);
   }
 
+  /** Adds the pending slab allocation count to this handle's area words. */
+  private flushAllocCount(): void {
+    const aw = this.areaWords;
+    if (aw === 0 || this.pendingAllocs === 0) return;
+    const u32 = this._u32;
+    const total = u32[aw + HA_ALLOCS_LO] + this.pendingAllocs;
+    u32[aw + HA_ALLOCS_LO] = total;
+    if (total >= 2 ** 32) u32[aw + HA_ALLOCS_HI] += Math.floor(total / 2 ** 32);
+    this.pendingAllocs = 0;
+  }
+
   private allocClassSlow(classIndex: number): number {
     if (this.areaWords === 0 && !this.createArea()) return 0;
+    this.flushAllocCount();
     const u32 = this._u32;
     const entry = this.areaWords + A_CLASSES + (classIndex << 2);
     // 1. Pages in use: collect their remote frees; retire the full ones.
