@@ -57,8 +57,7 @@ import { HeapCorruptionError } from "../errors.ts";
 const SUB_MASK = (1 << SUB_BITS) - 1;
 /** Most free chunks looked at in one bin before moving to a bin that surely fits. */
 const WALK_LIMIT = 16;
-/** Key of used-chunk tags (exported for the heap's inlined hot path). */
-export const USED_TAG_KEY = 0x3a5c9e00;
+const USED_TAG_KEY = 0x3a5c9e00;
 const FREE_TAG_KEY = 0x6b1d4700;
 const USED_TAG_MARK = 0b101;
 const FREE_TAG_MARK = 0b011;

@@ -18,7 +18,6 @@ import {
   freeTag,
   isUsedTag,
   tagAlignLog,
-  USED_TAG_KEY,
   usedTag,
 } from "../alloc/arena.ts";
 import {
@@ -309,9 +308,6 @@ const H_CLASS8 = CLASS_OF_ALIGN8;
 const H_SLOT_INV = SLOT_INV;
 const H_PAGE_KEY = PAGE_MAGIC_KEY;
 const H_SLOT_KEY = FREE_SLOT_KEY;
-/** The arena tag of a slab page chunk at `base - 8` is `((base - 8) ^ key) & mask | this`. */
-const H_PAGE_TAG_LOW = (PAGE_ALIGN_LOG << 3) | 0b101;
-const H_USED_KEY = USED_TAG_KEY;
 
 /**
  * A heap inside one growable `SharedArrayBuffer`: allocate, free and resize
@@ -710,11 +706,9 @@ export class Heap {
       const u32 = this._u32;
       const base = (ptr & PAGE_MASK) >>> 0;
       const h = base >>> 2;
-      // A slab page: its magic word, and the arena's tag of the page chunk.
-      if (
-        u32[h] === ((base ^ H_PAGE_KEY) & 0x3fffffff) &&
-        u32[h - 1] === ((((base - 8) ^ H_USED_KEY) & 0x3fffff00) | H_PAGE_TAG_LOW)
-      ) {
+      // A slab page: its magic word, keyed by its address (a copy of a page
+      // elsewhere does not match; a released page's magic is cleared).
+      if (u32[h] === ((base ^ H_PAGE_KEY) & 0x3fffffff)) {
         const tag = ((ptr ^ H_SLOT_KEY) & 0x3fffffff) | 1;
         const cls = u32[h + HP_CLASS];
         const off = ptr - base - H_PAGE_HEADER;
@@ -729,7 +723,12 @@ export class Heap {
           u32[h + HP_FREE] = ptr;
           const used = u32[h + HP_USED] - 1;
           u32[h + HP_USED] = used;
-          if (used === 0 || u32[h + HP_STATE] !== HP_ACTIVE) this.pageChanged(base);
+          if (
+            u32[h + HP_STATE] !== HP_ACTIVE ||
+            (used === 0 && u32[this.areaWords + HA_CLASSES + (cls << 2)] !== base)
+          ) {
+            this.pageChanged(base); // a full page has room again, or a page other than the current one is empty
+          }
           return;
         }
         this.freeSlot("free", base, ptr); // another worker's page, or an error to name
@@ -1157,7 +1156,7 @@ export class Heap {
     if (typeof ptr !== "number" || (ptr >>> 0) !== ptr) return 0;
     if (ptr >= this.viewBytes) this.refreshViews(); // a pointer from a worker that grew the heap
     const base = (ptr & PAGE_MASK) >>> 0;
-    return this._u32[base >>> 2] === pageMagic(base) && this.isPage(base) ? base : 0;
+    return this._u32[base >>> 2] === pageMagic(base) ? base : 0;
   }
 
   /** Throws unless `ptr` is a live slot of the page at `base`. */

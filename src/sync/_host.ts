@@ -8,8 +8,9 @@
 /** What `Mutex`, `Condition` and `Semaphore` need from the heap they live in. */
 export interface LockHost {
   /**
-   * Length-tracking `Int32Array` over the whole heap buffer. Lock objects read
-   * it when a handle is made and keep fixed-length views of their own words.
+   * An `Int32Array` over the heap buffer from its start (length-tracking, or
+   * covering the current length). Lock objects read it when a handle is made and
+   * keep fixed-length views of their own words.
    */
   readonly i32: Int32Array;
   /** Per-handle worker id, an integer in `[1, 2^29)`, unique among all handles attached to this heap. */
