@@ -1044,6 +1044,7 @@ export class Heap {
     if (this._u32[H_HEAP_BYTES] > this.viewBytes) this.refreshViews();
   }
 
+  /** Releases the heap lock. */
   private unlock(): void {
     unlockWord(this._i32, H_LOCK, this.workerId);
   }
@@ -1067,6 +1068,7 @@ export class Heap {
     if (slab) this.checkSlabLocked();
   }
 
+  /** Allocates an arena chunk of `needBytes` (heap lock held), growing the heap if needed; 0 if impossible. */
   private allocLocked(needBytes: number, alignLog: number): number {
     const alignBytes = 1 << alignLog;
     let ptr = arenaAlloc(this._u32, needBytes, alignBytes, alignLog);
@@ -1076,6 +1078,7 @@ export class Heap {
     return ptr;
   }
 
+  /** Resizes the arena chunk `c` in place, into its neighbours, or by moving it (heap lock held); 0 if out of memory. */
   private reallocLocked(c: number, sizeBytes: number, needBytes: number): number {
     const u32 = this._u32;
     if (arenaResizeInPlace(u32, c, needBytes)) return c + 8;
@@ -1253,6 +1256,7 @@ export class Heap {
     this.pendingAllocs = 0;
   }
 
+  /** Refills this worker's pages of a class: remote frees, full pages, the spare, orphans, then a new page. */
   private allocClassSlow(classIndex: number): number {
     if (this.areaWords === 0 && !this.createArea()) return 0;
     this.flushAllocCount();
@@ -1326,6 +1330,7 @@ export class Heap {
     }
   }
 
+  /** True when the page has a free slot or room to bump. */
   private pageHasRoom(page: number): boolean {
     const u32 = this._u32;
     const h = page >>> 2;
@@ -1354,6 +1359,7 @@ export class Heap {
     }
   }
 
+  /** Resizes a slab slot: in place when the size still suits the slot, else by moving it. */
   private reallocSlot(base: number, ptr: number, sizeBytes: number): number {
     this.checkSlot("reallocate", base, ptr);
     const slot = this._u32[(base >>> 2) + P_SLOT];
@@ -1410,6 +1416,7 @@ export class Heap {
     return pages;
   }
 
+  /** Makes a page ownerless (heap lock held): back to the arena when empty, else onto the orphan list. */
   private orphanPageLocked(page: number, cls: number): void {
     const u32 = this._u32;
     const h = page >>> 2;
@@ -1576,6 +1583,7 @@ export class Heap {
     }
   }
 
+  /** Usable bytes of the arena block at `ptr` (trusted). */
   private usableSizeUnchecked(ptr: number): number {
     return (this._u32[(ptr - 8) >>> 2] & SIZE_MASK) - CHUNK_OVERHEAD;
   }
