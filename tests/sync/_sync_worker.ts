@@ -58,6 +58,7 @@ export type Task =
   | { task: "hold"; buffer: SharedArrayBuffer; mutex: number }
   | { task: "lock"; buffer: SharedArrayBuffer; mutex: number; timeoutMs: number }
   | { task: "unlock"; buffer: SharedArrayBuffer; mutex: number }
+  | { task: "park"; buffer: SharedArrayBuffer; index: number; timeoutMs: number }
   | {
     task: "bench";
     buffer: SharedArrayBuffer;
@@ -144,6 +145,13 @@ function run(heap: Heap, data: Task): number | undefined {
     case "unlock": {
       Mutex.at(heap, data.mutex).unlock();
       return 0;
+    }
+    case "park": {
+      // Sleep on a word as a lock waiter would, then leave without locking.
+      const value = Atomics.load(i32, data.index);
+      self.postMessage({ workerId: heap.workerId, ok: true, value: -1 }); // about to wait
+      const result = Atomics.wait(i32, data.index, value, data.timeoutMs);
+      return result === "ok" ? 1 : 0;
     }
     case "bench":
       return bench(heap, data);
