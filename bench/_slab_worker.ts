@@ -1,39 +1,59 @@
 /// <reference lib="deno.worker" />
-// Worker side of bench/slab_bench.ts: attaches the heap once, then for every
-// "run" message creates and destroys that many 24-byte records on the slab
-// path (a ring of 1,024 live records, oldest freed first) and replies.
+// Worker side of bench/slab_bench.ts. It first receives the shared heap's
+// buffer and attaches it (and makes a private heap of its own, for the
+// control); then, for every "run" message, creates and destroys that many
+// 24-byte records on the slab path (a ring of 1,024 live records, oldest
+// destroyed first) and replies. Kind "loop" runs an integer loop of the same
+// length instead: no heap at all, the machine's own scaling.
 
 import { Heap } from "../mod.ts";
 
-/** Messages the bench sends: the heap once, then the number of steps per run. */
-export type SlabWorkerMessage = { buffer: SharedArrayBuffer } | { steps: number };
+/** Where a run's records live: the heap all workers share, a private one, or none. */
+export type RunKind = "shared" | "private" | "loop";
+
+/** Messages the bench sends: the heap once, then runs. */
+export type SlabWorkerMessage = { buffer: SharedArrayBuffer } | { steps: number; kind: RunKind };
 
 /** Live records each worker keeps (as in the single-threaded bench). */
 const RING = 1024;
 
-let heap: Heap | undefined;
-let ring: Uint32Array | undefined;
-let cursor = 0;
+class Records {
+  readonly heap: Heap;
+  readonly ring = new Uint32Array(RING);
+  cursor = 0;
+
+  constructor(heap: Heap) {
+    this.heap = heap;
+    for (let i = 0; i < RING; i++) this.ring[i] = heap.alloc(24);
+  }
+}
+
+let shared: Records | undefined;
+let own: Records | undefined;
+let sink = 0;
 
 self.onmessage = (event: MessageEvent<SlabWorkerMessage>) => {
   const data = event.data;
   try {
     if ("buffer" in data) {
-      heap = Heap.attach(data.buffer);
-      ring = new Uint32Array(RING);
-      for (let i = 0; i < RING; i++) ring[i] = heap.alloc(24);
-      self.postMessage({ ok: true, workerId: heap.workerId });
+      shared = new Records(Heap.attach(data.buffer));
+      own = new Records(Heap.create());
+      self.postMessage({ ok: true });
       return;
     }
-    self.postMessage({ ok: true, checksum: run(heap as Heap, ring as Uint32Array, data.steps) });
+    if (data.kind === "loop") sink = loop(data.steps);
+    else sink = run((data.kind === "shared" ? shared : own) as Records, data.steps);
+    self.postMessage({ ok: true, sink });
   } catch (error) {
     self.postMessage({ ok: false, error: String(error) });
   }
 };
 
-function run(heap: Heap, ring: Uint32Array, steps: number): number {
+function run(records: Records, steps: number): number {
+  const heap = records.heap;
+  const ring = records.ring;
   let f64 = heap.f64;
-  let k = cursor;
+  let k = records.cursor;
   for (let i = 0; i < steps; i++) {
     heap.free(ring[k]);
     const p = heap.alloc(24);
@@ -45,6 +65,13 @@ function run(heap: Heap, ring: Uint32Array, steps: number): number {
     ring[k] = p;
     k = (k + 1) & (RING - 1);
   }
-  cursor = k;
+  records.cursor = k;
   return f64[ring[0] >>> 3];
+}
+
+/** About as long as `run` per step on one worker, touching no shared memory. */
+function loop(steps: number): number {
+  let s = sink | 0;
+  for (let i = 0; i < steps * 16; i++) s = (Math.imul(s, 31) + i) | 0;
+  return s;
 }

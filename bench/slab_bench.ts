@@ -21,7 +21,9 @@
  * "1 vs 2 workers": each iteration posts "run 1,000,000 steps" to the workers
  * and awaits their replies (workers attached and warmed up beforehand). With 2
  * workers each runs 1,000,000 steps, so aggregate rate(2) / rate(1) =
- * 2 × time(1 worker) / time(2 workers).
+ * 2 × time(1 worker) / time(2 workers). Two controls in the same run bound
+ * what the machine allows: the same workload on a private heap per worker
+ * (nothing shared), and an integer loop that touches no memory at all.
  *
  * @module
  */
@@ -30,7 +32,7 @@ import { MemPool } from "@thi.ng/malloc";
 import { Heap } from "../mod.ts";
 import { arenaAlloc, arenaFree } from "../src/alloc/arena.ts";
 import { lockWord, unlockWord } from "../src/sync/mod.ts";
-import type { SlabWorkerMessage } from "./_slab_worker.ts";
+import type { RunKind, SlabWorkerMessage } from "./_slab_worker.ts";
 
 const MiB = 1 << 20;
 /** Live records per allocator (a power of two). */
@@ -416,36 +418,42 @@ function registerWorkerBenches(): void {
     if (workers === undefined) {
       workers = [new BenchWorker(), new BenchWorker()];
       await Promise.all(workers.map((w) => w.call({ buffer: heap.buffer })));
-      await Promise.all(workers.map((w) => w.call({ steps: WORKER_STEPS })));
+      for (const kind of ["shared", "private", "loop"] as const) {
+        await Promise.all(workers.map((w) => w.call({ steps: WORKER_STEPS, kind })));
+      }
     }
     return workers;
   }
 
-  async function run(b: Deno.BenchContext, count: number): Promise<void> {
-    const all = await ready();
-    b.start();
-    await Promise.all(all.slice(0, count).map((w) => w.call({ steps: WORKER_STEPS })));
-    b.end();
+  const cases: { kind: RunKind; group: string }[] = [
+    {
+      kind: "shared",
+      group: "slab path: 1 vs 2 workers on one heap, 1,000,000 create+destroy of 24 B each",
+    },
+    {
+      kind: "private",
+      group: "control: 1 vs 2 workers, each on a private heap (nothing shared)",
+    },
+    {
+      kind: "loop",
+      group: "control: 1 vs 2 workers running an integer loop (the machine's own scaling)",
+    },
+  ];
+  for (const { kind, group } of cases) {
+    for (const count of [1, 2]) {
+      Deno.bench({
+        name: count === 1 ? "1 worker" : "2 workers (aggregate = 2 x the 1-worker time / this)",
+        group,
+        baseline: count === 1,
+        n: 30,
+        warmup: 3,
+        async fn(b): Promise<void> {
+          const all = await ready();
+          b.start();
+          await Promise.all(all.slice(0, count).map((w) => w.call({ steps: WORKER_STEPS, kind })));
+          b.end();
+        },
+      });
+    }
   }
-
-  const group = "slab path: 1 vs 2 workers, 1,000,000 create+destroy of 24 B each";
-  Deno.bench({
-    name: "1 worker",
-    group,
-    baseline: true,
-    n: 30,
-    warmup: 3,
-    async fn(b): Promise<void> {
-      await run(b, 1);
-    },
-  });
-  Deno.bench({
-    name: "2 workers (aggregate = 2 x the baseline time / this time)",
-    group,
-    n: 30,
-    warmup: 3,
-    async fn(b): Promise<void> {
-      await run(b, 2);
-    },
-  });
 }

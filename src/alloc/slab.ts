@@ -13,7 +13,7 @@
  * ```
  * +0 magic  +1 owner  +2 class  +3 slot bytes  +4 capacity  +5 used
  * +6 local free head  +7 remote free head (atomic)  +8 bump (first never-used slot)
- * +9 next page  +10 prev page  +11 state  +12 owning area
+ * +9 next page  +10 prev page  +11 state  +12 owning area  +15 second magic
  * ```
  * A free slot holds the next free slot in word 0 and `freeSlotTag(ptr)` in
  * word 1; allocation clears word 1, so a second free of the same slot is told
@@ -141,6 +141,8 @@ export const P_NEXT = 9;
 export const P_PREV = 10;
 export const P_STATE = 11;
 export const P_AREA = 12;
+/** A second magic word, in the same cache line: routing a pointer to the slab needs both. */
+export const P_MAGIC2 = 15;
 
 /** Page states. */
 export const STATE_ACTIVE = 1;
@@ -167,12 +169,19 @@ export const AREA_BYTES = (A_CLASSES + 4 * CLASS_COUNT) * 4;
 /** Key of page magic words (exported for the heap's inlined hot path). */
 export const PAGE_MAGIC_KEY = 0x51ab9a6e;
 const AREA_MAGIC_KEY = 0x2ea5a1ab;
+/** Key of the second page magic word (exported for the heap's inlined hot path). */
+export const PAGE_MAGIC2_KEY = 0x1c6d3b27;
 /** Key of free-slot tags (exported for the heap's inlined hot path). */
 export const FREE_SLOT_KEY = 0x7f3ee5a9;
 
 /** The magic word of a page at `base`. */
 export function pageMagic(base: number): number {
   return (base ^ PAGE_MAGIC_KEY) & 0x3fffffff; // below 2^30: a small integer in V8
+}
+
+/** The second magic word of a page at `base`. */
+export function pageMagic2(base: number): number {
+  return (base ^ PAGE_MAGIC2_KEY) & 0x3fffffff;
 }
 
 /** The magic word of an area at `ptr`. */
@@ -230,6 +239,7 @@ export function initPage(
   u32[h + P_PREV] = 0;
   u32[h + P_STATE] = STATE_ACTIVE;
   u32[h + P_AREA] = area;
+  u32[h + P_MAGIC2] = pageMagic2(base);
 }
 
 /** The end of the slot space of the page at `base` (a slot must end at or before it). */

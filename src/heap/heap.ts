@@ -53,6 +53,7 @@ import {
   P_CAPACITY,
   P_CLASS,
   P_FREE,
+  P_MAGIC2,
   P_NEXT,
   P_OWNER,
   P_REMOTE,
@@ -62,9 +63,11 @@ import {
   PAGE_ALIGN_LOG,
   PAGE_BYTES,
   PAGE_HEADER_BYTES,
+  PAGE_MAGIC2_KEY,
   PAGE_MAGIC_KEY,
   PAGE_USABLE_BYTES,
   pageMagic,
+  pageMagic2,
   pageSlotsEnd,
   pushPage,
   pushPageSecond,
@@ -116,7 +119,13 @@ import {
   SIZE_MASK,
   USED_BIT,
 } from "./layout.ts";
-import { forceReleaseWord, lockWord, unlockWord, wordOwner } from "../sync/lock_word.ts";
+import {
+  forceReleaseWord,
+  lockWord,
+  tryLockWord,
+  unlockWord,
+  wordOwner,
+} from "../sync/lock_word.ts";
 
 /** Options for {@linkcode Heap.create}. */
 export interface HeapOptions {
@@ -202,7 +211,7 @@ export interface SlabClassStats {
   slotBytes: number;
   /** Pages of this class. */
   pages: number;
-  /** Slots in use (slots freed by another worker count until the owner collects them). */
+  /** Slots in use (a slot another worker freed counts as free at once, before its owner collects it). */
   usedSlots: number;
   /** Slots free or not yet handed out, on this class's pages. */
   freeSlots: number;
@@ -307,6 +316,8 @@ const H_CLASS_COUNT = CLASS_COUNT;
 const H_CLASS8 = CLASS_OF_ALIGN8;
 const H_SLOT_INV = SLOT_INV;
 const H_PAGE_KEY = PAGE_MAGIC_KEY;
+const H_PAGE_KEY2 = PAGE_MAGIC2_KEY;
+const HP_MAGIC2 = P_MAGIC2;
 const H_SLOT_KEY = FREE_SLOT_KEY;
 
 /**
@@ -530,7 +541,7 @@ export class Heap {
     // Fast path: a small request with the default alignment goes straight to
     // this worker's slab pages (no lock, no atomics).
     if (alignBytes === 8 && (sizeBytes >>> 0) === sizeBytes && sizeBytes <= H_SLAB_MAX) {
-      const ptr = this.allocClass(H_CLASS8[(sizeBytes + 7) >>> 3]);
+      const ptr = this.allocSlot(H_CLASS8[(sizeBytes + 7) >>> 3]);
       if (ptr !== 0) return ptr;
     }
     const ptr = this.tryAlloc(sizeBytes, alignBytes);
@@ -561,7 +572,7 @@ export class Heap {
     if (sizeBytes <= SLAB_MAX_BYTES && alignLog <= SLAB_MAX_ALIGN_LOG) {
       const cls = classOf(sizeBytes, alignLog);
       if (cls < CLASS_COUNT) {
-        const ptr = this.allocClass(cls);
+        const ptr = this.allocSlot(cls);
         if (ptr !== 0) return ptr;
       }
     }
@@ -626,6 +637,16 @@ export class Heap {
    * ```
    */
   allocClass(classIndex: number): number {
+    if ((classIndex >>> 0) !== classIndex || classIndex >= H_CLASS_COUNT) {
+      throw new RangeError(
+        `Cannot allocate from slab class: index must be an integer in [0, ${CLASS_COUNT}): ${classIndex}`,
+      );
+    }
+    return this.allocSlot(classIndex);
+  }
+
+  /** `allocClass` without the index check: the hot path for `alloc` and `SlabClass`. */
+  private allocSlot(classIndex: number): number {
     const aw = this.areaWords;
     if (aw !== 0) {
       const u32 = this._u32;
@@ -706,9 +727,12 @@ export class Heap {
       const u32 = this._u32;
       const base = (ptr & PAGE_MASK) >>> 0;
       const h = base >>> 2;
-      // A slab page: its magic word, keyed by its address (a copy of a page
-      // elsewhere does not match; a released page's magic is cleared).
-      if (u32[h] === ((base ^ H_PAGE_KEY) & 0x3fffffff)) {
+      // A slab page: two magic words keyed by its address, in one cache line
+      // (a copy of a page elsewhere does not match; a released page's are cleared).
+      if (
+        u32[h] === ((base ^ H_PAGE_KEY) & 0x3fffffff) &&
+        u32[h + HP_MAGIC2] === ((base ^ H_PAGE_KEY2) & 0x3fffffff)
+      ) {
         const tag = ((ptr ^ H_SLOT_KEY) & 0x3fffffff) | 1;
         const cls = u32[h + HP_CLASS];
         const off = ptr - base - H_PAGE_HEADER;
@@ -933,8 +957,9 @@ export class Heap {
    * Gives this handle's slab pages to the heap before the worker stops using
    * it: empty pages go back to the arena, pages with live slots become orphans
    * that the next worker needing that size class adopts. Live blocks stay
-   * valid and can be freed from any worker. The handle stays usable (it makes
-   * a new area on its next small allocation).
+   * valid and can be freed from any worker. Orphan pages whose slots have all
+   * been freed since (by any worker) go back to the arena too. The handle
+   * stays usable (it makes a new area on its next small allocation).
    *
    * @example
    * ```ts
@@ -946,20 +971,21 @@ export class Heap {
    * const p = worker.alloc(24);
    * worker.detach();
    * heap.free(p); // still a live block
-   * assert.equal(heap.stats().slab.areas, 0);
+   * heap.detach(); // the orphaned page is empty now: it goes back to the arena
+   * assert.equal(heap.stats().slab.pages, 0);
    * heap.check();
    * ```
    */
   detach(): void {
-    if (this.area === 0) return;
     this.flushAllocCount();
     this.lock();
     try {
-      if (this._u32[(this.areaWords) + A_MAGIC] === areaMagic(this.area)) {
+      if (this.area !== 0 && this._u32[this.areaWords + A_MAGIC] === areaMagic(this.area)) {
         this.abandonAreaLocked(this.area);
       }
       this.area = 0;
       this.areaWords = 0;
+      this.sweepOrphansLocked();
     } finally {
       this.unlock();
     }
@@ -1029,6 +1055,7 @@ export class Heap {
         }
         area = next;
       }
+      this.sweepOrphansLocked();
       this.checkLocked(false);
       return { lockReleased, areas, pages };
     } finally {
@@ -1159,7 +1186,10 @@ export class Heap {
     if (typeof ptr !== "number" || (ptr >>> 0) !== ptr) return 0;
     if (ptr >= this.viewBytes) this.refreshViews(); // a pointer from a worker that grew the heap
     const base = (ptr & PAGE_MASK) >>> 0;
-    return this._u32[base >>> 2] === pageMagic(base) ? base : 0;
+    const u32 = this._u32;
+    return u32[base >>> 2] === pageMagic(base) && u32[(base >>> 2) + P_MAGIC2] === pageMagic2(base)
+      ? base
+      : 0;
   }
 
   /** Throws unless `ptr` is a live slot of the page at `base`. */
@@ -1222,18 +1252,24 @@ export class Heap {
     }
     if (u32[h + P_USED] !== 0 || u32[entry + E_ACTIVE] === base) return;
     // An empty page that is not the one in use: keep one spare, give the rest back.
-    unlinkPage(u32, entry + E_ACTIVE, base);
     if (u32[entry + E_SPARE] === 0) {
+      unlinkPage(u32, entry + E_ACTIVE, base);
       u32[h + P_STATE] = STATE_SPARE;
       u32[entry + E_SPARE] = base;
-    } else {
-      u32[entry + E_PAGES]--;
-      this.lock();
-      try {
-        this.releasePageLocked(base);
-      } finally {
-        this.unlock();
-      }
+      return;
+    }
+    // Giving a page back needs the heap lock. A free must not wait for it (nor
+    // fail after changing state), so when the lock is busy the empty page
+    // simply stays in the list and is reused or given back later.
+    if (!tryLockWord(this._i32, H_LOCK, this.workerId)) return;
+    try {
+      if (this._u32[H_HEAP_BYTES] > this.viewBytes) this.refreshViews();
+      const v = this._u32;
+      unlinkPage(v, entry + E_ACTIVE, base);
+      v[entry + E_PAGES]--;
+      this.releasePageLocked(base);
+    } finally {
+      this.unlock();
     }
   }
 
@@ -1241,6 +1277,7 @@ export class Heap {
   private releasePageLocked(base: number): void {
     const u32 = this._u32;
     u32[base >>> 2] = 0; // no stale magic may route a later pointer here
+    u32[(base >>> 2) + P_MAGIC2] = 0;
     u32[H_SLAB_PAGES]--;
     arenaFree(u32, base - 8);
   }
@@ -1267,7 +1304,7 @@ export class Heap {
       const page = u32[entry + E_ACTIVE];
       if (page === 0) break;
       collectRemote(u32, this._i32, page);
-      if (this.pageHasRoom(page)) return this.allocClass(classIndex);
+      if (this.pageHasRoom(page)) return this.allocSlot(classIndex);
       unlinkPage(u32, entry + E_ACTIVE, page);
       u32[(page >>> 2) + P_STATE] = STATE_FULL;
       pushPage(u32, entry + E_FULL, page);
@@ -1280,7 +1317,7 @@ export class Heap {
         unlinkPage(u32, entry + E_FULL, page);
         u32[(page >>> 2) + P_STATE] = STATE_ACTIVE;
         pushPage(u32, entry + E_ACTIVE, page);
-        return this.allocClass(classIndex);
+        return this.allocSlot(classIndex);
       }
       page = next;
     }
@@ -1290,7 +1327,7 @@ export class Heap {
       u32[entry + E_SPARE] = 0;
       u32[(page >>> 2) + P_STATE] = STATE_ACTIVE;
       pushPage(u32, entry + E_ACTIVE, page);
-      return this.allocClass(classIndex);
+      return this.allocSlot(classIndex);
     }
     // 4. Orphaned pages of this class (adopted: the full ones join this
     //    worker's full pages), else a new page from the arena.
@@ -1310,7 +1347,7 @@ export class Heap {
         if (this.pageHasRoom(page)) {
           u32[h + P_STATE] = STATE_ACTIVE;
           pushPage(u32, entry + E_ACTIVE, page);
-          return this.allocClass(classIndex);
+          return this.allocSlot(classIndex);
         }
         u32[h + P_STATE] = STATE_FULL;
         pushPage(u32, entry + E_FULL, page);
@@ -1324,7 +1361,7 @@ export class Heap {
       v[H_SLAB_INTERNAL]++;
       v[entry + E_PAGES]++;
       pushPage(v, entry + E_ACTIVE, page);
-      return this.allocClass(classIndex);
+      return this.allocSlot(classIndex);
     } finally {
       this.unlock();
     }
@@ -1417,6 +1454,29 @@ export class Heap {
   }
 
   /** Makes a page ownerless (heap lock held): back to the arena when empty, else onto the orphan list. */
+  /**
+   * Gives back orphan pages whose slots were all freed by other workers since
+   * they were orphaned (heap lock held). Returns the number of pages released.
+   */
+  private sweepOrphansLocked(): number {
+    const u32 = this._u32;
+    let released = 0;
+    for (let cls = 0; cls < CLASS_COUNT; cls++) {
+      let page = u32[H_SLAB_ORPHANS + cls];
+      for (let n = u32[H_SLAB_PAGES]; page !== 0 && n > 0; n--) {
+        const next = u32[(page >>> 2) + P_NEXT];
+        collectRemote(u32, this._i32, page);
+        if (u32[(page >>> 2) + P_USED] === 0) {
+          unlinkPage(u32, H_SLAB_ORPHANS + cls, page);
+          this.releasePageLocked(page);
+          released++;
+        }
+        page = next;
+      }
+    }
+    return released;
+  }
+
   private orphanPageLocked(page: number, cls: number): void {
     const u32 = this._u32;
     const h = page >>> 2;
@@ -1513,7 +1573,11 @@ export class Heap {
       pages++;
       const h = page >>> 2;
       if (page % PAGE_BYTES !== 0 || page >= end) fail("is not page-aligned inside the heap");
-      if (u32[h] !== pageMagic(page) || !this.isPage(page)) fail("magic or arena tag is wrong");
+      if (
+        u32[h] !== pageMagic(page) || u32[h + P_MAGIC2] !== pageMagic2(page) || !this.isPage(page)
+      ) {
+        fail("magic or arena tag is wrong");
+      }
       const cls = u32[h + P_CLASS];
       if (cls >= CLASS_COUNT || u32[h + P_SLOT] !== CLASS_BYTES[cls]) fail("class is wrong");
       if (

@@ -296,9 +296,12 @@ Deno.test("a worker terminated while parked waiting for the heap lock does not s
     lockWord(heap.i32, H_LOCK, heap.workerId, 1000); // the main thread holds the heap lock
     parked.send({ task: "probe", buffer: heap.buffer, sizeBytes: 5000, announce: true });
     assert.equal((await parked.ok()).stage, "waiting");
-    // Let it reach Atomics.wait, then kill it there.
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    // Let it reach Atomics.wait (it sets the waiters bit first), then kill it there.
+    for (let n = 0; n < 500 && (Atomics.load(heap.i32, H_LOCK) & 1) === 0; n++) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
     assert.equal(heap.i32[H_LOCK] & 1, 1, "a waiter is announced on the lock word");
+    await new Promise((resolve) => setTimeout(resolve, 50));
     parked.terminate();
     next.send({ task: "probe", buffer: heap.buffer, sizeBytes: 5000, announce: true });
     assert.equal((await next.ok()).stage, "waiting");
