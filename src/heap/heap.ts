@@ -292,6 +292,8 @@ const MAX_WORKER_ID = (1 << 29) - 1;
 /** Masks a pointer down to the start of its (possible) slab page. */
 const PAGE_MASK = -PAGE_BYTES;
 const SLAB_MAX_ALIGN_LOG = 31 - Math.clz32(SLAB_MAX_ALIGN);
+/** Spins on a contended heap lock before `lockWord` spins its own short while and sleeps. */
+const HEAP_LOCK_SPINS = 4000;
 /** A remote free gives up after this many lost compare-exchange races (never seen in practice). */
 const REMOTE_PUSH_LIMIT = 1 << 20;
 
@@ -797,17 +799,31 @@ export class Heap {
     const base = this.slabPageOf(ptr);
     if (base !== 0) return this.reallocSlot(base, ptr, sizeBytes);
     const needBytes = chunkBytesFor(sizeBytes);
-    let moved = 0;
+    let result = 0;
     let alignBytes = 8;
+    let c = 0;
     this.lock();
     try {
-      const c = this.chunkOf("reallocate", ptr);
+      c = this.chunkOf("reallocate", ptr);
       alignBytes = 1 << tagAlignLog(this._u32[(c + 4) >>> 2]);
-      if (needBytes <= MAX_HEAP_BYTES) moved = this.reallocLocked(c, sizeBytes, needBytes);
+      if (needBytes <= MAX_HEAP_BYTES) result = this.reallocLocked(c, needBytes);
     } finally {
       this.unlock();
     }
-    if (moved === 0) throw new OutOfMemoryError(sizeBytes, alignBytes, this._u32[H_HEAP_BYTES]);
+    if (result === 0) throw new OutOfMemoryError(sizeBytes, alignBytes, this._u32[H_HEAP_BYTES]);
+    if (result > 0) return result;
+    // Moved: copy outside the lock (both blocks are ours until the old one is
+    // freed), so other workers are not held up by a long copy.
+    const moved = -result;
+    const oldUsable = (this._u32[c >>> 2] & SIZE_MASK) - CHUNK_OVERHEAD;
+    if (moved >= this.viewBytes) this.refreshViews();
+    this._u8.copyWithin(moved, c + 8, c + 8 + Math.min(oldUsable, sizeBytes));
+    this.lock();
+    try {
+      arenaFree(this._u32, c);
+    } finally {
+      this.unlock();
+    }
     return moved;
   }
 
@@ -1067,8 +1083,28 @@ export class Heap {
 
   /** Takes the heap lock (bounded by the heap's lock timeout). */
   private lock(): void {
-    lockWord(this._i32, H_LOCK, this.workerId, this._u32[H_LOCK_TIMEOUT_MS] || Infinity);
+    const i32 = this._i32;
+    if (Atomics.compareExchange(i32, H_LOCK, 0, this.workerId << 1) !== 0) this.lockContended();
     if (this._u32[H_HEAP_BYTES] > this.viewBytes) this.refreshViews();
+  }
+
+  /**
+   * The heap lock is held for a few hundred nanoseconds at a time, much less
+   * than a sleep and wake-up cost, so a contended heap lock spins longer than
+   * a general mutex before `lockWord` puts the thread to sleep.
+   */
+  private lockContended(): void {
+    const i32 = this._i32;
+    const mine = this.workerId << 1;
+    for (let spin = 0; spin < HEAP_LOCK_SPINS; spin++) {
+      const seen = Atomics.load(i32, H_LOCK);
+      if (seen === 0) {
+        if (Atomics.compareExchange(i32, H_LOCK, 0, mine) === 0) return;
+      } else if (seen >>> 1 === this.workerId) {
+        break; // lockWord names the mistake (relocking a held lock)
+      }
+    }
+    lockWord(i32, H_LOCK, this.workerId, this._u32[H_LOCK_TIMEOUT_MS] || Infinity);
   }
 
   /** Releases the heap lock. */
@@ -1105,19 +1141,18 @@ export class Heap {
     return ptr;
   }
 
-  /** Resizes the arena chunk `c` in place, into its neighbours, or by moving it (heap lock held); 0 if out of memory. */
-  private reallocLocked(c: number, sizeBytes: number, needBytes: number): number {
+  /**
+   * Resizes the arena chunk `c` (heap lock held): in place or into its free
+   * neighbours (returns the payload), or allocates a new block and returns
+   * its payload negated (the caller copies the data and frees `c`); 0 if out of memory.
+   */
+  private reallocLocked(c: number, needBytes: number): number {
     const u32 = this._u32;
     if (arenaResizeInPlace(u32, c, needBytes)) return c + 8;
     const down = arenaResizeIntoPrevious(u32, this._u8, c, needBytes);
     if (down !== 0) return down;
-    const oldUsable = (u32[c >>> 2] & SIZE_MASK) - CHUNK_OVERHEAD;
     const ptr = this.allocLocked(needBytes, tagAlignLog(u32[(c + 4) >>> 2]));
-    if (ptr === 0) return 0;
-    // allocLocked may have grown the heap: use the fresh views from here on.
-    this._u8.copyWithin(ptr, c + 8, c + 8 + Math.min(oldUsable, sizeBytes));
-    arenaFree(this._u32, c);
-    return ptr;
+    return ptr === 0 ? 0 : -ptr; // negative: moved, the caller copies and frees the old block
   }
 
   /**

@@ -30,24 +30,27 @@ export const H_MAX_BYTES = 4;
 export const H_LOCK = 5;
 /** The last worker id handed out. */
 export const H_LAST_WORKER = 6;
+// The counters live in their own cache line (bytes 128-191), away from the
+// lock word: a worker spinning on the lock would otherwise steal the line the
+// lock holder is updating.
 /** Sum of the sizes of all used chunks, in bytes. */
-export const H_USED_BYTES = 7;
+export const H_USED_BYTES = 32;
 /** Sum of the sizes of all free chunks, in bytes. */
-export const H_FREE_BYTES = 8;
+export const H_FREE_BYTES = 33;
 /** Number of live allocations. */
-export const H_LIVE = 9;
+export const H_LIVE = 34;
 /** High-water mark of `H_USED_BYTES`. */
-export const H_HWM = 10;
+export const H_HWM = 35;
 /** Resettable high-water mark of `H_USED_BYTES`. */
-export const H_TRIP_HWM = 11;
+export const H_TRIP_HWM = 36;
 /** Number of free chunks (bounds every free-list walk). */
-export const H_FREE_CHUNKS = 12;
+export const H_FREE_CHUNKS = 37;
 /** Lock timeout in milliseconds used for the heap lock (0 = wait forever). */
 export const H_LOCK_TIMEOUT_MS = 13;
 /** Total allocations ever made: low 32 bits. */
-export const H_TOTAL_LO = 14;
+export const H_TOTAL_LO = 38;
 /** Total allocations ever made: high bits. */
-export const H_TOTAL_HI = 15;
+export const H_TOTAL_HI = 39;
 /** First word reserved for the slab layer's roots. */
 export const H_SLAB_BASE = 64;
 /** Number of words reserved for the slab layer. */
@@ -100,6 +103,9 @@ export const MIN_HEAP_BYTES = 8192;
 
 // Layout constants checked against each other once, at module load.
 if (H_SLAB_BASE <= H_TOTAL_HI) throw new Error("Layout: slab roots overlap the counters");
+if (H_USED_BYTES >> 4 === H_LOCK >> 4) {
+  throw new Error("Layout: counters share the lock's cache line");
+}
 if (H_END * 4 > HEADER_BYTES) throw new Error("Layout: header words exceed HEADER_BYTES");
 if (BITMAP_WORDS > 32) throw new Error("Layout: the bitmap summary holds at most 32 words");
 if (SMALL_LIMIT !== 1 << SMALL_LIMIT_LOG2) throw new Error("Layout: SMALL_LIMIT is not 2^log2");

@@ -525,10 +525,10 @@ describe("check", () => {
       h.u32[0] = 0;
     }, /magic/],
     ["used counter", (h) => {
-      h.u32[7] += 8;
+      h.u32[32] += 8; // H_USED_BYTES
     }, /used bytes counter/],
     ["live counter", (h) => {
-      h.u32[9] += 1;
+      h.u32[34] += 1; // H_LIVE
     }, /live counter/],
   ];
   for (const [name, corrupt, pattern] of corruptions) {
