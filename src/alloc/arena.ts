@@ -272,12 +272,47 @@ export function arenaAlloc(
   }
   if (c === 0) {
     bin = findBin(u32, bin + 1);
-    if (bin < 0) return 0;
+    if (bin < 0) return arenaAllocLastResort(u32, needBytes, 8, alignLog);
     c = u32[H_BINS + bin];
   }
   const sizeBytes = u32[c >>> 2];
   unlinkFree(u32, c, sizeBytes);
   return carve(u32, c, sizeBytes, c, needBytes, alignLog);
+}
+
+/**
+ * Before reporting out of memory (or growing the heap), look at every free
+ * chunk in the bins that may hold a fit but were only sampled: the size's own
+ * bin, and for aligned requests the bins up to the one that surely fits.
+ * Bounded by the number of free chunks; never on the normal path.
+ */
+function arenaAllocLastResort(
+  u32: Uint32Array,
+  needBytes: number,
+  alignBytes: number,
+  alignLog: number,
+): number {
+  const lastBin = alignBytes > 8
+    ? binOf(Math.min(needBytes + alignBytes + MIN_CHUNK, SIZE_MASK))
+    : binOf(needBytes);
+  let budget = u32[H_FREE_CHUNKS];
+  for (
+    let bin = findBin(u32, binOf(needBytes));
+    bin >= 0 && bin <= lastBin;
+    bin = findBin(u32, bin + 1)
+  ) {
+    for (let c = u32[H_BINS + bin]; c !== 0 && budget-- > 0; c = u32[(c + 8) >>> 2]) {
+      const sizeBytes = u32[c >>> 2];
+      const start = alignBytes > 8
+        ? alignedStart(u32, c, sizeBytes, needBytes, alignBytes)
+        : (sizeBytes >= needBytes ? c : -1);
+      if (start >= 0) {
+        unlinkFree(u32, c, sizeBytes);
+        return carve(u32, c, sizeBytes, start, needBytes, alignLog);
+      }
+    }
+  }
+  return 0;
 }
 
 function arenaAllocAligned(
@@ -304,7 +339,7 @@ function arenaAllocAligned(
   // Then a chunk that surely fits whatever its start: the bin chosen from
   // size + alignment (Talc's fix for its issue #44, without slowing small aligns).
   const bin = findBin(u32, binOf(Math.min(needBytes + alignBytes + MIN_CHUNK, SIZE_MASK)) + 1);
-  if (bin < 0) return 0;
+  if (bin < 0) return arenaAllocLastResort(u32, needBytes, alignBytes, alignLog);
   const c = u32[H_BINS + bin];
   const sizeBytes = u32[c >>> 2];
   const start = alignedStart(u32, c, sizeBytes, needBytes, alignBytes);

@@ -1163,10 +1163,13 @@ export class Heap {
     const u32 = this._u32;
     const oldBytes = u32[H_HEAP_BYTES];
     const maxBytes = u32[H_MAX_BYTES];
-    const missing = chunkBytes - arenaTailFreeBytes(u32);
+    // At least one step: the tail may already be big enough by size and yet
+    // not fit an aligned request at its start.
+    const missing = Math.max(chunkBytes - arenaTailFreeBytes(u32), 8);
     if (oldBytes + missing > maxBytes) return false;
     let newBytes = Math.max(oldBytes + missing, Math.min(oldBytes * 2, maxBytes));
     newBytes = Math.min(Math.ceil(newBytes / GROW_STEP_BYTES) * GROW_STEP_BYTES, maxBytes);
+    if (newBytes <= oldBytes) return false;
     try {
       if (this.buffer.byteLength < newBytes) this.buffer.grow(newBytes);
     } catch {

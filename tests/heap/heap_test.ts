@@ -570,3 +570,29 @@ describe("check", () => {
     assert.throws(() => heap.check(), HeapCorruptionError);
   });
 });
+
+describe("aligned allocation in a fragmented heap", () => {
+  it("finds a free chunk whose start suits the alignment before reporting out of memory", () => {
+    const heap = Heap.create({ initialBytes: 1 << 20, maxBytes: 1 << 20 });
+    const holes: number[] = [];
+    const walls: number[] = [];
+    for (;;) {
+      const hole = heap.tryAlloc(2000);
+      const wall = heap.tryAlloc(1100);
+      if (hole === 0 || wall === 0) break;
+      holes.push(hole);
+      walls.push(wall);
+    }
+    // Hundreds of 2016-byte free chunks; only those starting just before a
+    // 4096 boundary can hold 1500 bytes aligned to 4096. Free those first, so
+    // the bin lists every other hole before them.
+    const suits = (p: number): boolean => Math.ceil(p / 4096) * 4096 + 1500 <= p + 2000 - 4;
+    const fits = holes.filter(suits);
+    assert.ok(fits.length > 0 && fits.length < holes.length - 16);
+    for (const p of fits) heap.free(p);
+    for (const p of holes) if (!suits(p)) heap.free(p);
+    const p = heap.alloc(1500, 4096);
+    assert.equal(p % 4096, 0);
+    heap.check();
+  });
+});
