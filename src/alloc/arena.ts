@@ -259,21 +259,12 @@ export function arenaAlloc(
   if (alignBytes > 8) return arenaAllocAligned(u32, needBytes, alignBytes, alignLog);
   let bin = binOf(needBytes);
   let c = u32[H_BINS + bin];
-  if (c !== 0 && bin >= SMALL_BINS) {
-    // Large bins hold a range of sizes: look at a bounded number for a fit.
-    let n = 0;
-    while (c !== 0 && u32[c >>> 2] < needBytes) {
-      c = u32[(c + 8) >>> 2];
-      if (++n === WALK_LIMIT) {
-        c = 0;
-        break;
-      }
-    }
-  }
+  if (c !== 0 && bin >= SMALL_BINS) c = bestFit(u32, c, needBytes);
   if (c === 0) {
     bin = findBin(u32, bin + 1);
     if (bin < 0) return arenaAllocLastResort(u32, needBytes, 8, alignLog);
     c = u32[H_BINS + bin];
+    if (bin >= SMALL_BINS) c = bestFit(u32, c, needBytes);
   }
   const sizeBytes = u32[c >>> 2];
   unlinkFree(u32, c, sizeBytes);
@@ -346,6 +337,26 @@ function arenaAllocAligned(
   if (DEBUG) assert(start >= 0, "a chunk from the guaranteed bin fits");
   unlinkFree(u32, c, sizeBytes);
   return carve(u32, c, sizeBytes, start, needBytes, alignLog);
+}
+
+/**
+ * The smallest chunk of at least `needBytes` among the first `WALK_LIMIT` of
+ * the list that starts at `c` (0 if none): a bounded best fit, which keeps
+ * large chunks whole for large requests (dlmalloc's reason to fit closely).
+ */
+function bestFit(u32: Uint32Array, c: number, needBytes: number): number {
+  let best = 0;
+  let bestSize = 0xffffffff;
+  for (let n = 0; c !== 0 && n < WALK_LIMIT; n++) {
+    const sizeBytes = u32[c >>> 2];
+    if (sizeBytes >= needBytes && sizeBytes < bestSize) {
+      best = c;
+      bestSize = sizeBytes;
+      if (sizeBytes === needBytes) break;
+    }
+    c = u32[(c + 8) >>> 2];
+  }
+  return best;
 }
 
 /** Frees the used chunk `c` and coalesces it with free neighbours. */
