@@ -540,12 +540,6 @@ export class Heap {
    * ```
    */
   alloc(sizeBytes: number, alignBytes: number = 8): number {
-    // Fast path: a small request with the default alignment goes straight to
-    // this worker's slab pages (no lock, no atomics).
-    if (alignBytes === 8 && (sizeBytes >>> 0) === sizeBytes && sizeBytes <= H_SLAB_MAX) {
-      const ptr = this.allocSlot(H_CLASS8[(sizeBytes + 7) >>> 3]);
-      if (ptr !== 0) return ptr;
-    }
     const ptr = this.tryAlloc(sizeBytes, alignBytes);
     if (ptr === 0) throw new OutOfMemoryError(sizeBytes, alignBytes, this._u32[H_HEAP_BYTES]);
     return ptr;
@@ -569,6 +563,17 @@ export class Heap {
    * ```
    */
   tryAlloc(sizeBytes: number, alignBytes: number = 8): number {
+    // Fast path: a small request with the default alignment goes straight to
+    // this worker's slab pages (no lock, no atomics).
+    if (alignBytes === 8 && (sizeBytes >>> 0) === sizeBytes && sizeBytes <= H_SLAB_MAX) {
+      const ptr = this.allocSlot(H_CLASS8[(sizeBytes + 7) >>> 3]);
+      if (ptr !== 0) return ptr;
+    }
+    return this.tryAllocChecked(sizeBytes, alignBytes);
+  }
+
+  /** `tryAlloc` for everything but the fast path: validates, then slab or arena. */
+  private tryAllocChecked(sizeBytes: number, alignBytes: number): number {
     checkSize("allocate", sizeBytes);
     const alignLog = checkAlign(alignBytes);
     if (sizeBytes <= SLAB_MAX_BYTES && alignLog <= SLAB_MAX_ALIGN_LOG) {
