@@ -127,7 +127,21 @@ import {
   wordOwner,
 } from "../sync/lock_word.ts";
 
-/** Options for {@linkcode Heap.create}. */
+/**
+ * Options for {@linkcode Heap.create}.
+ *
+ * @example A heap that starts small and may grow to 64 MiB
+ * ```ts
+ * import { Heap, type HeapOptions } from "@typedheap/typedheap";
+ * import assert from "node:assert/strict";
+ *
+ * const options: HeapOptions = { initialBytes: 64 * 1024, maxBytes: 64 << 20, lockTimeoutMs: 2000 };
+ * const heap = Heap.create(options);
+ * assert.equal(heap.byteLength, 64 * 1024);
+ * heap.alloc(1 << 20); // grows
+ * assert.ok(heap.byteLength > 1 << 20);
+ * ```
+ */
 export interface HeapOptions {
   /**
    * Size of the heap when created, in bytes (rounded up to a multiple of 8).
@@ -153,7 +167,21 @@ export interface HeapOptions {
   lockTimeoutMs?: number;
 }
 
-/** Figures returned by {@linkcode Heap.stats}. All sizes are in bytes. */
+/**
+ * Figures returned by {@linkcode Heap.stats}. All sizes are in bytes.
+ *
+ * @example The arena's bytes add up
+ * ```ts
+ * import { Heap, type HeapStats } from "@typedheap/typedheap";
+ * import assert from "node:assert/strict";
+ *
+ * const heap = Heap.create();
+ * heap.alloc(5000);
+ * const s: HeapStats = heap.stats();
+ * assert.equal(s.usedBytes + s.freeBytes + s.overheadBytes, s.heapBytes);
+ * assert.equal(s.liveAllocations, 1);
+ * ```
+ */
 export interface HeapStats {
   /** Current size of the heap (the buffer's bytes that the heap manages). */
   heapBytes: number;
@@ -181,7 +209,21 @@ export interface HeapStats {
   slab: SlabStats;
 }
 
-/** What {@linkcode Heap.recover} did. */
+/**
+ * What {@linkcode Heap.recover} did.
+ *
+ * @example Recovering a worker that held no lock
+ * ```ts
+ * import { Heap, type RecoverReport } from "@typedheap/typedheap";
+ * import assert from "node:assert/strict";
+ *
+ * const heap = Heap.create();
+ * const gone = Heap.attach(heap.buffer);
+ * gone.alloc(24); // it owns a slab page, then dies
+ * const report: RecoverReport = heap.recover(gone.workerId);
+ * assert.deepEqual(report, { lockReleased: false, areas: 1, pages: 1 });
+ * ```
+ */
 export interface RecoverReport {
   /** True when the dead worker held the heap lock and it was released. */
   lockReleased: boolean;
@@ -191,7 +233,22 @@ export interface RecoverReport {
   pages: number;
 }
 
-/** Figures of the slab layer, in {@linkcode HeapStats.slab}. */
+/**
+ * Figures of the slab layer, in {@linkcode HeapStats.slab}.
+ *
+ * @example One page for one small block
+ * ```ts
+ * import { Heap, type SlabStats } from "@typedheap/typedheap";
+ * import assert from "node:assert/strict";
+ *
+ * const heap = Heap.create();
+ * heap.alloc(24);
+ * const slab: SlabStats = heap.stats().slab;
+ * assert.equal(slab.pages, 1);
+ * assert.equal(slab.usedSlots, 1);
+ * assert.equal(slab.pageBytes, 16384);
+ * ```
+ */
 export interface SlabStats {
   /** Slab pages taken from the arena. */
   pages: number;
@@ -205,7 +262,21 @@ export interface SlabStats {
   classes: SlabClassStats[];
 }
 
-/** Figures of one slab size class. */
+/**
+ * Figures of one slab size class.
+ *
+ * @example The 24-byte class after one allocation
+ * ```ts
+ * import { Heap, type SlabClassStats } from "@typedheap/typedheap";
+ * import assert from "node:assert/strict";
+ *
+ * const heap = Heap.create();
+ * heap.alloc(24);
+ * const c: SlabClassStats | undefined = heap.stats().slab.classes.find((k) => k.slotBytes === 24);
+ * assert.equal(c?.usedSlots, 1);
+ * assert.equal(c?.freeSlots, 678);
+ * ```
+ */
 export interface SlabClassStats {
   /** Bytes of one slot of this class. */
   slotBytes: number;
@@ -223,7 +294,7 @@ export interface SlabClassStats {
  * One slab size class of a heap, from {@linkcode Heap.slab}: allocates slots
  * of one size from the calling worker's pages without a size lookup.
  *
- * @example
+ * @example Allocating records of one size
  * ```ts
  * import { Heap } from "@typedheap/typedheap";
  * import assert from "node:assert/strict";
@@ -632,7 +703,7 @@ export class Heap {
    * @param classIndex A class index in `[0, 40)`, as in `SlabClass.classIndex`.
    * @returns The slot's byte offset, or 0 when no page could be had.
    *
-   * @example
+   * @example Allocating from a class index
    * ```ts
    * import { Heap } from "@typedheap/typedheap";
    * import assert from "node:assert/strict";
@@ -841,7 +912,7 @@ export class Heap {
    * @throws {InvalidPointerError} When `ptr` is not the start of a live block.
    * @throws {DoubleFreeError} When the block was already freed.
    *
-   * @example
+   * @example The usable size of a block
    * ```ts
    * import { Heap } from "@typedheap/typedheap";
    * import assert from "node:assert/strict";
@@ -870,7 +941,7 @@ export class Heap {
    *
    * @returns A snapshot; see {@linkcode HeapStats}.
    *
-   * @example
+   * @example Heap figures
    * ```ts
    * import { Heap } from "@typedheap/typedheap";
    * import assert from "node:assert/strict";
@@ -956,7 +1027,7 @@ export class Heap {
    *
    * @throws {HeapCorruptionError} Naming the first broken invariant.
    *
-   * @example
+   * @example Checking the heap
    * ```ts
    * import { Heap } from "@typedheap/typedheap";
    *
@@ -982,7 +1053,7 @@ export class Heap {
    * been freed since (by any worker) go back to the arena too. The handle
    * stays usable (it makes a new area on its next small allocation).
    *
-   * @example
+   * @example Handing a worker's pages over
    * ```ts
    * import { Heap } from "@typedheap/typedheap";
    * import assert from "node:assert/strict";

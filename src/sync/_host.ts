@@ -5,7 +5,20 @@
  * @module
  */
 
-/** What `Mutex`, `Condition` and `Semaphore` need from the heap they live in. */
+/**
+ * What `Mutex`, `Condition` and `Semaphore` need from the heap they live in.
+ *
+ * @example A `Heap` is a lock host
+ * ```ts
+ * import { Heap, type LockHost, Mutex } from "@typedheap/typedheap";
+ * import assert from "node:assert/strict";
+ *
+ * const host: LockHost = Heap.create();
+ * const mutex = Mutex.create(host);
+ * assert.equal(mutex.tryLock(), true);
+ * mutex.unlock();
+ * ```
+ */
 export interface LockHost {
   /**
    * An `Int32Array` over the heap buffer from its start (length-tracking, or
