@@ -1567,7 +1567,6 @@ export class Heap {
     return pages;
   }
 
-  /** Makes a page ownerless (heap lock held): back to the arena when empty, else onto the orphan list. */
   /**
    * Gives back orphan pages whose slots were all freed by other workers since
    * they were orphaned (heap lock held). Returns the number of pages released.
@@ -1591,6 +1590,7 @@ export class Heap {
     return released;
   }
 
+  /** Makes a page ownerless (heap lock held): back to the arena when empty, else onto the orphan list. */
   private orphanPageLocked(page: number, cls: number): void {
     const u32 = this._u32;
     const h = page >>> 2;
