@@ -24,7 +24,8 @@ worker.terminate();
 // Walk the list the worker built.
 let count = 0;
 let sum = 0;
-for (let node = Node.at(heap, headPtr); node !== null; node = node.next) {
+const head = Node.at(heap, headPtr);
+for (let node: typeof head | null = head; node !== null; node = node.next) {
   sum += node.value;
   count++;
   if (count > LENGTH) throw new Error("The list has a cycle");
