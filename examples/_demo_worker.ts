@@ -1,3 +1,4 @@
+/// <reference lib="deno.worker" />
 /**
  * A demo worker: attaches the heap it is sent, moves its half of the
  * particles for a number of steps, and churns small scratch records

@@ -1,3 +1,4 @@
+/// <reference lib="deno.worker" />
 /**
  * Worker of `examples/linked_list.ts`: builds the list 1 → 2 → … → n in the
  * heap it is sent and replies with the head's pointer.

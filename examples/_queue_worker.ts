@@ -1,3 +1,4 @@
+/// <reference lib="deno.worker" />
 /**
  * Consumer of `examples/work_queue.ts`: takes jobs until the queue is closed
  * and drained, and adds each job's result to its own slot of a shared array.
