@@ -415,17 +415,33 @@ export function arenaResizeInPlace(u32: Uint32Array, c: number, needBytes: numbe
   const total = sizeBytes + nextFree;
   if (total < needBytes) return false;
   unlinkFree(u32, next, nextFree);
-  let taken = total;
-  if (total - needBytes >= MIN_CHUNK) {
-    taken = needBytes;
-    const t = c + needBytes;
-    writeFree(u32, t, total - needBytes);
-    insertFree(u32, t, total - needBytes);
-  }
-  writeUsed(u32, c, taken, alignLog);
-  u32[H_FREE_BYTES] -= taken - sizeBytes;
-  addUsed(u32, taken - sizeBytes);
+  takeGrown(u32, c, total, needBytes, sizeBytes, alignLog);
   return true;
+}
+
+/**
+ * Makes `[start, start + totalBytes)` (already out of the bins) the used chunk
+ * of a block that grew from `oldBytes` to at least `needBytes`, giving a tail
+ * large enough back as a free chunk, and updates the counters.
+ */
+function takeGrown(
+  u32: Uint32Array,
+  start: number,
+  totalBytes: number,
+  needBytes: number,
+  oldBytes: number,
+  alignLog: number,
+): void {
+  let taken = totalBytes;
+  if (totalBytes - needBytes >= MIN_CHUNK) {
+    taken = needBytes;
+    const t = start + needBytes;
+    writeFree(u32, t, totalBytes - needBytes);
+    insertFree(u32, t, totalBytes - needBytes);
+  }
+  writeUsed(u32, start, taken, alignLog);
+  u32[H_FREE_BYTES] -= taken - oldBytes;
+  addUsed(u32, taken - oldBytes);
 }
 
 /**
@@ -457,17 +473,8 @@ export function arenaResizeIntoPrevious(
   // The old start stops being a block: mark it freed before the data moves.
   u32[c >>> 2] = sizeBytes;
   u32[(c + 4) >>> 2] = freeTag(c);
-  u8.copyWithin(start + 8, c + 8, c + sizeBytes - 4);
-  let taken = total;
-  if (total - needBytes >= MIN_CHUNK) {
-    taken = needBytes;
-    const t = start + needBytes;
-    writeFree(u32, t, total - needBytes);
-    insertFree(u32, t, total - needBytes);
-  }
-  writeUsed(u32, start, taken, alignLog);
-  u32[H_FREE_BYTES] -= taken - sizeBytes;
-  addUsed(u32, taken - sizeBytes);
+  u8.copyWithin(start + 8, c + 8, c + sizeBytes - 4); // before the tail is written over it
+  takeGrown(u32, start, total, needBytes, sizeBytes, alignLog);
   return start + 8;
 }
 
