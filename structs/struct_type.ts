@@ -7,7 +7,13 @@
 
 import { InvalidPointerError } from "../src/errors.ts";
 import { _brand, _describe, _isBranded } from "./_brand.ts";
-import { _buildViewClass, type ViewClass, type ViewInstance } from "./_codegen.ts";
+import {
+  _buildCreate,
+  _buildViewClass,
+  type CreateRecord,
+  type ViewClass,
+  type ViewInstance,
+} from "./_codegen.ts";
 import { _viewsOf, type HeapViews } from "./_heap_views.ts";
 import { _computeLayout, _layouts, type Layout } from "./_layout.ts";
 import { _addPrinting } from "./_print.ts";
@@ -159,6 +165,7 @@ export class StructType<F extends StructFields> {
   #layout: Layout;
   #View: ViewClass;
   #Unaligned: ViewClass | undefined;
+  #create: CreateRecord;
   #allocAlign: number;
   #headerBytes: number;
 
@@ -186,6 +193,10 @@ export class StructType<F extends StructFields> {
     _brand(this);
     this.#View = buildView(this, layout, layout.align);
     this.#Unaligned = layout.align === 1 ? this.#View : undefined;
+    this.#create = _buildCreate(this, layout, this.#View, this.#allocAlign, _RUNTIME, {
+      viewsOf: _viewsOf,
+      initError: (init) => initError(this, init),
+    });
     Object.freeze(this);
   }
 
@@ -276,24 +287,9 @@ export class StructType<F extends StructFields> {
    * ```
    */
   create(heap: StructHeap, init?: StructInit<F> | StructView<F>): StructView<F> {
-    const views = _viewsOf(heap.buffer);
-    if (init !== undefined && (typeof init !== "object" || init === null)) {
-      throw new TypeError(`Cannot create ${this.name}: init must be an object: ${_describe(init)}`);
-    }
-    const size = this.size;
-    const ptr = heap.alloc(size, this.#allocAlign);
-    if (ptr + size > views.byteLength) views.cover(ptr + size);
-    zero(views, ptr, size);
-    const record = new this.#View(views, ptr);
-    if (init !== undefined) {
-      try {
-        record.$init(init);
-      } catch (error) {
-        heap.free(ptr);
-        throw error;
-      }
-    }
-    return record as unknown as StructView<F>;
+    // Generated per type (see `_buildCreate`): sizes, offsets and the view
+    // class are constants there, and the function is small enough to inline.
+    return this.#create(heap, init) as unknown as StructView<F>;
   }
 
   /**
@@ -349,19 +345,17 @@ export class StructType<F extends StructFields> {
    * ```
    */
   destroy(heap: StructHeap, record: StructView<F> | number): void {
-    let ptr: number;
-    if (typeof record === "number") {
-      ptr = record;
-    } else if (this.is(record)) {
-      ptr = (record as unknown as ViewInstance).$p;
-    } else {
-      throw new TypeError(
-        `Cannot destroy ${this.name} record: value must be a ${this.name} record or pointer: ${
-          _describe(record)
-        }`,
-      );
-    }
-    heap.free(ptr);
+    // `$t` is a constant on the view classes' prototypes: V8 folds its load to
+    // a map check, where `instanceof` would keep a view that is created and
+    // destroyed in one function from being optimized away. Anything else
+    // goes through `is()`.
+    heap.free(
+      typeof record === "number"
+        ? record
+        : (record as unknown as ViewInstance | null)?.$t === this
+        ? (record as unknown as ViewInstance).$p
+        : pointerOf(this, record),
+    );
   }
 
   /**
@@ -564,18 +558,18 @@ export class StructType<F extends StructFields> {
   }
 }
 
-/** Zeroes `size` bytes at `ptr` (a multiple of 8): word stores for small records, `fill` for large. */
-function zero(views: HeapViews, ptr: number, size: number): void {
-  if (size > 64) {
-    views.u8.fill(0, ptr, ptr + size);
-    return;
-  }
-  const u32 = views.u32;
-  const words = size >>> 2;
-  const first = ptr >>> 2;
-  for (let i = 0; i < words; i++) u32[first + i] = 0;
-  const u8 = views.u8;
-  for (let i = words << 2; i < size; i++) u8[ptr + i] = 0;
+function initError(type: AnyStructType, init: unknown): TypeError {
+  return new TypeError(`Cannot create ${type.name}: init must be an object: ${_describe(init)}`);
+}
+
+/** The pointer of a `destroy` argument that is neither a number nor marked as a view of `type`. */
+function pointerOf(type: AnyStructType, record: unknown): number {
+  if (type.is(record)) return (record as unknown as ViewInstance).$p;
+  throw new TypeError(
+    `Cannot destroy ${type.name} record: value must be a ${type.name} record or pointer: ${
+      _describe(record)
+    }`,
+  );
 }
 
 function outside(type: AnyStructType, operation: string, ptr: number, views: HeapViews): Error {

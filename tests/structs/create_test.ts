@@ -1,0 +1,230 @@
+// `create` is generated per struct type: one form for structs of scalar
+// fields only (init values are read and converted before the record is
+// allocated, then every field and padding byte is written once), one for
+// the others (zeroed record, then init through the accessors). These tests
+// hold both forms to the accessors' behaviour.
+
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { Heap } from "../../mod.ts";
+import {
+  type AnyStructType,
+  array,
+  bool,
+  defineStruct,
+  f32,
+  f64,
+  i16,
+  i32,
+  i64,
+  i8,
+  type ScalarType,
+  u16,
+  u32,
+  u64,
+  u8,
+  utf8,
+} from "../../structs/mod.ts";
+
+const SCALARS: [ScalarType, unknown[]][] = [
+  [u8, [0, 255, 256, -1, 1.9, "7", null, true, NaN]],
+  [i8, [127, -128, 128, 255, "-3"]],
+  [u16, [65535, 65536, -1, 2.5]],
+  [i16, [32767, -32768, 32768]],
+  [u32, [2 ** 32 - 1, 2 ** 32, -1, "12"]],
+  [i32, [2 ** 31 - 1, -(2 ** 31), 2 ** 31]],
+  [f32, [NaN, -0, Infinity, 0.1, 1e39, 1e-46, "0.5"]],
+  [f64, [NaN, -0, -Infinity, 0.1, Number.MIN_VALUE, null, "2.5", true]],
+  [bool, [true, false, 2, 0, "", "x", null, {}]],
+  [u64, [0n, 2n ** 64n - 1n, 2n ** 64n, -1n, "123", true]],
+  [i64, [-(2n ** 63n), 2n ** 63n, -1n, "-5", false]],
+];
+
+/** Both forms of `create` for a struct holding `type` at field `v`, C layout or packed. */
+function typesFor(type: ScalarType, packed: boolean): Record<"scalar" | "general", AnyStructType> {
+  const name = `${type.name}${packed ? "P" : "C"}`;
+  return {
+    // only scalars: the pre-converting form
+    scalar: defineStruct(`S_${name}`, { pad: u8, v: type, tail: u8 }, { packed }),
+    // a string field: the general form
+    general: defineStruct(`G_${name}`, { pad: u8, v: type, tail: u8, s: utf8(3) }, { packed }),
+  };
+}
+
+describe("create with init", () => {
+  for (const [type, values] of SCALARS) {
+    for (const packed of [false, true]) {
+      it(`${type.name}: init stores what the setter stores (${packed ? "packed" : "C layout"})`, () => {
+        const heap = Heap.create();
+        const { scalar, general } = typesFor(type, packed);
+        for (const T of [scalar, general]) {
+          const reference = T.create(heap) as unknown as Record<string, unknown>;
+          for (const value of values) {
+            reference.v = value;
+            const rec = T.create(heap, { pad: 0xaa, v: value, tail: 0xbb } as never) as unknown as {
+              pad: number;
+              v: unknown;
+              tail: number;
+            };
+            assert.ok(Object.is(rec.v, reference.v), `${T.name}: ${String(value)} read ${rec.v}`);
+            assert.equal(rec.pad, 0xaa);
+            assert.equal(rec.tail, 0xbb);
+          }
+        }
+      });
+    }
+  }
+
+  it("a value the field cannot hold throws and allocates nothing, in both forms", () => {
+    const heap = Heap.create();
+    const before = heap.stats().liveAllocations;
+    const bad: [ScalarType, unknown, string][] = [
+      [f64, 1n, "TypeError"],
+      [u32, Symbol("s"), "TypeError"],
+      [u64, 1, "TypeError"],
+      [i64, 1.5, "TypeError"],
+      [u64, "x1", "SyntaxError"],
+      [f64, { valueOf: () => Symbol() }, "TypeError"],
+    ];
+    for (const [type, value, error] of bad) {
+      for (const T of Object.values(typesFor(type, false))) {
+        assert.throws(() => T.create(heap, { v: value } as never), { name: error }, T.name);
+      }
+    }
+    const boom = {
+      valueOf: (): number => {
+        throw new RangeError("boom");
+      },
+    };
+    const { scalar, general } = typesFor(f64, false);
+    assert.throws(() => scalar.create(heap, { v: boom } as never), /boom/);
+    assert.throws(() => general.create(heap, { v: boom } as never), /boom/);
+    assert.equal(heap.stats().liveAllocations, before);
+  });
+
+  it("reads init values in field order, converting each before the next is read", () => {
+    const T = defineStruct("Order", { a: f64, b: u32, c: i64 });
+    const seen: string[] = [];
+    const value = (name: string, v: unknown): { valueOf(): unknown } => ({
+      valueOf: () => {
+        seen.push(`convert ${name}`);
+        return v;
+      },
+    });
+    const init = {
+      get a() {
+        seen.push("get a");
+        return value("a", 1.5);
+      },
+      get b() {
+        seen.push("get b");
+        return value("b", 7);
+      },
+      get c() {
+        seen.push("get c");
+        return value("c", 9n);
+      },
+    };
+    const rec = T.create(Heap.create(), init as never);
+    assert.deepEqual(rec.toJSON(), { a: 1.5, b: 7, c: "9" });
+    assert.deepEqual(seen, ["get a", "convert a", "get b", "convert b", "get c", "convert c"]);
+  });
+
+  it("zeroes padding and unnamed fields even when the block was used before", () => {
+    const heap = Heap.create();
+    const shapes: AnyStructType[] = [
+      defineStruct("Gaps", { a: u8, b: f64, c: u16, d: u32 }),
+      defineStruct("Tail", { a: f64, b: u8 }),
+      defineStruct("Odd", { a: u8, b: i16, c: u8 }, { packed: true }),
+      // over 64 bytes: zeroed with fill rather than straight-line stores
+      defineStruct("Big", Object.fromEntries([..."abcdefghij"].map((k) => [k, f64])), {}),
+      defineStruct("BigNested", { a: u8, n: defineStruct("Inner", { x: f64, y: array(f64, 8) }) }),
+      defineStruct("Mixed", { a: u8, s: utf8(5), b: u32 }),
+    ];
+    for (const T of shapes) {
+      for (const init of [undefined, { a: 1 }]) {
+        // a dirty block of the record's size, freed and handed out again
+        const dirty = heap.alloc(T.size, Math.max(T.align, 8));
+        heap.u8.fill(0xff, dirty, dirty + T.size);
+        heap.free(dirty);
+        const rec = T.create(heap, init as never);
+        assert.equal(rec.ptr, dirty, `${T.name}: the slot is reused`);
+        // the same record in fresh (all-zero) memory
+        const fresh = Heap.create();
+        const clean = T.create(fresh, init as never);
+        assert.deepEqual(
+          heap.u8.subarray(rec.ptr, rec.ptr + T.size),
+          fresh.u8.subarray(clean.ptr, clean.ptr + T.size),
+          T.name,
+        );
+        T.destroy(heap, rec);
+      }
+    }
+  });
+
+  it("copies a record of the same type, and refuses one from another heap", () => {
+    const T = defineStruct("Pair", { a: f64, b: i32 });
+    const heap = Heap.create();
+    const a = T.create(heap, { a: 1.5, b: -2 });
+    const b = T.create(heap, a);
+    assert.notEqual(b.ptr, a.ptr);
+    assert.deepEqual(b.toJSON(), { a: 1.5, b: -2 });
+    const other = Heap.create();
+    const before = other.stats().liveAllocations;
+    assert.throws(() => T.create(other, a), {
+      name: "TypeError",
+      message: /^Cannot copy Pair record: the source record is in another heap/,
+    });
+    assert.equal(other.stats().liveAllocations, before);
+  });
+
+  it("checks keys as for…in sees them: inherited enumerable keys count, undefined values do not", () => {
+    const T = defineStruct("Keys", { a: f64, b: f64 });
+    const heap = Heap.create();
+    const before = heap.stats().liveAllocations;
+    assert.throws(
+      () => T.create(heap, Object.create({ c: 1 }, { a: { value: 1, enumerable: true } })),
+      {
+        name: "TypeError",
+        message: 'Cannot initialise Keys: it has no field named "c"',
+      },
+    );
+    assert.equal(heap.stats().liveAllocations, before);
+    const inherited = T.create(heap, Object.create({ a: 2 }));
+    assert.equal(inherited.a, 2);
+    const partial = T.create(heap, { a: undefined, b: 3 });
+    assert.deepEqual(partial.toJSON(), { a: 0, b: 3 });
+    assert.deepEqual(T.create(heap, Object.create(null)).toJSON(), { a: 0, b: 0 });
+  });
+
+  it("creates records past the end of the views after the heap grows", () => {
+    const T = defineStruct("Grow", { a: f64, b: u8 });
+    const heap = Heap.create({ initialBytes: 1 << 16, maxBytes: 1 << 22 });
+    const records = [];
+    for (let i = 0; i < 20_000; i++) records.push(T.create(heap, { a: i, b: i }));
+    assert.ok(heap.buffer.byteLength > 1 << 16);
+    for (let i = 0; i < records.length; i += 997) {
+      assert.deepEqual(records[i].toJSON(), { a: i, b: i & 0xff });
+    }
+  });
+});
+
+describe("destroy", () => {
+  it("frees by view or pointer and refuses anything else without freeing", () => {
+    const T = defineStruct("Gone", { a: f64 });
+    const Other = defineStruct("Other", { a: f64 });
+    const heap = Heap.create();
+    const before = heap.stats().liveAllocations;
+    const a = T.create(heap);
+    const b = T.create(heap);
+    for (const value of [Other.create(heap), {}, null, undefined, "8", { $t: Other }]) {
+      assert.throws(() => T.destroy(heap, value as never), {
+        name: "TypeError",
+        message: /^Cannot destroy Gone record: value must be a Gone record or pointer: /,
+      });
+    }
+    T.destroy(heap, a);
+    T.destroy(heap, b.ptr);
+    assert.equal(heap.stats().liveAllocations, before + 1); // the Other record
+  });
+});
