@@ -418,11 +418,12 @@ const H_SLOT_KEY = FREE_SLOT_KEY;
 export class Heap {
   /** The shared buffer that holds the whole heap; send it to a worker and {@linkcode Heap.attach} it there. */
   readonly buffer: SharedArrayBuffer;
-  private _u8: Uint8Array;
-  private _i32: Int32Array;
-  private _u32: Uint32Array;
-  private _f64: Float64Array;
-  private _dv: DataView;
+  // Set by refreshViews (called from the constructor).
+  private _u8!: Uint8Array;
+  private _i32!: Int32Array;
+  private _u32!: Uint32Array;
+  private _f64!: Float64Array;
+  private _dv!: DataView;
   /** Bytes the views cover; they are rebuilt when the buffer has grown past it. */
   private viewBytes = 0;
   /** This handle's worker id, unique among all handles of this heap; it owns the locks it takes. */
@@ -439,13 +440,7 @@ export class Heap {
 
   private constructor(buffer: SharedArrayBuffer) {
     this.buffer = buffer;
-    const n = buffer.byteLength;
-    this._u8 = new Uint8Array(buffer, 0, n);
-    this._i32 = new Int32Array(buffer, 0, n >>> 2);
-    this._u32 = new Uint32Array(buffer, 0, n >>> 2);
-    this._f64 = new Float64Array(buffer, 0, n >>> 3);
-    this._dv = new DataView(buffer, 0, n);
-    this.viewBytes = n;
+    this.refreshViews();
     const id = Atomics.add(this._i32, H_LAST_WORKER, 1) + 1;
     if (id > MAX_WORKER_ID) {
       throw new RangeError(`Cannot attach heap: worker ids are exhausted: ${id}`);
