@@ -24,6 +24,7 @@ export type {
   HeapOptions,
   HeapStats,
   RecoverReport,
+  RestoreOptions,
   SlabClassStats,
   SlabStats,
 } from "./src/heap/heap.ts";
