@@ -5,7 +5,7 @@
  *
  * @module
  */
-// @ts-types="@types/pngjs"
+// @ts-types="../tests/browser/_pngjs.d.ts"
 import { PNG } from "pngjs";
 import { Buffer } from "node:buffer";
 import { startServer } from "../examples/browser/serve.ts";

@@ -51,12 +51,13 @@ function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<
 
 /** Reads stderr until Chromium prints its DevTools port. */
 async function devtoolsPort(stderr: ReadableStream<Uint8Array>): Promise<number> {
-  const reader = stderr.pipeThrough(new TextDecoderStream()).getReader();
+  const reader = stderr.getReader();
+  const decoder = new TextDecoder();
   let text = "";
   for (;;) {
     const { value, done } = await reader.read();
     if (done) throw new Error(`Chromium exited before listening:\n${text}`);
-    text += value;
+    text += decoder.decode(value, { stream: true });
     const m = text.match(/DevTools listening on ws:\/\/[^:]+:(\d+)\//);
     if (m) {
       // Keep draining stderr so the browser never blocks on a full pipe.

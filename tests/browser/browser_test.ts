@@ -8,7 +8,7 @@
  * @module
  */
 import assert from "node:assert/strict";
-// @ts-types="@types/pngjs"
+// @ts-types="./_pngjs.d.ts"
 import { PNG } from "pngjs";
 import { Buffer } from "node:buffer";
 import { startServer } from "../../examples/browser/serve.ts";
