@@ -40,11 +40,11 @@ function pageGlyph(used: number, capacity: number): string {
  * region that covers most of its bytes.
  *
  * @param map The heap map.
- * @param cols Characters per line.
- * @param rows Lines.
+ * @param size `cols`: characters per line, `rows`: lines.
  * @returns The lines, each prefixed with the offset of its first byte.
  */
-export function renderMap(map: HeapRegions, cols: number, rows: number): string[] {
+export function renderMap(map: HeapRegions, size: { cols: number; rows: number }): string[] {
+  const { cols, rows } = size;
   const cells = cols * rows;
   const bytesPerCell = map.heapBytes / cells;
   const best = new Float64Array(cells);
@@ -141,7 +141,7 @@ export function report(
   const cols = options.cols ?? 64;
   const rows = options.rows ?? 16;
   out.push(`map: ${cols} x ${rows} cells of ${kib(s.heapBytes / (cols * rows))}`);
-  return out.concat(renderMap(map, cols, rows), LEGEND);
+  return out.concat(renderMap(map, { cols, rows }), LEGEND);
 }
 
 /** Writes a small sample snapshot: arena blocks, slab blocks, holes and a root. */

@@ -1,7 +1,16 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { Heap, HeapCorruptionError, type HeapRegions, RegionKind } from "../../mod.ts";
+import {
+  Heap,
+  HeapCorruptionError,
+  type HeapRegions,
+  LockTimeoutError,
+  lockWord,
+  RegionKind,
+  unlockWord,
+} from "../../mod.ts";
+import { _setCanBlockForTesting } from "../../src/sync/_blocking.ts";
 
 /** Asserts every figure of the map against stats() and the map's own structure. */
 function assertAgrees(heap: Heap, map: HeapRegions): void {
@@ -177,5 +186,22 @@ describe("Heap.regions", () => {
     heap.u32[word] = saved;
     assertAgrees(heap, heap.regions());
     heap.free(p);
+  });
+
+  it("spins, bounded by the lock timeout, where the thread may not block (a browser's main thread)", () => {
+    const heap = Heap.create({ initialBytes: 64 * 1024, lockTimeoutMs: 100 });
+    const other = Heap.attach(heap.buffer);
+    lockWord(heap.i32, 5, other.workerId, 1000); // another worker holds the heap lock (word 5)
+    _setCanBlockForTesting(false); // as on a browser's main thread: no Atomics.wait
+    try {
+      assert.throws(
+        () => heap.regions(),
+        (e: unknown) => e instanceof LockTimeoutError && e.ownerId === other.workerId,
+      );
+    } finally {
+      _setCanBlockForTesting(undefined);
+      unlockWord(heap.i32, 5, other.workerId);
+    }
+    assertAgrees(heap, heap.regions());
   });
 });

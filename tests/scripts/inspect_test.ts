@@ -12,7 +12,7 @@ const SCRIPT = new URL("../../scripts/inspect.ts", import.meta.url);
 
 Deno.test("inspect: a fresh heap is header then free cells", () => {
   const heap = Heap.create({ initialBytes: 64 * 1024 });
-  const lines = renderMap(heap.regions(), 16, 4);
+  const lines = renderMap(heap.regions(), { cols: 16, rows: 4 });
   assert.equal(lines.length, 4);
   const cells = lines.map((l) => l.split(" ").pop() ?? "").join("");
   assert.equal([...cells].length, 64);
@@ -25,7 +25,7 @@ Deno.test("inspect: cells of arena blocks follow the map's bytes", () => {
   heap.alloc(64 * 1024 - 12);
   const map = heap.regions();
   assert.equal(map.chunkKind[0], RegionKind.Block);
-  const cells = renderMap(map, 64, 1)[0].split(" ").pop() ?? "";
+  const cells = renderMap(map, { cols: 64, rows: 1 })[0].split(" ").pop() ?? "";
   // 256 KiB in 64 cells of 4 KiB: the block covers bytes 4104 .. 4104 + 64 KiB.
   const blocks = [...cells].filter((g) => g === GLYPHS.block).length;
   assert.ok(blocks >= 15 && blocks <= 16, `${blocks} block cells in ${cells}`);
