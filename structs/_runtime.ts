@@ -5,7 +5,7 @@
 import { _describe } from "./_brand.ts";
 import { _noField, _scalarError } from "./_check.ts";
 import type { Runtime, ViewClass, ViewInstance } from "./_codegen.ts";
-import type { HeapViews } from "./_heap_views.ts";
+import { HeapViews } from "./_heap_views.ts";
 import { _layoutOf, type FieldLayout, type Layout } from "./_layout.ts";
 import {
   _copyOwned,
@@ -518,6 +518,7 @@ export const _RUNTIME: Runtime = {
   freeOwned: (views, heap, ptr, layout) => _freeOwned(views, heap, ptr, layout.owned),
   checkInit,
   copy,
+  emptyViews: new HeapViews(new SharedArrayBuffer(8)),
   AtomicInt,
   AtomicBigInt,
 };
