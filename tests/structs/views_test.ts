@@ -3,10 +3,12 @@
 // nothing reads; the internals are not enumerable; the only own property is
 // `ptr`, so Object.keys, spread and structuredClone (what postMessage does)
 // see `{ ptr }`, which another worker opens with `Type.at(heap, ptr)`;
-// JSON.stringify and Deno.inspect show the fields and their values.
+// JSON.stringify and console.log (util.inspect; Deno's inspect in views_deno_test.ts) show the fields
+// and their values.
 
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
+import { inspect } from "node:util";
 import { Heap } from "../../mod.ts";
 import { defineStruct, f64, u32, utf8, vec } from "../../structs/mod.ts";
 
@@ -70,14 +72,14 @@ describe("sealed views", () => {
     many.destroy();
   });
 
-  it("JSON.stringify and Deno.inspect show the fields and their values", () => {
+  it("JSON.stringify and console.log (util.inspect) show the fields and their values", () => {
     assert.equal(
       JSON.stringify(p),
       '{"id":2,"name":"ada","pos":{"x":3,"y":2},"trail":[0.5]}',
     );
-    const shown = Deno.inspect(p);
+    const shown = inspect(p);
     assert.match(shown, /^Particle@\d+ \{/);
-    for (const part of ["id: 2", 'name: "ada"', "x: 3", "trail: [ 0.5 ]"]) {
+    for (const part of ["id: 2", "name: 'ada'", "x: 3", "trail: [ 0.5 ]"]) {
       assert.ok(shown.includes(part), `${part} in ${shown}`);
     }
     assert.ok(!shown.includes("$v") && !shown.includes("#"), shown);
