@@ -72,7 +72,11 @@ export type {
   StructInit,
   StructRecord,
   StructView,
+  VecInit,
+  VecValue,
   ViewOf,
   WritableFieldNames,
 } from "./types.ts";
-export { utf8, Utf8Type } from "./utf8.ts";
+export { StringType, utf8, Utf8Type } from "./utf8.ts";
+export { vec, VecType } from "./vec.ts";
+export type { Vec, VecElementType } from "./vec.ts";

@@ -5,6 +5,8 @@
  * @module
  */
 
+import { _layoutOf } from "./_layout.ts";
+import { _freeOwned } from "./_owned.ts";
 import type { ViewClass, ViewInstance } from "./_codegen.ts";
 import type { HeapViews } from "./_heap_views.ts";
 import type { StructFields, StructType, StructView } from "./types.ts";
@@ -221,6 +223,13 @@ export class _StructArray<F extends StructFields> implements StructArray<F> {
       throw new TypeError(
         `Cannot destroy ${this.type.name} array: it is a field of another record: ${this.ptr}`,
       );
+    }
+    const owned = _layoutOf(this.type).owned;
+    if (owned.length > 0) {
+      // Every element's strings and vecs first (their words are in the block).
+      for (let i = 0; i < this.length; i++) {
+        _freeOwned(this.$v, this.$heap, this.ptr + i * this.stride, owned);
+      }
     }
     this.$heap.free(this.$block);
   }

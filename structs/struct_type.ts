@@ -17,6 +17,7 @@ import {
 import { _viewsOf, type HeapViews } from "./_heap_views.ts";
 import { _computeLayout, _layouts, type Layout } from "./_layout.ts";
 import { _addPrinting } from "./_print.ts";
+import { _freeOwned } from "./_owned.ts";
 import { _hooks, _RUNTIME } from "./_runtime.ts";
 import { _StructArray, type StructArray } from "./struct_array.ts";
 import type {
@@ -168,6 +169,7 @@ export class StructType<F extends StructFields> {
   #create: CreateRecord;
   #allocAlign: number;
   #headerBytes: number;
+  #owned: boolean;
 
   /**
    * Defines a struct type; same as {@linkcode defineStruct}.
@@ -189,6 +191,7 @@ export class StructType<F extends StructFields> {
     this.#layout = layout;
     this.#allocAlign = Math.max(layout.align, 8);
     this.#headerBytes = Math.max(layout.align, 8);
+    this.#owned = layout.owned.length > 0;
     _layouts.set(this, layout);
     _brand(this);
     this.#View = buildView(this, layout, layout.align);
@@ -317,6 +320,7 @@ export class StructType<F extends StructFields> {
   at(heap: StructHeap, ptr: number): StructView<F> {
     const views = _viewsOf(heap.buffer);
     this.#checkPtr(views, ptr, this.size, "open");
+    views.heap = heap;
     return new this.#View(views, ptr) as unknown as StructView<F>;
   }
 
@@ -349,13 +353,22 @@ export class StructType<F extends StructFields> {
     // a map check, where `instanceof` would keep a view that is created and
     // destroyed in one function from being optimized away. Anything else
     // goes through `is()`.
-    heap.free(
-      typeof record === "number"
-        ? record
-        : (record as unknown as ViewInstance | null)?.$t === this
-        ? (record as unknown as ViewInstance).$p
-        : pointerOf(this, record),
-    );
+    const ptr = typeof record === "number"
+      ? record
+      : (record as unknown as ViewInstance | null)?.$t === this
+      ? (record as unknown as ViewInstance).$p
+      : pointerOf(this, record);
+    if (this.#owned) this.#freeBlocks(heap, ptr);
+    heap.free(ptr);
+  }
+
+  /** Frees the blocks of the record at `ptr` (checked to be a live block first, when the heap can tell). */
+  #freeBlocks(heap: StructHeap, ptr: number): void {
+    const sized = heap as StructHeap & { usableSize?(ptr: number): number };
+    if (typeof sized.usableSize === "function") sized.usableSize(ptr);
+    const views = _viewsOf(heap.buffer);
+    this.#checkPtr(views, ptr, this.size, "destroy");
+    _freeOwned(views, heap, ptr, this.#layout.owned);
   }
 
   /**
@@ -393,6 +406,7 @@ export class StructType<F extends StructFields> {
       );
     }
     const header = this.#headerBytes;
+    views.heap = heap;
     const block = heap.alloc(header + length * size, this.#allocAlign);
     const ptr = block + header;
     views.cover(ptr + length * size);
@@ -442,6 +456,7 @@ export class StructType<F extends StructFields> {
       );
     }
     if (!views.cover(ptr + length * stride)) throw outside(this, "open array", ptr, views);
+    views.heap = heap;
     return new _StructArray(this, views, this.#View, ptr, length, heap, ptr - header);
   }
 
@@ -602,6 +617,10 @@ function cDeclaration(type: FieldType, name: string): string {
       return `${cDeclaration(type.element, name)}[${type.length}]`;
     case "utf8":
       return `char ${name}[${type.maxBytes}]`;
+    case "string":
+      return `uint32_t ${name}[2] /* utf8: block pointer, byte length */`;
+    case "vec":
+      return `uint32_t ${name}[3] /* ${type.name}: block pointer, length, capacity */`;
     case "ref":
     case "selfref":
       return `uint32_t ${name} /* ${type.name} */`;
