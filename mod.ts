@@ -21,6 +21,7 @@
 export { Heap } from "./src/heap/heap.ts";
 export { SlabClass } from "./src/heap/heap.ts";
 export type {
+  AttachOptions,
   HeapOptions,
   HeapStats,
   RecoverReport,

@@ -17,6 +17,7 @@ import { HeapFormatError } from "../errors.ts";
 import {
   EPILOGUE_BYTES,
   FORMAT_VERSION,
+  H_BASE_OFFSET,
   H_HEADER_BYTES,
   H_HEAP_BYTES,
   H_LAST_WORKER,
@@ -115,6 +116,13 @@ function readSnapshot(bytes: unknown, options: RestoreOptions): SnapshotInfo {
   }
   if (word(H_HEADER_BYTES) !== HEADER_BYTES) {
     throw formatError("headerBytes", word(H_HEADER_BYTES), `is not ${HEADER_BYTES}`);
+  }
+  if (word(H_BASE_OFFSET) !== 0) {
+    throw formatError(
+      "baseOffset",
+      word(H_BASE_OFFSET),
+      "is not 0: the heap lived at an offset in a WebAssembly.Memory, so its pointers are addresses there",
+    );
   }
   const heapBytes = word(H_HEAP_BYTES);
   if (heapBytes < MIN_HEAP_BYTES || heapBytes % 8 !== 0 || heapBytes > MAX_HEAP_BYTES) {
