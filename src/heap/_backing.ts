@@ -40,15 +40,12 @@ interface ResizableMemory {
 
 /** The buffer to view for `memory`: a growable one where the engine offers it. */
 export function memoryBuffer(memory: WebAssembly.Memory): SharedArrayBuffer {
-  const current = memory.buffer as SharedArrayBuffer;
-  const resizable = (memory as unknown as ResizableMemory).toResizableBuffer;
-  const buffer = current.growable || typeof resizable !== "function"
-    ? current
-    : resizable.call(memory);
-  if (!(buffer instanceof SharedArrayBuffer)) {
+  const current = memory.buffer;
+  if (!(current instanceof SharedArrayBuffer)) {
     throw new TypeError("Cannot use WebAssembly.Memory for a heap: it is not shared");
   }
-  return buffer;
+  const resizable = (memory as unknown as ResizableMemory).toResizableBuffer;
+  return current.growable || typeof resizable !== "function" ? current : resizable.call(memory);
 }
 
 /** True when `buffer` no longer covers all of `memory` (it grew, maybe in another worker). */
