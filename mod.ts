@@ -28,6 +28,7 @@ export type {
   RestoreOptions,
   SlabClassStats,
   SlabStats,
+  WasmMemory,
 } from "./src/heap/heap.ts";
 export * from "./src/sync/mod.ts";
 export {

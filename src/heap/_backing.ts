@@ -14,6 +14,7 @@
 // in the memory; the allocator works on offsets from `baseOffset`.
 
 import { arenaInit } from "../alloc/arena.ts";
+import type { WasmMemory } from "./heap.ts";
 import { HeapFormatError } from "../errors.ts";
 import {
   FORMAT_VERSION,
@@ -33,14 +34,28 @@ import {
 /** Bytes of a WebAssembly page; `baseOffset` and memory sizes are multiples of it. */
 export const WASM_PAGE_BYTES = 65536;
 
+/** True when `value` is a `WebAssembly.Memory` of this realm. */
+export function isWasmMemory(value: unknown): value is WasmMemory {
+  const api = (globalThis as unknown as {
+    WebAssembly?: { Memory?: abstract new (...args: never[]) => unknown };
+  })
+    .WebAssembly;
+  return api?.Memory !== undefined && value instanceof api.Memory;
+}
+
 /** `toResizableBuffer` where the engine has it. */
 interface ResizableMemory {
   toResizableBuffer?: () => SharedArrayBuffer;
 }
 
+/** `memory.buffer`, typed loosely: TypeScript's DOM-less libs call it an ArrayBuffer. */
+function bufferOf(memory: WasmMemory): unknown {
+  return memory.buffer;
+}
+
 /** The buffer to view for `memory`: a growable one where the engine offers it. */
-export function memoryBuffer(memory: WebAssembly.Memory): SharedArrayBuffer {
-  const current = memory.buffer;
+export function memoryBuffer(memory: WasmMemory): SharedArrayBuffer {
+  const current = bufferOf(memory);
   if (!(current instanceof SharedArrayBuffer)) {
     throw new TypeError("Cannot use WebAssembly.Memory for a heap: it is not shared");
   }
@@ -50,19 +65,19 @@ export function memoryBuffer(memory: WebAssembly.Memory): SharedArrayBuffer {
 
 /** True when `buffer` no longer covers all of `memory` (it grew, maybe in another worker). */
 export function memoryGrew(
-  memory: WebAssembly.Memory,
+  memory: WasmMemory,
   buffer: SharedArrayBuffer,
   bufferBytes: number,
 ): boolean {
-  return buffer.growable ? buffer.byteLength !== bufferBytes : memory.buffer !== buffer;
+  return buffer.growable ? buffer.byteLength !== bufferBytes : bufferOf(memory) !== buffer;
 }
 
 /** The buffer over all of `memory` now (the same one when it is growable). */
 export function currentMemoryBuffer(
-  memory: WebAssembly.Memory,
+  memory: WasmMemory,
   buffer: SharedArrayBuffer,
 ): SharedArrayBuffer {
-  return buffer.growable ? buffer : memory.buffer as SharedArrayBuffer;
+  return buffer.growable ? buffer : bufferOf(memory) as SharedArrayBuffer;
 }
 
 /**
@@ -70,7 +85,7 @@ export function currentMemoryBuffer(
  * Throws (a RangeError from the engine) when the memory's maximum forbids it.
  */
 export function growMemory(
-  memory: WebAssembly.Memory,
+  memory: WasmMemory,
   buffer: SharedArrayBuffer,
   totalBytes: number,
 ): void {
@@ -79,7 +94,7 @@ export function growMemory(
     if (buffer.byteLength < target) buffer.grow(target);
     return;
   }
-  const have = (memory.buffer as SharedArrayBuffer).byteLength;
+  const have = (bufferOf(memory) as SharedArrayBuffer).byteLength;
   if (have < target) memory.grow((target - have) / WASM_PAGE_BYTES);
 }
 
@@ -109,7 +124,7 @@ export interface MemoryHeapSizes {
  * whole memory above `baseOffset` unless `initialBytes` is given.
  */
 export function createInMemory(
-  memory: WebAssembly.Memory,
+  memory: WasmMemory,
   baseOffset: number,
   sizes: MemoryHeapSizes,
 ): SharedArrayBuffer {
@@ -162,7 +177,7 @@ export function createInMemory(
 }
 
 /** Validates the heap header in `memory` at `baseOffset` (never writes) and returns the buffer to view. */
-export function attachMemory(memory: WebAssembly.Memory, baseOffset: number): SharedArrayBuffer {
+export function attachMemory(memory: WasmMemory, baseOffset: number): SharedArrayBuffer {
   const buffer = memoryBuffer(memory);
   if (buffer.byteLength < baseOffset + MIN_HEAP_BYTES) {
     throw new HeapFormatError(

@@ -138,6 +138,7 @@ import {
   createInMemory,
   currentMemoryBuffer,
   growMemory,
+  isWasmMemory,
   memoryGrew,
 } from "./_backing.ts";
 
@@ -199,7 +200,7 @@ export interface HeapOptions {
    *
    * @default {undefined}
    */
-  memory?: WebAssembly.Memory;
+  memory?: WasmMemory;
   /**
    * Where the heap starts in `memory`, a multiple of 64 KiB (a wasm page):
    * the module's own data below it is never written. Pass the same value to
@@ -208,6 +209,31 @@ export interface HeapOptions {
    * @default {0}
    */
   baseOffset?: number;
+}
+
+/**
+ * A shared `WebAssembly.Memory`, typed by the parts the heap uses so that no
+ * DOM or wasm type library is needed to use the package (Node's types lack one).
+ *
+ * @example A memory for a heap
+ * ```ts
+ * import { Heap, type WasmMemory } from "@typedheap/typedheap";
+ * import assert from "node:assert/strict";
+ *
+ * const memory: WasmMemory = new WebAssembly.Memory({ initial: 2, maximum: 64, shared: true });
+ * assert.equal(Heap.create({ memory }).byteLength, 131072);
+ * ```
+ */
+export interface WasmMemory {
+  /** The memory's bytes (a `SharedArrayBuffer` for a shared memory). */
+  readonly buffer: ArrayBuffer | SharedArrayBuffer;
+  /**
+   * Grows the memory by `deltaPages` pages of 64 KiB.
+   *
+   * @param deltaPages Pages to add.
+   * @returns The previous size in pages.
+   */
+  grow(deltaPages: number): number;
 }
 
 /**
@@ -486,7 +512,7 @@ export class Heap {
   /** The buffer viewed; for a heap in a `WebAssembly.Memory`, re-read after the memory grows. */
   private _buffer: SharedArrayBuffer;
   /** The WebAssembly memory holding the heap, or null for a heap in its own buffer. */
-  private readonly memory: WebAssembly.Memory | null;
+  private readonly memory: WasmMemory | null;
   /** Byte offset of the heap in the buffer (the memory's `baseOffset`; 0 in a buffer of its own). */
   private readonly base: number;
   /** Bytes of the buffer when the views were built. */
@@ -520,7 +546,7 @@ export class Heap {
 
   private constructor(
     buffer: SharedArrayBuffer,
-    memory: WebAssembly.Memory | null = null,
+    memory: WasmMemory | null = null,
     base: number = 0,
   ) {
     this._buffer = buffer;
@@ -676,7 +702,9 @@ export class Heap {
    * `heap.buffer` by `postMessage`. A buffer that does not hold a heap of this
    * format is rejected with {@linkcode HeapFormatError} and left unwritten.
    *
-   * @param buffer The buffer of a heap made by {@linkcode Heap.create}.
+   * @param buffer The buffer of a heap made by {@linkcode Heap.create}, or the shared
+   *   `WebAssembly.Memory` that holds one (see {@linkcode HeapOptions.memory}).
+   * @param options Where the heap starts in a memory; see {@linkcode AttachOptions}.
    * @returns A new handle (with its own worker id) on the same heap.
    *
    * @example Two handles see the same blocks
@@ -694,8 +722,8 @@ export class Heap {
    * assert.equal(heap.stats().liveAllocations, 0);
    * ```
    */
-  static attach(buffer: SharedArrayBuffer | WebAssembly.Memory, options: AttachOptions = {}): Heap {
-    if (buffer instanceof WebAssembly.Memory) {
+  static attach(buffer: SharedArrayBuffer | WasmMemory, options: AttachOptions = {}): Heap {
+    if (isWasmMemory(buffer)) {
       const base = checkBaseOffset("attach", options.baseOffset ?? 0);
       return new Heap(attachMemory(buffer, base), buffer, base);
     }
@@ -704,8 +732,8 @@ export class Heap {
   }
 
   /** `create` for a heap in a WebAssembly.Memory (see {@linkcode HeapOptions.memory}). */
-  private static createInMemory(memory: WebAssembly.Memory, options: HeapOptions): Heap {
-    if (!(memory instanceof WebAssembly.Memory)) {
+  private static createInMemory(memory: WasmMemory, options: HeapOptions): Heap {
+    if (!isWasmMemory(memory)) {
       throw new TypeError(
         `Cannot create heap: memory must be a WebAssembly.Memory: ${typeof memory}`,
       );

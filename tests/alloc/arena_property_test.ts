@@ -1,7 +1,8 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { Heap, OutOfMemoryError } from "../../mod.ts";
+import { Heap, OutOfMemoryError, type WasmMemory } from "../../mod.ts";
+import { Wasm } from "../_wasm_api.ts";
 
 /** Where a heap of the model test lives; every backing must pass the same test. */
 interface Backing {
@@ -10,10 +11,10 @@ interface Backing {
 }
 
 /** A shared wasm memory of `pages` pages that may grow to hold a heap of `maxBytes` at `base`. */
-function wasmMemory(base: number, initialBytes: number, maxBytes: number): WebAssembly.Memory {
+function wasmMemory(base: number, initialBytes: number, maxBytes: number): WasmMemory {
   const page = 65536;
   // A heap in a memory is whole pages: the smallest is one page.
-  return new WebAssembly.Memory({
+  return new Wasm.Memory({
     initial: Math.ceil((base + initialBytes) / page),
     maximum: Math.ceil((base + maxBytes) / page),
     shared: true,

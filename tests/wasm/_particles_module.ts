@@ -9,8 +9,9 @@
 //   // id at 0, x at 8, y at 16, next at 24; 32 bytes, 8-aligned
 
 import wabtInit from "wabt";
-import type { Heap } from "../../mod.ts";
+import type { Heap, WasmMemory } from "../../mod.ts";
 import { defineStruct, f64, selfRef, u32 } from "../../structs/mod.ts";
+import { Wasm, type WasmModule } from "../_wasm_api.ts";
 
 /** The record both sides use. */
 export const Particle = defineStruct("Particle", { id: u32, x: f64, y: f64, next: selfRef });
@@ -89,16 +90,16 @@ export interface ParticleExports {
   pop(head: number): number;
 }
 
-let compiled: Promise<WebAssembly.Module> | undefined;
+let compiled: Promise<WasmModule> | undefined;
 
 /** Compiles the module once (threads enabled: its memory is shared). */
-export function particlesModule(): Promise<WebAssembly.Module> {
+export function particlesModule(): Promise<WasmModule> {
   compiled ??= (async () => {
     const wabt = await wabtInit();
     const parsed = wabt.parseWat("particles.wat", PARTICLES_WAT, { threads: true });
     try {
       const { buffer } = parsed.toBinary({});
-      return await WebAssembly.compile(new Uint8Array(buffer));
+      return await Wasm.compile(new Uint8Array(buffer));
     } finally {
       parsed.destroy();
     }
@@ -108,10 +109,10 @@ export function particlesModule(): Promise<WebAssembly.Module> {
 
 /** Instantiates the module over `memory`, allocating through `heap` (a handle on the heap in that memory). */
 export async function instantiate(
-  memory: WebAssembly.Memory,
+  memory: WasmMemory,
   heap: Heap,
 ): Promise<ParticleExports> {
-  const instance = await WebAssembly.instantiate(await particlesModule(), {
+  const instance = await Wasm.instantiate(await particlesModule(), {
     env: {
       memory,
       alloc: (size: number): number => heap.alloc(size),

@@ -3,7 +3,7 @@
 // the particles module over the same memory and pushes records onto a list.
 
 import { isMainThread, parentPort, Worker, workerData } from "node:worker_threads";
-import { Heap } from "../../mod.ts";
+import { Heap, type WasmMemory } from "../../mod.ts";
 import { instantiate } from "./_particles_module.ts";
 
 /** This module's URL (a `.ts` file under Deno, the compiled `.js` under Node). */
@@ -11,7 +11,7 @@ export const WASM_WORKER_URL: string = import.meta.url;
 
 /** What the worker is asked to do. */
 export interface WasmTask {
-  memory: WebAssembly.Memory;
+  memory: WasmMemory;
   baseOffset: number;
   first: number;
   count: number;

@@ -5,15 +5,16 @@
 
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { Heap, HeapFormatError } from "../../mod.ts";
+import { Heap, HeapFormatError, type WasmMemory } from "../../mod.ts";
 import { C_LAYOUT, instantiate, Particle } from "./_particles_module.ts";
 import { runWasmWorker } from "./_wasm_worker.ts";
+import { Wasm } from "../_wasm_api.ts";
 
 const PAGE = 65536;
 const BASE = 4 * PAGE;
 
-function makeMemory(initialPages: number, maximumPages: number): WebAssembly.Memory {
-  return new WebAssembly.Memory({ initial: initialPages, maximum: maximumPages, shared: true });
+function makeMemory(initialPages: number, maximumPages: number): WasmMemory {
+  return new Wasm.Memory({ initial: initialPages, maximum: maximumPages, shared: true });
 }
 
 /** Walks a list of records from JavaScript: the ids in order. */
@@ -127,7 +128,7 @@ describe("a heap in a shared WebAssembly.Memory", () => {
     assert.throws(() => Heap.create({ memory, initialBytes: 128 * PAGE }), /cannot grow to/);
     assert.deepEqual(new Uint8Array(memory.buffer), before);
     assert.throws(() => Heap.attach(memory), HeapFormatError);
-    const unshared = new WebAssembly.Memory({ initial: 1 });
+    const unshared = new Wasm.Memory({ initial: 1 });
     assert.throws(() => Heap.create({ memory: unshared }), /not shared/);
     Heap.create({ memory, baseOffset: PAGE });
     assert.throws(() => Heap.attach(memory), /magic/);
