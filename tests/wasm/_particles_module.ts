@@ -2,7 +2,7 @@
 // records made by JavaScript in a heap that lives in the module's memory, and
 // allocates more of them through `alloc` / `free` imported from the heap. It is
 // compiled during the test with the npm package `wabt`, so the tests need
-// nothing but Node or Deno.
+// nothing but Node or Deno to run.
 //
 // C view of the record (the struct layer's layout must agree):
 //   struct Particle { uint32_t id; double x; double y; struct Particle *next; };
