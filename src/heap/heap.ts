@@ -131,7 +131,7 @@ import {
   rootSet,
   rootsProblem,
 } from "./roots.ts";
-import { restoreBuffer, type RestoreOptions, snapshotEnd } from "./snapshot.ts";
+import { restoreBuffer, restoreMemory, type RestoreOptions, snapshotEnd } from "./snapshot.ts";
 import {
   attachMemory,
   checkBaseOffset,
@@ -784,7 +784,9 @@ export class Heap {
    * ```
    */
   static restore(bytes: Uint8Array, options?: RestoreOptions): Heap {
-    const heap = new Heap(restoreBuffer(bytes, options));
+    const heap = options?.memory === undefined
+      ? new Heap(restoreBuffer(bytes, options))
+      : new Heap(restoreMemory(bytes, options), options.memory, options.baseOffset ?? 0);
     heap.lock();
     try {
       const u32 = heap._u32;

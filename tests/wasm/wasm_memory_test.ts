@@ -147,7 +147,37 @@ describe("a heap in a shared WebAssembly.Memory", () => {
     const copy = Heap.restore(heap.snapshot());
     assert.equal(Particle.at(copy, copy.getRoot("p")).x, 1.25);
     copy.check();
-    const offset = Heap.create({ memory: makeMemory(3, 64), baseOffset: PAGE });
-    assert.throws(() => Heap.restore(offset.snapshot()), /baseOffset is not 0/);
+  });
+
+  it("restores a snapshot of a heap at a baseOffset into another memory at that offset", async () => {
+    const source = makeMemory(3, 64);
+    const heap = Heap.create({ memory: source, baseOffset: PAGE });
+    let head = 0;
+    for (let i = 1; i <= 1000; i++) {
+      head =
+        Particle.create(heap, { id: i, x: i, next: head ? Particle.at(heap, head) : null }).ptr;
+    }
+    heap.setRoot("list", head);
+    const snap = heap.snapshot();
+    assert.throws(() => Heap.restore(snap), /baseOffset is not 0: .*pointers are addresses/);
+
+    const target = makeMemory(1, 64); // too small: restore grows it
+    new Uint8Array(target.buffer).fill(0x77);
+    const untouched = new Uint8Array(target.buffer).slice();
+    assert.throws(
+      () => Heap.restore(snap, { memory: target, baseOffset: 2 * PAGE }),
+      /baseOffset is not 131072/,
+    );
+    assert.deepEqual(new Uint8Array(target.buffer), untouched, "a rejected restore writes nothing");
+    const copy = Heap.restore(snap, { memory: target, baseOffset: PAGE });
+    assert.ok(new Uint8Array(target.buffer, 0, PAGE).every((b) => b === 0x77));
+    assert.equal(copy.getRoot("list"), head);
+    assert.equal(ids(copy, head).length, 1000);
+    const wasm = await instantiate(target, copy);
+    assert.equal(wasm.sum_x(head), 500_500);
+    const more = wasm.push_many(head, 2000, 10_000);
+    assert.equal(ids(copy, more).length, 11_000);
+    copy.check();
+    Heap.attach(target, { baseOffset: PAGE }).check();
   });
 });
