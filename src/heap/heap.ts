@@ -566,6 +566,8 @@ export class Heap {
    * cover the heap as it is now, rebuilt after any worker grew it. Inside a hot
    * loop, read the view once into a local; read it again after anything that
    * may grow the heap (an allocation, or a pointer received from another worker).
+   * For a heap in a `WebAssembly.Memory` the views start at address 0 of the
+   * memory, so pointers (wasm addresses) index them directly.
    */
   get u8(): Uint8Array {
     if (this.viewsStale()) this.refreshViews();
@@ -755,7 +757,8 @@ export class Heap {
 
   /**
    * Makes a new heap from a {@linkcode Heap.snapshot}, in a new growable
-   * buffer: every root and live block is where it was, byte for byte. No page
+   * buffer (or in `options.memory`): every root and live block is where it
+   * was, byte for byte. No page
    * or lock belongs to a worker of the heap the snapshot came from: slab
    * pages with live slots become orphans that any worker adopts, empty ones go
    * back to the arena, the heap lock is free and worker ids start again at 1.
@@ -765,7 +768,7 @@ export class Heap {
    * @param options The restored heap's `maxBytes` and lock timeout; see {@linkcode RestoreOptions}.
    * @returns A handle on the restored heap.
    * @throws {HeapFormatError} When `bytes` is truncated, not a heap, or of another format version.
-   * @throws {RangeError} When an option is out of range.
+   * @throws {RangeError} When an option is out of range, or `options.memory` cannot grow enough.
    *
    * @example Restoring a saved heap
    * ```ts
