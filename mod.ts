@@ -30,6 +30,14 @@ export type {
   SlabStats,
   WasmMemory,
 } from "./src/heap/heap.ts";
+export { RegionKind } from "./src/heap/regions.ts";
+export type {
+  HeapRegions,
+  RegionKindValue,
+  SlabAreaRegion,
+  SlabPageRegion,
+  SlabPageState,
+} from "./src/heap/regions.ts";
 export * from "./src/sync/mod.ts";
 export {
   DoubleFreeError,
