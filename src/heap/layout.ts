@@ -82,6 +82,12 @@ export const H_END = H_BINS + BIN_COUNT;
  * top of the header, well above `H_END`, so the words in between stay free.
  */
 export const H_ROOTS = 640;
+/**
+ * Byte offset of the heap in its buffer: 0 for a `SharedArrayBuffer`, the
+ * `baseOffset` for a heap in a `WebAssembly.Memory` (whose pointers are then
+ * absolute addresses, so a snapshot of it only makes sense at that offset).
+ */
+export const H_BASE_OFFSET = H_ROOTS - 1;
 /** Entries in the named-roots table. */
 export const ROOT_SLOTS = 32;
 /** Words of one roots-table entry: pointer, name length, then the name's UTF-8 bytes. */
@@ -119,7 +125,7 @@ if (H_USED_BYTES >> 4 === H_LOCK >> 4) {
   throw new Error("Layout: counters share the lock's cache line");
 }
 if (H_END * 4 > HEADER_BYTES) throw new Error("Layout: header words exceed HEADER_BYTES");
-if (H_ROOTS < H_END) throw new Error("Layout: the roots table overlaps the bins");
+if (H_BASE_OFFSET < H_END) throw new Error("Layout: the roots table overlaps the bins");
 if ((H_ROOTS + ROOT_SLOTS * ROOT_ENTRY_WORDS) * 4 > HEADER_BYTES) {
   throw new Error("Layout: the roots table exceeds HEADER_BYTES");
 }

@@ -14,9 +14,12 @@
 
 import { arenaTailFreeBytes, freeTag } from "../alloc/arena.ts";
 import { HeapFormatError } from "../errors.ts";
+import { checkBaseOffset, growMemory, isWasmMemory, memoryBuffer } from "./_backing.ts";
+import type { WasmMemory } from "./heap.ts";
 import {
   EPILOGUE_BYTES,
   FORMAT_VERSION,
+  H_BASE_OFFSET,
   H_HEADER_BYTES,
   H_HEAP_BYTES,
   H_LAST_WORKER,
@@ -63,6 +66,21 @@ export interface RestoreOptions {
    * @default {the snapshot heap's lockTimeoutMs}
    */
   lockTimeoutMs?: number;
+  /**
+   * A shared `WebAssembly.Memory` to restore the heap into (at `baseOffset`)
+   * instead of a new `SharedArrayBuffer`; it grows when it is too small. The
+   * snapshot must come from a heap at that same `baseOffset` (its pointers
+   * are addresses), and the memory below `baseOffset` is not written.
+   *
+   * @default {undefined}
+   */
+  memory?: WasmMemory;
+  /**
+   * Where the heap goes in `memory`: a multiple of 64 KiB.
+   *
+   * @default {0}
+   */
+  baseOffset?: number;
 }
 
 /** Where a snapshot of the heap in `u32` ends (heap lock held). */
@@ -84,7 +102,7 @@ function formatError(field: string, value: unknown, reason: string): HeapFormatE
 }
 
 /** Validates `bytes` as a snapshot of this format; reads only, throws `HeapFormatError`. */
-function readSnapshot(bytes: unknown, options: RestoreOptions): SnapshotInfo {
+function readSnapshot(bytes: unknown, options: RestoreOptions, baseOffset: number): SnapshotInfo {
   if (!(bytes instanceof Uint8Array)) {
     throw new TypeError(
       `Cannot restore heap: snapshot must be a Uint8Array: ${
@@ -115,6 +133,14 @@ function readSnapshot(bytes: unknown, options: RestoreOptions): SnapshotInfo {
   }
   if (word(H_HEADER_BYTES) !== HEADER_BYTES) {
     throw formatError("headerBytes", word(H_HEADER_BYTES), `is not ${HEADER_BYTES}`);
+  }
+  if (word(H_BASE_OFFSET) !== baseOffset) {
+    throw formatError(
+      "baseOffset",
+      word(H_BASE_OFFSET),
+      `is not ${baseOffset}: the heap's pointers are addresses at the offset it lived at ` +
+        "(restore it into a WebAssembly.Memory with that baseOffset)",
+    );
   }
   const heapBytes = word(H_HEAP_BYTES);
   if (heapBytes < MIN_HEAP_BYTES || heapBytes % 8 !== 0 || heapBytes > MAX_HEAP_BYTES) {
@@ -171,11 +197,46 @@ function readSnapshot(bytes: unknown, options: RestoreOptions): SnapshotInfo {
  * hands them over before anyone allocates.
  */
 export function restoreBuffer(bytes: unknown, options: RestoreOptions = {}): SharedArrayBuffer {
-  const { heapBytes, maxBytes, lockTimeoutMs } = readSnapshot(bytes, options);
-  const source = bytes as Uint8Array;
-  const buffer = new SharedArrayBuffer(heapBytes, { maxByteLength: maxBytes });
-  new Uint8Array(buffer).set(source);
-  const u32 = new Uint32Array(buffer);
+  const info = readSnapshot(bytes, options, 0);
+  const buffer = new SharedArrayBuffer(info.heapBytes, { maxByteLength: info.maxBytes });
+  writeHeap(new Uint32Array(buffer), bytes as Uint8Array, info);
+  return buffer;
+}
+
+/**
+ * `restoreBuffer` into `options.memory` at `options.baseOffset` (growing the
+ * memory when it is too small); returns the buffer to view.
+ */
+export function restoreMemory(bytes: unknown, options: RestoreOptions): SharedArrayBuffer {
+  const memory = options.memory;
+  if (!isWasmMemory(memory)) {
+    throw new TypeError(
+      `Cannot restore heap: memory must be a WebAssembly.Memory: ${typeof memory}`,
+    );
+  }
+  const base = checkBaseOffset("restore", options.baseOffset ?? 0);
+  let buffer = memoryBuffer(memory);
+  const info = readSnapshot(bytes, options, base);
+  if (buffer.byteLength < base + info.heapBytes) {
+    try {
+      growMemory(memory, buffer, base + info.heapBytes);
+    } catch (e) {
+      throw new RangeError(
+        `Cannot restore heap: the WebAssembly.Memory cannot grow to ${
+          base + info.heapBytes
+        } bytes: ${(e as Error).message}`,
+      );
+    }
+    buffer = memoryBuffer(memory);
+  }
+  writeHeap(new Uint32Array(buffer, base, info.heapBytes >>> 2), bytes as Uint8Array, info);
+  return buffer;
+}
+
+/** Writes a validated snapshot into `u32` (the heap's words) and resets what belonged to the old process. */
+function writeHeap(u32: Uint32Array, source: Uint8Array, info: SnapshotInfo): void {
+  const { heapBytes, maxBytes, lockTimeoutMs } = info;
+  new Uint8Array(u32.buffer, u32.byteOffset, heapBytes).set(source);
   if (source.length < heapBytes) {
     const c = source.length - TAIL_KEPT_BYTES;
     u32[(heapBytes - EPILOGUE_BYTES - 4) >>> 2] = u32[c >>> 2]; // the tail chunk's footer
@@ -186,5 +247,4 @@ export function restoreBuffer(bytes: unknown, options: RestoreOptions = {}): Sha
   u32[H_LAST_WORKER] = 0;
   u32[H_MAX_BYTES] = maxBytes;
   u32[H_LOCK_TIMEOUT_MS] = lockTimeoutMs;
-  return buffer;
 }

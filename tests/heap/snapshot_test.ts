@@ -1,6 +1,6 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { Heap, HeapFormatError, lockWord, unlockWord } from "../../mod.ts";
+import { Heap, HeapCorruptionError, HeapFormatError, lockWord, unlockWord } from "../../mod.ts";
 
 const MiB = 1 << 20;
 
@@ -106,12 +106,24 @@ describe("snapshot and restore", () => {
     lockWord(other.i32, word >>> 2, other.workerId, 1000);
     unlockWord(other.i32, word >>> 2, other.workerId);
     heap.setRoot("lock", word);
-    const copy = Heap.restore(heap.snapshot());
+    const snap = heap.snapshot();
+    // The copy is taken under the heap lock, so the lock word in it is held by this handle.
+    assert.equal(new DataView(snap.buffer).getInt32(5 * 4, true) >>> 1, heap.workerId);
+    const copy = Heap.restore(snap);
     const w = copy.getRoot("lock");
     lockWord(copy.i32, w >>> 2, copy.workerId, 1000);
     unlockWord(copy.i32, w >>> 2, copy.workerId);
     assert.equal(copy.i32[5], 0); // the heap lock
     copy.check();
+  });
+
+  it("rejects a snapshot whose chunks are damaged with HeapCorruptionError", () => {
+    const heap = Heap.create();
+    const p = heap.alloc(5000);
+    heap.alloc(5000);
+    const snap = heap.snapshot();
+    new DataView(snap.buffer).setUint32(p - 8, 4000 | 1, true); // the first block's size
+    assert.throws(() => Heap.restore(snap), HeapCorruptionError);
   });
 
   it("takes maxBytes and lockTimeoutMs from options", () => {
