@@ -7,6 +7,7 @@
 
 import type { ViewClass, ViewInstance } from "./_codegen.ts";
 import type { HeapViews } from "./_heap_views.ts";
+import { _buildIteration, _loopFor, type CursorInstance, type Iteration } from "./_iterate.ts";
 import type { StructFields, StructType, StructView } from "./types.ts";
 
 /**
@@ -196,18 +197,20 @@ export class _StructArray<F extends StructFields> implements StructArray<F> {
   each(fn: (record: StructView<F>, index: number) => void): void {
     const n = this.length;
     if (n === 0) return;
-    const stride = this.stride;
-    const ptr = this.ptr;
-    const view = new this.$C(this.$v, ptr);
-    const record = view as unknown as StructView<F>;
-    for (let i = 0; i < n; i++) {
-      view.$p = ptr + i * stride;
-      fn(record, i);
-    }
+    // A loop generated for this record type and this callback's source:
+    // see structs/_iterate.ts for why one shared loop is slow.
+    const loop = _loopFor(iterationOf(this.$C, this.type.name, this.stride), fn);
+    loop(new this.$C(this.$v, this.ptr), this.ptr, n, fn);
   }
 
   cursor(): StructCursor<F> {
-    return new _StructCursor(this, new this.$C(this.$v, this.ptr));
+    const Cursor = iterationOf(this.$C, this.type.name, this.stride).Cursor;
+    return new Cursor(
+      this,
+      new this.$C(this.$v, this.ptr),
+      this.ptr,
+      this.length,
+    ) as unknown as StructCursor<F>;
   }
 
   *[Symbol.iterator](): IterableIterator<StructView<F>> {
@@ -282,50 +285,39 @@ function indexError(operation: string, type: string, length: number, index: numb
   );
 }
 
-/** The implementation of {@linkcode StructCursor}. */
-class _StructCursor<F extends StructFields> implements StructCursor<F> {
-  readonly array: _StructArray<F>;
-  index: number;
-  readonly $view: ViewInstance;
-  readonly $base: number;
-  readonly $stride: number;
-  readonly $length: number;
+const iterations = new WeakMap<ViewClass, Iteration>();
 
-  constructor(array: _StructArray<F>, view: ViewInstance) {
-    this.array = array;
-    this.index = 0;
-    this.$view = view;
-    this.$base = array.ptr;
-    this.$stride = array.stride;
-    this.$length = array.length;
+/** The generated cursor class and `each` loops of a view class (made on first use). */
+function iterationOf(View: ViewClass, typeName: string, stride: number): Iteration {
+  let iteration = iterations.get(View);
+  if (iteration === undefined) {
+    iteration = _buildIteration(typeName, stride, seekError, addCursorPrinting);
+    iterations.set(View, iteration);
   }
+  return iteration;
+}
 
-  get record(): StructView<F> {
-    return this.$view as unknown as StructView<F>;
-  }
+function cursorName(cursor: CursorInstance): string {
+  const array = cursor.array as _StructArray<StructFields>;
+  return `StructCursor(${array.type.name}[${cursor.$length}]@${cursor.$base}, index ${cursor.index})`;
+}
 
-  seek(index: number): StructView<F> {
-    if ((index >>> 0) !== index || index >= this.$length) {
-      indexError("seek", this.array.type.name, this.$length, index);
-    }
-    this.index = index;
-    const view = this.$view;
-    view.$p = this.$base + index * this.$stride;
-    return view as unknown as StructView<F>;
-  }
+function seekError(cursor: CursorInstance, index: number): never {
+  const array = cursor.array as _StructArray<StructFields>;
+  indexError("seek", array.type.name, cursor.$length, index);
+}
 
-  seekUnchecked(index: number): StructView<F> {
-    this.index = index;
-    const view = this.$view;
-    view.$p = this.$base + index * this.$stride;
-    return view as unknown as StructView<F>;
-  }
-
-  [Symbol.for("Deno.customInspect")](): string {
-    return `StructCursor(${this.array.type.name}[${this.$length}]@${this.$base}, index ${this.index})`;
-  }
-
-  [Symbol.for("nodejs.util.inspect.custom")](): string {
-    return `StructCursor(${this.array.type.name}[${this.$length}]@${this.$base}, index ${this.index})`;
-  }
+function addCursorPrinting(prototype: object): void {
+  Object.defineProperties(prototype, {
+    [Symbol.for("Deno.customInspect")]: {
+      value: function inspect(this: CursorInstance): string {
+        return cursorName(this);
+      },
+    },
+    [Symbol.for("nodejs.util.inspect.custom")]: {
+      value: function inspect(this: CursorInstance): string {
+        return cursorName(this);
+      },
+    },
+  });
 }
