@@ -39,8 +39,8 @@ export type EachLoop = (
 export interface CursorInstance {
   /** The array walked. */
   readonly array: unknown;
-  /** The index of the current record. */
-  index: number;
+  /** The index of the current record (computed from the view's position). */
+  readonly index: number;
   /** The one view moved from record to record. */
   readonly $view: ViewInstance;
   /** The first record's byte offset. */
@@ -65,7 +65,9 @@ export interface Iteration {
   readonly loops: Map<string, EachLoop>;
   /** The loop used once `loops` is full (shared, so it may become polymorphic). */
   readonly shared: EachLoop;
-  /** The record size in bytes. */
+  /** The view field that holds the position: `$p` (a byte offset) or `$i` (an index). */
+  readonly at: "$p" | "$i";
+  /** How far the position moves per record: the record size, or 1 for an index. */
   readonly stride: number;
   /** The type's name, for the generated functions' names. */
   readonly name: string;
@@ -88,15 +90,16 @@ function identifier(name: string): string {
 let generated = 0;
 
 /**
- * The source of an `each` loop over records `stride` bytes apart. The
- * record address is a counter, not `base + i * stride`, and the stride is a
- * constant: the loop body is the view store, the call and the increments.
+ * The source of an `each` loop that moves the view by setting field `at`
+ * (the record's byte offset, or its index in columns). The position is a
+ * counter, not `base + i * stride`, and the stride is a constant: the loop
+ * body is the view store, the call and the increments.
  */
-function loopSource(name: string, stride: number): string {
+function loopSource(name: string, at: string, stride: number): string {
   return `"use strict";
 return function ${name}_each_${++generated}(view, base, n, fn) {
   for (var i = 0, p = base; i < n; i++, p += ${stride}) {
-    view.$p = p;
+    view.${at} = p;
     fn(view, i);
   }
 };
@@ -104,33 +107,31 @@ return function ${name}_each_${++generated}(view, base, n, fn) {
 }
 
 /** A new `each` loop (a new function, so with its own type feedback). */
-function newLoop(name: string, stride: number): EachLoop {
-  return new Function(loopSource(name, stride))() as EachLoop;
+function newLoop(name: string, at: string, stride: number): EachLoop {
+  return new Function(loopSource(name, at, stride))() as EachLoop;
 }
 
-/** The source of the cursor class of records `stride` bytes apart. */
-function cursorSource(name: string, stride: number): string {
+/** The source of the cursor class of views moved by setting field `at`. */
+function cursorSource(name: string, at: string, stride: number): string {
   return `"use strict";
 return class ${name}Cursor_${++generated} {
   constructor(array, view, base, length) {
     this.array = array;
-    this.index = 0;
     this.$view = view;
     this.$base = base;
     this.$length = length;
   }
   get record() { return this.$view; }
+  get index() { return (this.$view.${at} - this.$base) / ${stride}; }
   seek(i) {
     if ((i >>> 0) !== i || i >= this.$length) seekError(this, i);
-    this.index = i;
     var v = this.$view;
-    v.$p = this.$base + i * ${stride};
+    v.${at} = this.$base + i * ${stride};
     return v;
   }
   seekUnchecked(i) {
-    this.index = i;
     var v = this.$view;
-    v.$p = this.$base + i * ${stride};
+    v.${at} = this.$base + i * ${stride};
     return v;
   }
 };
@@ -138,20 +139,24 @@ return class ${name}Cursor_${++generated} {
 }
 
 /**
- * Builds the iteration code of one view class: records `stride` bytes apart,
- * of the type called `typeName`. `seekError` throws for a bad `seek` index
+ * Builds the iteration code of one view class, of the type called
+ * `typeName`, whose views are moved by setting field `at` to `base + i *
+ * stride` (the byte offset of record `i`, or for columns its index). `seekError` throws for a bad `seek` index
  * (kept out of `seek`, so that it stays small enough to inline).
  */
 export function _buildIteration(
   typeName: string,
+  at: "$p" | "$i",
   stride: number,
   seekError: (cursor: CursorInstance, index: number) => never,
   addPrinting: (prototype: object) => void,
 ): Iteration {
   const name = identifier(typeName);
-  const Cursor = new Function("seekError", cursorSource(name, stride))(seekError) as CursorClass;
+  const Cursor = new Function("seekError", cursorSource(name, at, stride))(
+    seekError,
+  ) as CursorClass;
   addPrinting(Cursor.prototype);
-  return { Cursor, loops: new Map(), shared: newLoop(name, stride), stride, name };
+  return { Cursor, loops: new Map(), shared: newLoop(name, at, stride), at, stride, name };
 }
 
 /**
@@ -163,7 +168,7 @@ export function _loopFor(iteration: Iteration, fn: (...args: never[]) => unknown
   let loop = iteration.loops.get(source);
   if (loop === undefined) {
     if (iteration.loops.size >= _MAX_LOOPS) return iteration.shared;
-    loop = newLoop(iteration.name, iteration.stride);
+    loop = newLoop(iteration.name, iteration.at, iteration.stride);
     iteration.loops.set(source, loop);
   }
   return loop;

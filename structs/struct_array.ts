@@ -8,6 +8,7 @@
 import type { ViewClass, ViewInstance } from "./_codegen.ts";
 import type { HeapViews } from "./_heap_views.ts";
 import { _buildIteration, _loopFor, type CursorInstance, type Iteration } from "./_iterate.ts";
+import { _arrayColumn, type StructColumn } from "./struct_columns.ts";
 import type { StructFields, StructType, StructView } from "./types.ts";
 
 /**
@@ -88,6 +89,17 @@ export interface StructArray<F extends StructFields> {
    * @returns A new cursor at record 0.
    */
   cursor(): StructCursor<F>;
+  /**
+   * One number field of every record as a typed array (a view of the whole
+   * heap), the index of record 0's field and the stride in elements, for a
+   * raw loop: `for (let i = 0, j = start; i < length; i++, j += stride) array[j]`.
+   *
+   * @param path A number field, or a dotted path through nested structs (`"pos.x"`).
+   * @returns The column.
+   * @throws {TypeError} If `path` does not name a number field.
+   * @throws {RangeError} If the field is not aligned for a typed array (packed layouts).
+   */
+  column(path: string): StructColumn;
   /** A new view per record, in order. @returns An iterator over the records. */
   [Symbol.iterator](): IterableIterator<StructView<F>>;
   /**
@@ -199,18 +211,22 @@ export class _StructArray<F extends StructFields> implements StructArray<F> {
     if (n === 0) return;
     // A loop generated for this record type and this callback's source:
     // see structs/_iterate.ts for why one shared loop is slow.
-    const loop = _loopFor(iterationOf(this.$C, this.type.name, this.stride), fn);
+    const loop = _loopFor(_iterationOf(this.$C, this.type.name, this.stride), fn);
     loop(new this.$C(this.$v, this.ptr), this.ptr, n, fn);
   }
 
   cursor(): StructCursor<F> {
-    const Cursor = iterationOf(this.$C, this.type.name, this.stride).Cursor;
+    const Cursor = _iterationOf(this.$C, this.type.name, this.stride).Cursor;
     return new Cursor(
       this,
       new this.$C(this.$v, this.ptr),
       this.ptr,
       this.length,
     ) as unknown as StructCursor<F>;
+  }
+
+  column(path: string): StructColumn {
+    return _arrayColumn(this.type, this.$v, this.ptr, this.length, path);
   }
 
   *[Symbol.iterator](): IterableIterator<StructView<F>> {
@@ -288,26 +304,35 @@ function indexError(operation: string, type: string, length: number, index: numb
 const iterations = new WeakMap<ViewClass, Iteration>();
 
 /** The generated cursor class and `each` loops of a view class (made on first use). */
-function iterationOf(View: ViewClass, typeName: string, stride: number): Iteration {
+export function _iterationOf(View: ViewClass, typeName: string, stride: number): Iteration {
   let iteration = iterations.get(View);
   if (iteration === undefined) {
-    iteration = _buildIteration(typeName, stride, seekError, addCursorPrinting);
+    iteration = _buildIteration(typeName, "$p", stride, _seekError, _addCursorPrinting);
     iterations.set(View, iteration);
   }
   return iteration;
 }
 
+/** What a cursor's printing and errors read from the array (or columns) it walks. */
+interface Walked {
+  readonly type: { readonly name: string };
+  readonly length: number;
+  readonly ptr: number;
+}
+
 function cursorName(cursor: CursorInstance): string {
-  const array = cursor.array as _StructArray<StructFields>;
-  return `StructCursor(${array.type.name}[${cursor.$length}]@${cursor.$base}, index ${cursor.index})`;
+  const array = cursor.array as Walked;
+  return `StructCursor(${array.type.name}[${array.length}]@${array.ptr}, index ${cursor.index})`;
 }
 
-function seekError(cursor: CursorInstance, index: number): never {
-  const array = cursor.array as _StructArray<StructFields>;
-  indexError("seek", array.type.name, cursor.$length, index);
+/** Throws the error of `seek` to a bad index. */
+export function _seekError(cursor: CursorInstance, index: number): never {
+  const array = cursor.array as Walked;
+  indexError("seek", array.type.name, array.length, index);
 }
 
-function addCursorPrinting(prototype: object): void {
+/** Adds the Deno and Node inspect hooks to a generated cursor class. */
+export function _addCursorPrinting(prototype: object): void {
   Object.defineProperties(prototype, {
     [Symbol.for("Deno.customInspect")]: {
       value: function inspect(this: CursorInstance): string {
