@@ -27,13 +27,26 @@
 
 import type { ViewInstance } from "./_codegen.ts";
 
-/** The loop behind `each`: walks `n` records from `base`, calling `fn` with the moving view. */
+/**
+ * The loop behind `each`: makes a view `new View(source, base)` (`source`:
+ * the heap's views, or the columns' arrays), then walks `n` records from
+ * `base`, calling `fn` with the moving view.
+ */
 export type EachLoop = (
-  view: ViewInstance,
+  source: unknown,
   base: number,
   n: number,
   fn: (record: never, index: number) => void,
 ) => void;
+
+/** The loop behind `reduce`: like {@linkcode EachLoop}, threading `acc` through `fn`. */
+export type ReduceLoop = (
+  source: unknown,
+  base: number,
+  n: number,
+  fn: (acc: never, record: never, index: number) => unknown,
+  acc: unknown,
+) => unknown;
 
 /** The shape of a generated cursor instance. */
 export interface CursorInstance {
@@ -57,14 +70,23 @@ export type CursorClass = new (
   length: number,
 ) => CursorInstance;
 
+/** A view class: `new View(source, position)`. */
+export type AnyViewClass = new (source: never, position: number) => object;
+
 /** What is generated for one view class. */
 export interface Iteration {
+  /** The view class walked. */
+  readonly View: AnyViewClass;
   /** The cursor class. */
   readonly Cursor: CursorClass;
   /** `each` loops by callback source text. */
   readonly loops: Map<string, EachLoop>;
   /** The loop used once `loops` is full (shared, so it may become polymorphic). */
   readonly shared: EachLoop;
+  /** `reduce` loops by kind and callback source text. */
+  readonly reduceLoops: Map<string, ReduceLoop>;
+  /** The `reduce` loop used once `reduceLoops` is full. */
+  readonly sharedReduce: ReduceLoop;
   /** The view field that holds the position: `$p` (a byte offset) or `$i` (an index). */
   readonly at: "$p" | "$i";
   /** How far the position moves per record: the record size, or 1 for an index. */
@@ -93,22 +115,44 @@ let generated = 0;
  * The source of an `each` loop that moves the view by setting field `at`
  * (the record's byte offset, or its index in columns). The position is a
  * counter, not `base + i * stride`, and the stride is a constant: the loop
- * body is the view store, the call and the increments.
+ * body is the view store, the call and the increments. The loop makes its
+ * view itself (`View` is a constant of the generated code): once V8 inlines
+ * the callback, the view does not escape the loop and V8 keeps its fields in
+ * registers instead of storing the position into an object per record.
+ *
+ * A `reduce` loop also passes the accumulator through the callback: a value
+ * in a register once the callback is inlined, where a sum kept in a variable
+ * the callback captures costs V8 a boxed number per record.
  */
-function loopSource(name: string, at: string, stride: number): string {
+function loopSource(
+  kind: "each" | "reduce" | "sum",
+  name: string,
+  at: string,
+  stride: number,
+): string {
+  const reduce = kind !== "each";
+  // "sum": a reduce whose initial value is a number. `+acc` (a no-op on a
+  // number) tells V8 the accumulator is a number from the start.
   return `"use strict";
-return function ${name}_each_${++generated}(view, base, n, fn) {
+return function ${name}_${kind}_${++generated}(source, base, n, fn${reduce ? ", acc" : ""}) {
+  ${kind === "sum" ? "acc = +acc;" : ""}
+  var view = new View(source, base);
   for (var i = 0, p = base; i < n; i++, p += ${stride}) {
     view.${at} = p;
-    fn(view, i);
+    ${reduce ? "acc = fn(acc, view, i);" : "fn(view, i);"}
   }
+  ${reduce ? "return acc;" : ""}
 };
-//# sourceURL=typedheap:${name}.each`;
+//# sourceURL=typedheap:${name}.${kind}`;
 }
 
-/** A new `each` loop (a new function, so with its own type feedback). */
-function newLoop(name: string, at: string, stride: number): EachLoop {
-  return new Function(loopSource(name, at, stride))() as EachLoop;
+/** A new loop of `kind` over the views of `iteration` (a new function, so with its own type feedback). */
+function newLoop<L>(
+  kind: "each" | "reduce" | "sum",
+  iteration: Pick<Iteration, "View" | "name" | "at" | "stride">,
+): L {
+  const source = loopSource(kind, iteration.name, iteration.at, iteration.stride);
+  return new Function("View", source)(iteration.View) as L;
 }
 
 /** The source of the cursor class of views moved by setting field `at`. */
@@ -139,12 +183,13 @@ return class ${name}Cursor_${++generated} {
 }
 
 /**
- * Builds the iteration code of one view class, of the type called
+ * Builds the iteration code of view class `View`, of the type called
  * `typeName`, whose views are moved by setting field `at` to `base + i *
  * stride` (the byte offset of record `i`, or for columns its index). `seekError` throws for a bad `seek` index
  * (kept out of `seek`, so that it stays small enough to inline).
  */
 export function _buildIteration(
+  View: AnyViewClass,
   typeName: string,
   at: "$p" | "$i",
   stride: number,
@@ -156,7 +201,15 @@ export function _buildIteration(
     seekError,
   ) as CursorClass;
   addPrinting(Cursor.prototype);
-  return { Cursor, loops: new Map(), shared: newLoop(name, at, stride), at, stride, name };
+  const walk = { View, name, at, stride };
+  return {
+    ...walk,
+    Cursor,
+    loops: new Map(),
+    shared: newLoop<EachLoop>("each", walk),
+    reduceLoops: new Map(),
+    sharedReduce: newLoop<ReduceLoop>("reduce", walk),
+  };
 }
 
 /**
@@ -168,8 +221,29 @@ export function _loopFor(iteration: Iteration, fn: (...args: never[]) => unknown
   let loop = iteration.loops.get(source);
   if (loop === undefined) {
     if (iteration.loops.size >= _MAX_LOOPS) return iteration.shared;
-    loop = newLoop(iteration.name, iteration.at, iteration.stride);
+    loop = newLoop<EachLoop>("each", iteration);
     iteration.loops.set(source, loop);
+  }
+  return loop;
+}
+
+/**
+ * The `reduce` loop of `iteration` for callback `fn` and an initial value
+ * `initial`, as {@linkcode _loopFor}; a number initial value gets a loop of
+ * its own, which keeps the accumulator unboxed.
+ */
+export function _reduceLoopFor(
+  iteration: Iteration,
+  fn: (...args: never[]) => unknown,
+  initial: unknown,
+): ReduceLoop {
+  const kind = typeof initial === "number" ? "sum" : "reduce";
+  const key = `${kind}:${Function.prototype.toString.call(fn)}`;
+  let loop = iteration.reduceLoops.get(key);
+  if (loop === undefined) {
+    if (iteration.reduceLoops.size >= _MAX_LOOPS) return iteration.sharedReduce;
+    loop = newLoop<ReduceLoop>(kind, iteration);
+    iteration.reduceLoops.set(key, loop);
   }
   return loop;
 }

@@ -7,7 +7,13 @@
 
 import type { ViewClass, ViewInstance } from "./_codegen.ts";
 import type { HeapViews } from "./_heap_views.ts";
-import { _buildIteration, _loopFor, type CursorInstance, type Iteration } from "./_iterate.ts";
+import {
+  _buildIteration,
+  _loopFor,
+  _reduceLoopFor,
+  type CursorInstance,
+  type Iteration,
+} from "./_iterate.ts";
 import { _arrayColumn, type StructColumn } from "./struct_columns.ts";
 import type { StructFields, StructType, StructView } from "./types.ts";
 
@@ -52,6 +58,7 @@ export interface StructArrayHeap {
  *   p.y = i * 10;
  * });
  * assert.equal(points.at(2).y, 20);
+ * assert.equal(points.reduce((sum, p) => sum + p.y, 0), 30);
  * assert.deepEqual([...points].map((p) => p.x), [0, 1, 2]);
  * assert.equal(points.at(1).ptr, points.ptr + Point.size);
  * points.destroy();
@@ -82,6 +89,20 @@ export interface StructArray<F extends StructFields> {
    * @param fn Called with the moving view and the record's index.
    */
   each(fn: (record: StructView<F>, index: number) => void): void;
+  /**
+   * Folds the records into one value, like `Array.prototype.reduce` with an
+   * initial value, moving one reused view as {@linkcode StructArray.each}
+   * does. For sums and other aggregates prefer it to `each` with a captured
+   * variable: V8 keeps the accumulator in a register here, where a number
+   * written to a variable of the enclosing function is boxed on every write
+   * (several times slower, with a plain `Float64Array` as much as here).
+   *
+   * @typeParam A The accumulator's type.
+   * @param fn Called with the accumulator, the moving view and the record's index; returns the new accumulator.
+   * @param initial The accumulator before the first record.
+   * @returns The accumulator after the last record (`initial` for an empty array).
+   */
+  reduce<A>(fn: (acc: A, record: StructView<F>, index: number) => A, initial: A): A;
   /**
    * A cursor: one reusable view that {@linkcode StructCursor.seek} moves to
    * any record, for loops that must make no object per record.
@@ -212,7 +233,14 @@ export class _StructArray<F extends StructFields> implements StructArray<F> {
     // A loop generated for this record type and this callback's source:
     // see structs/_iterate.ts for why one shared loop is slow.
     const loop = _loopFor(_iterationOf(this.$C, this.type.name, this.stride), fn);
-    loop(new this.$C(this.$v, this.ptr), this.ptr, n, fn);
+    loop(this.$v, this.ptr, n, fn);
+  }
+
+  reduce<A>(fn: (acc: A, record: StructView<F>, index: number) => A, initial: A): A {
+    const n = this.length;
+    if (n === 0) return initial;
+    const loop = _reduceLoopFor(_iterationOf(this.$C, this.type.name, this.stride), fn, initial);
+    return loop(this.$v, this.ptr, n, fn, initial) as A;
   }
 
   cursor(): StructCursor<F> {
@@ -307,7 +335,7 @@ const iterations = new WeakMap<ViewClass, Iteration>();
 export function _iterationOf(View: ViewClass, typeName: string, stride: number): Iteration {
   let iteration = iterations.get(View);
   if (iteration === undefined) {
-    iteration = _buildIteration(typeName, "$p", stride, _seekError, _addCursorPrinting);
+    iteration = _buildIteration(View, typeName, "$p", stride, _seekError, _addCursorPrinting);
     iterations.set(View, iteration);
   }
   return iteration;

@@ -9,7 +9,13 @@
 import { InvalidPointerError } from "../src/errors.ts";
 import { _describe } from "./_brand.ts";
 import { _viewsOf, type HeapViews } from "./_heap_views.ts";
-import { _buildIteration, _loopFor, type EachLoop, type Iteration } from "./_iterate.ts";
+import {
+  _buildIteration,
+  _loopFor,
+  _reduceLoopFor,
+  type EachLoop,
+  type Iteration,
+} from "./_iterate.ts";
 import { _layoutOf, type FieldLayout } from "./_layout.ts";
 import { _addCursorPrinting, _seekError } from "./struct_array.ts";
 import type { StructType } from "./struct_type.ts";
@@ -241,6 +247,7 @@ export interface ColumnsCursor<F extends StructFields> {
  *   p.vx = 0.5;
  * });
  * ps.each((p) => (p.x += p.vx));
+ * assert.equal(ps.reduce((sum, p) => sum + p.x, 0), 500);
  * const x = ps.column("x").array; // a Float32Array of 1000 elements, in the heap
  * assert.equal(x.length, 1000);
  * assert.equal(x[999], 0.5);
@@ -270,6 +277,15 @@ export interface StructColumns<F extends StructFields> {
    * @param fn Called with the moving view and the record's index.
    */
   each(fn: (record: ColumnsView<F>, index: number) => void): void;
+  /**
+   * Folds the records into one value, as {@linkcode StructArray.reduce}.
+   *
+   * @typeParam A The accumulator's type.
+   * @param fn Called with the accumulator, the moving view and the record's index; returns the new accumulator.
+   * @param initial The accumulator before the first record.
+   * @returns The accumulator after the last record (`initial` when empty).
+   */
+  reduce<A>(fn: (acc: A, record: ColumnsView<F>, index: number) => A, initial: A): A;
   /** A cursor: one reusable view. @returns A new cursor at record 0. */
   cursor(): ColumnsCursor<F>;
   /**
@@ -358,7 +374,7 @@ return class _${name}_columns_${++generated} {
 //# sourceURL=typedheap:${name}.columns`;
   const View = new Function(source)() as ColumnsViewClass;
   addRecordPrinting(View.prototype, type.name);
-  const iteration = _buildIteration(type.name, "$i", 1, _seekError, _addCursorPrinting);
+  const iteration = _buildIteration(View, type.name, "$i", 1, _seekError, _addCursorPrinting);
   meta = { View, iteration, fields };
   metas.set(type, meta);
   return meta;
@@ -531,7 +547,14 @@ class _StructColumns<F extends StructFields> implements StructColumns<F> {
     if (n === 0) return;
     // One loop per callback source, as for arrays of records (structs/_iterate.ts).
     const loop: EachLoop = _loopFor(this.$meta.iteration, fn);
-    loop(new this.$meta.View(this.$arrays, 0) as never, 0, n, fn);
+    loop(this.$arrays, 0, n, fn);
+  }
+
+  reduce<A>(fn: (acc: A, record: ColumnsView<F>, index: number) => A, initial: A): A {
+    const n = this.length;
+    if (n === 0) return initial;
+    const loop = _reduceLoopFor(this.$meta.iteration, fn, initial);
+    return loop(this.$arrays, 0, n, fn, initial) as A;
   }
 
   cursor(): ColumnsCursor<F> {

@@ -17,7 +17,7 @@ import {
   u8,
   utf8,
 } from "../../structs/mod.ts";
-import { _loopFor, _MAX_LOOPS } from "../../structs/_iterate.ts";
+import { _loopFor, _MAX_LOOPS, _reduceLoopFor } from "../../structs/_iterate.ts";
 import { _iterationOf, type _StructArray } from "../../structs/struct_array.ts";
 import type { StructFields } from "../../structs/types.ts";
 
@@ -46,6 +46,38 @@ describe("generated iteration", () => {
     bodies.each(make());
     bodies.each(make());
     assert.deepEqual(bodies.toJSON().map((b) => b.x), [2, 2, 2]);
+  });
+
+  it("reduce threads the accumulator, with one loop per callback source", () => {
+    const heap = Heap.create();
+    const bodies = Body.createArray(heap, 4);
+    bodies.each((b, i) => {
+      b.x = i;
+      b.y = 10 * i;
+    });
+    assert.equal(bodies.reduce((s, b) => s + b.x + b.y, 0), 66);
+    assert.deepEqual(bodies.reduce((acc: number[], b, i) => [...acc, b.y + i], []), [
+      0,
+      11,
+      22,
+      33,
+    ]);
+    assert.equal(Body.createArray(heap, 0).reduce(() => 1, 7), 7);
+    const it = iterationOf(bodies);
+    const make = () => (s: number, b: { x: number }): number => s + b.x;
+    assert.equal(_reduceLoopFor(it, make(), 0), _reduceLoopFor(it, make(), 1));
+    assert.notEqual(_reduceLoopFor(it, make(), 0), _reduceLoopFor(it, make(), 0n), "number or not");
+    assert.notEqual(_reduceLoopFor(it, (s: number) => s, 0), _reduceLoopFor(it, make(), 0));
+    assert.equal(bodies.reduce((s, b) => s + BigInt(b.x), 0n), 6n);
+    assert.equal(
+      bodies.reduce((s) => `${s}.`, 0 as number | string),
+      "0....",
+      "a number start may become anything",
+    );
+    const cols = Body.createColumns(heap, 3);
+    cols.each((b, i) => (b.vx = i + 0.5));
+    assert.equal(cols.reduce((s, b) => s + b.vx, 0), 4.5);
+    assert.equal(Body.createColumns(heap, 0).reduce(() => 1, 7), 7);
   });
 
   it("each stays correct past the loop cache's bound", () => {
