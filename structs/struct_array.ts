@@ -330,6 +330,51 @@ function indexError(operation: string, type: string, length: number, index: numb
 }
 
 const iterations = new WeakMap<ViewClass, Iteration>();
+const arrayClasses = new WeakMap<ViewClass, typeof _StructArray>();
+let generatedArrays = 0;
+
+function atError(array: _StructArray<StructFields>, index: number): never {
+  indexError("get record of", array.type.name, array.length, index);
+}
+
+/**
+ * A new array of records whose class is generated for its element view
+ * class: its `at` constructs views of that one class, so V8 can inline the
+ * construction into the caller and, when the view does not escape, not
+ * allocate it at all (the shared `at` constructs the views of every struct
+ * type and cannot). Arrays of different types have different classes; the
+ * other methods stay shared (they run once per loop, not once per record).
+ */
+export function _newStructArray<F extends StructFields>(
+  type: StructType<F>,
+  views: HeapViews,
+  View: ViewClass,
+  ptr: number,
+  length: number,
+  heap: StructArrayHeap | null,
+  block: number,
+): _StructArray<F> {
+  let Array = arrayClasses.get(View);
+  if (Array === undefined) {
+    const name = type.name.replace(/[^A-Za-z0-9_]/g, "_");
+    // The counter keeps every source distinct (see structs/_iterate.ts).
+    const source = `"use strict";
+return class _${name}_array_${++generatedArrays} extends Base {
+  at(i) {
+    if ((i >>> 0) !== i || i >= this.length) atError(this, i);
+    return new View(this.$v, this.ptr + i * ${type.size});
+  }
+};
+//# sourceURL=typedheap:${name}.array`;
+    Array = new Function("Base", "View", "atError", source)(
+      _StructArray,
+      View,
+      atError,
+    ) as typeof _StructArray;
+    arrayClasses.set(View, Array);
+  }
+  return new Array(type, views, View, ptr, length, heap, block) as _StructArray<F>;
+}
 
 /** The generated cursor class and `each` loops of a view class (made on first use). */
 export function _iterationOf(View: ViewClass, typeName: string, stride: number): Iteration {

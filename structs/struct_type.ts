@@ -18,7 +18,7 @@ import { _viewsOf, type HeapViews } from "./_heap_views.ts";
 import { _computeLayout, _layouts, type Layout } from "./_layout.ts";
 import { _addPrinting } from "./_print.ts";
 import { _hooks, _RUNTIME } from "./_runtime.ts";
-import { _StructArray, type StructArray } from "./struct_array.ts";
+import { _newStructArray, type StructArray } from "./struct_array.ts";
 import { _columnsAt, _createColumns, type StructColumns } from "./struct_columns.ts";
 import type {
   AnyStructType,
@@ -400,7 +400,7 @@ export class StructType<F extends StructFields> {
     views.u8.fill(0, block, ptr + length * size);
     views.u32[(ptr - 8) >>> 2] = length;
     views.u32[(ptr - 4) >>> 2] = size;
-    return new _StructArray(this, views, this.#View, ptr, length, heap, block);
+    return _newStructArray(this, views, this.#View, ptr, length, heap, block);
   }
 
   /**
@@ -443,7 +443,7 @@ export class StructType<F extends StructFields> {
       );
     }
     if (!views.cover(ptr + length * stride)) throw outside(this, "open array", ptr, views);
-    return new _StructArray(this, views, this.#View, ptr, length, heap, ptr - header);
+    return _newStructArray(this, views, this.#View, ptr, length, heap, ptr - header);
   }
 
   /**

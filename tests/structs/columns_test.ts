@@ -99,6 +99,9 @@ describe("generated iteration", () => {
     const c2 = Body.arrayAt(heap, bodies.ptr).cursor();
     const c3 = sprites.cursor();
     assert.equal(c1.seekUnchecked, c2.seekUnchecked, "one class per type");
+    assert.equal(bodies.at, Body.arrayAt(heap, bodies.ptr).at, "arrays too");
+    assert.notEqual(bodies.at, sprites.at, "at constructs one view class per array class");
+    assert.equal(Object.getPrototypeOf(bodies.at(1)), Object.getPrototypeOf(Body.create(heap)));
     assert.notEqual(c1.seekUnchecked, c3.seekUnchecked, "another per other type");
     assert.deepEqual(Object.keys(c1), Object.keys(c3));
     const keys = Object.keys(c1);
