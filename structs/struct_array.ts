@@ -364,11 +364,16 @@ return class _${name}_array_${++generatedArrays} extends Base {
     if ((i >>> 0) !== i || i >= this.length) atError(this, i);
     return new View(this.$v, this.ptr + i * ${type.size});
   }
+  cursor() {
+    return new Cursor(this, new View(this.$v, this.ptr), this.ptr, this.length);
+  }
 };
 //# sourceURL=typedheap:${name}.array`;
-    Array = new Function("Base", "View", "atError", source)(
+    const Cursor = _iterationOf(View, type.name, type.size).Cursor;
+    Array = new Function("Base", "View", "Cursor", "atError", source)(
       _StructArray,
       View,
+      Cursor,
       atError,
     ) as typeof _StructArray;
     arrayClasses.set(View, Array);
