@@ -120,6 +120,14 @@ let generated = 0;
  * the callback, the view does not escape the loop and V8 keeps its fields in
  * registers instead of storing the position into an object per record.
  *
+ * The loop body is written twice (two records per turn): the checks V8 puts
+ * around the inlined callback (that `fn` is still the callback it inlined,
+ * the loop's own counter and bound) then run once per two records (measured
+ * in bench/struct_program_bench.ts: `each` from 1.48x to 1.29x a raw loop,
+ * `reduce` from 1.34x to 1.06x). Not more than twice: V8 inlines at most 920
+ * bytes of bytecode into one function and 460 from one callee, so two copies
+ * of any callback it would inline at all still fit.
+ *
  * A `reduce` loop also passes the accumulator through the callback: a value
  * in a register once the callback is inlined, where a sum kept in a variable
  * the callback captures costs V8 a boxed number per record.
@@ -137,7 +145,14 @@ function loopSource(
 return function ${name}_${kind}_${++generated}(source, base, n, fn${reduce ? ", acc" : ""}) {
   ${kind === "sum" ? "acc = +acc;" : ""}
   var view = new View(source, base);
-  for (var i = 0, p = base; i < n; i++, p += ${stride}) {
+  var i = 0, p = base;
+  for (; i + 1 < n; i += 2, p += ${2 * stride}) {
+    view.${at} = p;
+    ${reduce ? "acc = fn(acc, view, i);" : "fn(view, i);"}
+    view.${at} = p + ${stride};
+    ${reduce ? "acc = fn(acc, view, i + 1);" : "fn(view, i + 1);"}
+  }
+  if (i < n) {
     view.${at} = p;
     ${reduce ? "acc = fn(acc, view, i);" : "fn(view, i);"}
   }
