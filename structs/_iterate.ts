@@ -7,7 +7,7 @@
 // class shared by every struct type, a program that calls `each` with a few
 // callbacks and walks a few types makes those shared sites polymorphic, and
 // the hot loops slow down 2-7x. What V8's own tracing showed (Deno 2.9.6,
-// bench/struct_program_bench.ts against the old shared code):
+// bench/struct_program.ts against the old shared code):
 // - `--trace-deopt`: the shared `each` was optimized with the first callback
 //   inlined, then deoptimized with "wrong call target" (second callback) and
 //   "wrong map" (records of a second type at `view.$p = ...`);
@@ -23,7 +23,8 @@
 // closure is made for every call), so the call in each loop sees one target
 // and V8 inlines the callback and its field accessors into the loop. The
 // cursor and the view have a fixed set of fields from their constructors,
-// and the fields keep one representation (`$p` and `index` small integers).
+// and the fields keep one representation (`$p` a small integer; the cursor
+// computes its index from it instead of storing it on every seek).
 
 import type { ViewInstance } from "./_codegen.ts";
 
@@ -123,7 +124,7 @@ let generated = 0;
  * The loop body is written twice (two records per turn): the checks V8 puts
  * around the inlined callback (that `fn` is still the callback it inlined,
  * the loop's own counter and bound) then run once per two records (measured
- * in bench/struct_program_bench.ts: `each` from 1.48x to 1.29x a raw loop,
+ * in bench/struct_program.ts: `each` from 1.48x to 1.29x a raw loop,
  * `reduce` from 1.34x to 1.06x). Not more than twice: V8 inlines at most 920
  * bytes of bytecode into one function and 460 from one callee, so two copies
  * of any callback it would inline at all still fit.

@@ -1,6 +1,8 @@
 /**
  * Record loops inside a program, not in isolation: run with
- * `deno run -A bench/struct_program_bench.ts [rounds]` (default 15 rounds).
+ * `deno run -A bench/struct_program.ts [rounds]` (default 15 rounds). A
+ * script, not a `deno bench` file: its ratios come from interleaved rounds
+ * in one process, each loop timed against the raw loop run just before it.
  *
  * `deno bench` of one loop on its own cannot see what a real program does to
  * V8's feedback: the same `each` called with several callbacks, cursors of
@@ -13,12 +15,16 @@
  * - update: `p.x += p.vx; p.y += p.vy`
  * - sum: `s += p.x + p.y` (read only)
  *
- * written as a raw `Float64Array` loop (the baseline), a `StructArray` cursor
- * (`seekUnchecked`), `each`, `at(i)` (a view per record), plain JS objects,
- * and struct-of-arrays columns; and a scan of one field: a plain
- * `Float64Array` against a struct-of-arrays cursor and `column()`.
- * It prints, per loop, the median and the minimum over the rounds of the
- * ratio to the raw loop timed in the same round.
+ * written as a raw `Float64Array` loop over a module-level constant (the
+ * baseline, the best case: V8 folds the array into the code), a raw loop over
+ * an array V8 cannot fold, a `StructArray` cursor (`seek`, `seekUnchecked`),
+ * `each`, `reduce`, `at(i)` (a view per record), plain JS objects (class
+ * instances), and struct-of-arrays columns; and a scan of one field: a plain
+ * `Float64Array` against a struct-of-arrays cursor and `column()`, and the
+ * same through an array of records. Times are CPU time (user + system), so
+ * that time spent descheduled on a loaded machine does not count. It prints,
+ * per loop, the median and the minimum over the rounds of the ratio to the
+ * raw loop timed just before it, and the median time per record.
  *
  * @module
  */
