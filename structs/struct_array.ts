@@ -355,8 +355,8 @@ export function _newStructArray<F extends StructFields>(
   heap: StructArrayHeap | null,
   block: number,
 ): _StructArray<F> {
-  let Array = arrayClasses.get(View);
-  if (Array === undefined) {
+  let ArrayClass = arrayClasses.get(View);
+  if (ArrayClass === undefined) {
     const name = type.name.replace(/[^A-Za-z0-9_]/g, "_");
     // The counter keeps every source distinct (see structs/_iterate.ts).
     const source = `"use strict";
@@ -371,15 +371,15 @@ return class _${name}_array_${++generatedArrays} extends Base {
 };
 //# sourceURL=typedheap:${name}.array`;
     const Cursor = _iterationOf(View, type.name, type.size).Cursor;
-    Array = new Function("Base", "View", "Cursor", "atError", source)(
+    ArrayClass = new Function("Base", "View", "Cursor", "atError", source)(
       _StructArray,
       View,
       Cursor,
       atError,
     ) as typeof _StructArray;
-    arrayClasses.set(View, Array);
+    arrayClasses.set(View, ArrayClass);
   }
-  return new Array(type, views, View, ptr, length, heap, block) as _StructArray<F>;
+  return new ArrayClass(type, views, View, ptr, length, heap, block) as _StructArray<F>;
 }
 
 /** The generated cursor class and `each` loops of a view class (made on first use). */
