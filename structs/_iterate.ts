@@ -84,8 +84,10 @@ export interface Iteration {
   readonly loops: Map<string, EachLoop>;
   /** The loop used once `loops` is full (shared, so it may become polymorphic). */
   readonly shared: EachLoop;
-  /** `reduce` loops by kind and callback source text. */
+  /** `reduce` loops by callback source text, for initial values that are not numbers. */
   readonly reduceLoops: Map<string, ReduceLoop>;
+  /** `reduce` loops by callback source text, for number initial values. */
+  readonly sumLoops: Map<string, ReduceLoop>;
   /** The `reduce` loop used once `reduceLoops` is full. */
   readonly sharedReduce: ReduceLoop;
   /** The view field that holds the position: `$p` (a byte offset) or `$i` (an index). */
@@ -224,15 +226,29 @@ export function _buildIteration(
     loops: new Map(),
     shared: newLoop<EachLoop>("each", walk),
     reduceLoops: new Map(),
+    sumLoops: new Map(),
     sharedReduce: newLoop<ReduceLoop>("reduce", walk),
   };
 }
 
 /**
- * The `each` loop of `iteration` for callback `fn`: one per distinct source
- * text of the callback, generated on first use, up to {@linkcode _MAX_LOOPS}.
+ * Walks of fewer records than this use the shared loop: finding the loop of
+ * a callback (its source text, hashed) costs about as much as calling it
+ * from a polymorphic site for this many records.
  */
-export function _loopFor(iteration: Iteration, fn: (...args: never[]) => unknown): EachLoop {
+export const _SMALL_WALK = 32;
+
+/**
+ * The `each` loop of `iteration` for callback `fn` over `n` records: one per
+ * distinct source text of the callback, generated on first use, up to
+ * {@linkcode _MAX_LOOPS}; the shared one for short walks.
+ */
+export function _loopFor(
+  iteration: Iteration,
+  fn: (...args: never[]) => unknown,
+  n: number,
+): EachLoop {
+  if (n < _SMALL_WALK) return iteration.shared;
   const source = Function.prototype.toString.call(fn);
   let loop = iteration.loops.get(source);
   if (loop === undefined) {
@@ -244,22 +260,25 @@ export function _loopFor(iteration: Iteration, fn: (...args: never[]) => unknown
 }
 
 /**
- * The `reduce` loop of `iteration` for callback `fn` and an initial value
- * `initial`, as {@linkcode _loopFor}; a number initial value gets a loop of
- * its own, which keeps the accumulator unboxed.
+ * The `reduce` loop of `iteration` for callback `fn`, an initial value
+ * `initial` and `n` records, as {@linkcode _loopFor}; a number initial value
+ * gets a loop of its own (`acc = +acc` tells V8 the accumulator is a number).
  */
 export function _reduceLoopFor(
   iteration: Iteration,
   fn: (...args: never[]) => unknown,
   initial: unknown,
+  n: number,
 ): ReduceLoop {
-  const kind = typeof initial === "number" ? "sum" : "reduce";
-  const key = `${kind}:${Function.prototype.toString.call(fn)}`;
-  let loop = iteration.reduceLoops.get(key);
+  if (n < _SMALL_WALK) return iteration.sharedReduce;
+  const sum = typeof initial === "number";
+  const loops = sum ? iteration.sumLoops : iteration.reduceLoops;
+  const source = Function.prototype.toString.call(fn);
+  let loop = loops.get(source);
   if (loop === undefined) {
-    if (iteration.reduceLoops.size >= _MAX_LOOPS) return iteration.sharedReduce;
-    loop = newLoop<ReduceLoop>(kind, iteration);
-    iteration.reduceLoops.set(key, loop);
+    if (loops.size >= _MAX_LOOPS) return iteration.sharedReduce;
+    loop = newLoop<ReduceLoop>(sum ? "sum" : "reduce", iteration);
+    loops.set(source, loop);
   }
   return loop;
 }

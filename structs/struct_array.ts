@@ -233,14 +233,14 @@ export class _StructArray<F extends StructFields> implements StructArray<F> {
     if (n === 0) return;
     // A loop generated for this record type and this callback's source:
     // see structs/_iterate.ts for why one shared loop is slow.
-    const loop = _loopFor(_iterationOf(this.$C, this.type.name, this.stride), fn);
+    const loop = _loopFor(_iterationOf(this.$C, this.type.name, this.stride), fn, n);
     loop(this.$v, this.ptr, n, fn);
   }
 
   reduce<A>(fn: (acc: A, record: StructView<F>, index: number) => A, initial: A): A {
     const n = this.length;
     if (n === 0) return initial;
-    const loop = _reduceLoopFor(_iterationOf(this.$C, this.type.name, this.stride), fn, initial);
+    const loop = _reduceLoopFor(_iterationOf(this.$C, this.type.name, this.stride), fn, initial, n);
     return loop(this.$v, this.ptr, n, fn, initial) as A;
   }
 

@@ -546,14 +546,14 @@ class _StructColumns<F extends StructFields> implements StructColumns<F> {
     const n = this.length;
     if (n === 0) return;
     // One loop per callback source, as for arrays of records (structs/_iterate.ts).
-    const loop: EachLoop = _loopFor(this.$meta.iteration, fn);
+    const loop: EachLoop = _loopFor(this.$meta.iteration, fn, n);
     loop(this.$arrays, 0, n, fn);
   }
 
   reduce<A>(fn: (acc: A, record: ColumnsView<F>, index: number) => A, initial: A): A {
     const n = this.length;
     if (n === 0) return initial;
-    const loop = _reduceLoopFor(this.$meta.iteration, fn, initial);
+    const loop = _reduceLoopFor(this.$meta.iteration, fn, initial, n);
     return loop(this.$arrays, 0, n, fn, initial) as A;
   }
 

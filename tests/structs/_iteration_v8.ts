@@ -36,7 +36,7 @@ const update = (p: { x: number; y: number; vx: number; vy: number }): void => {
 
 function loopOf(array: unknown, fn: (...args: never[]) => unknown): unknown {
   const a = array as _StructArray<StructFields>;
-  return _loopFor(_iterationOf(a.$C, a.type.name, a.stride), fn);
+  return _loopFor(_iterationOf(a.$C, a.type.name, a.stride), fn, a.length);
 }
 
 const result: Record<string, boolean> = {};

@@ -17,7 +17,7 @@ import {
   u8,
   utf8,
 } from "../../structs/mod.ts";
-import { _loopFor, _MAX_LOOPS, _reduceLoopFor } from "../../structs/_iterate.ts";
+import { _loopFor, _MAX_LOOPS, _reduceLoopFor, _SMALL_WALK } from "../../structs/_iterate.ts";
 import { _iterationOf, type _StructArray } from "../../structs/struct_array.ts";
 import type { StructFields } from "../../structs/types.ts";
 
@@ -39,10 +39,12 @@ describe("generated iteration", () => {
     const make = () => (p: { x: number }): void => {
       p.x += 1;
     };
-    const a = _loopFor(it, make());
-    assert.equal(_loopFor(it, make()), a);
-    assert.notEqual(_loopFor(it, (p: { y: number }) => (p.y = 1)), a);
-    assert.notEqual(_loopFor(iterationOf(twins), make()), a, "same name and fields, other type");
+    const n = _SMALL_WALK;
+    const a = _loopFor(it, make(), n);
+    assert.equal(_loopFor(it, make(), n), a);
+    assert.notEqual(_loopFor(it, (p: { y: number }) => (p.y = 1), n), a);
+    assert.notEqual(_loopFor(iterationOf(twins), make(), n), a, "same name and fields, other type");
+    assert.equal(_loopFor(it, make(), n - 1), it.shared, "short walks share one loop");
     bodies.each(make());
     bodies.each(make());
     assert.deepEqual(bodies.toJSON().map((b) => b.x), [2, 2, 2]);
@@ -65,9 +67,19 @@ describe("generated iteration", () => {
     assert.equal(Body.createArray(heap, 0).reduce(() => 1, 7), 7);
     const it = iterationOf(bodies);
     const make = () => (s: number, b: { x: number }): number => s + b.x;
-    assert.equal(_reduceLoopFor(it, make(), 0), _reduceLoopFor(it, make(), 1));
-    assert.notEqual(_reduceLoopFor(it, make(), 0), _reduceLoopFor(it, make(), 0n), "number or not");
-    assert.notEqual(_reduceLoopFor(it, (s: number) => s, 0), _reduceLoopFor(it, make(), 0));
+    const n = _SMALL_WALK;
+    assert.equal(_reduceLoopFor(it, make(), 0, n), _reduceLoopFor(it, make(), 1, n));
+    assert.notEqual(
+      _reduceLoopFor(it, make(), 0, n),
+      _reduceLoopFor(it, make(), 0n, n),
+      "number or not",
+    );
+    assert.notEqual(_reduceLoopFor(it, (s: number) => s, 0, n), _reduceLoopFor(it, make(), 0, n));
+    assert.equal(
+      _reduceLoopFor(it, make(), 0, n - 1),
+      it.sharedReduce,
+      "short walks share one loop",
+    );
     assert.equal(bodies.reduce((s, b) => s + BigInt(b.x), 0n), 6n);
     assert.equal(
       bodies.reduce((s) => `${s}.`, 0 as number | string),
