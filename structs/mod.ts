@@ -53,6 +53,13 @@ export { ref, RefType, selfRef, SelfRefType } from "./ref.ts";
 export { bool, f32, f64, i16, i32, i64, i8, ScalarType, u16, u32, u64, u8 } from "./scalar.ts";
 export type { ScalarKind, ScalarValues } from "./scalar.ts";
 export type { StructArray, StructArrayHeap, StructCursor } from "./struct_array.ts";
+export type {
+  ColumnsCursor,
+  ColumnsView,
+  NumberArray,
+  StructColumn,
+  StructColumns,
+} from "./struct_columns.ts";
 export { defineStruct, StructType } from "./struct_type.ts";
 export type { StructFieldInfo, StructHeap, StructOptions } from "./struct_type.ts";
 export type {
