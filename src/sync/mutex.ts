@@ -269,11 +269,13 @@ export class Mutex {
    * token.unlock();
    * ```
    */
-  lock(timeoutMs: number = this.#timeoutMs): MutexToken {
-    if (!(timeoutMs >= 0)) checkTimeout("lock mutex", timeoutMs);
+  lock(timeoutMs?: number): MutexToken {
     const i32 = this.#i32;
-    if (i32[0] !== M_MAGIC || Atomics.compareExchange(i32, STATE_WORD, 0, this.#locked) !== 0) {
-      this.#lockSlow(timeoutMs);
+    if (
+      i32[0] !== M_MAGIC || (timeoutMs !== undefined && !(timeoutMs >= 0)) ||
+      Atomics.compareExchange(i32, STATE_WORD, 0, this.#locked) !== 0
+    ) {
+      this.#lockSlow(timeoutMs ?? this.#timeoutMs);
     }
     return this.#token;
   }
@@ -440,7 +442,7 @@ export class Mutex {
    * assert.equal(mutex.owner, 0);
    * ```
    */
-  guard(timeoutMs: number = this.#timeoutMs): MutexToken {
+  guard(timeoutMs?: number): MutexToken {
     return this.lock(timeoutMs);
   }
 
@@ -549,6 +551,7 @@ export class Mutex {
   }
 
   #lockSlow(timeoutMs: number): void {
+    checkTimeout("lock mutex", timeoutMs);
     const deadline = performance.now() + timeoutMs;
     // Bounded by the deadline: every pass waits at most CHUNK_MS, or what is left.
     for (;;) {
