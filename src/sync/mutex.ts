@@ -552,41 +552,44 @@ export class Mutex {
 
   #lockSlow(timeoutMs: number): void {
     checkTimeout("lock mutex", timeoutMs);
-    const deadline = performance.now() + timeoutMs;
+    this.#checkLive("lock mutex");
+    // The first chunk goes without reading the clock: under contention the lock
+    // is usually taken in lockWord's spin, and this path stays as short as before.
+    let chunkMs = timeoutMs < CHUNK_MS ? timeoutMs : CHUNK_MS;
+    let deadline = -1;
     // Bounded by the deadline: every pass waits at most CHUNK_MS, or what is left.
     for (;;) {
-      this.#checkLive("lock mutex");
-      const remainingMs = deadline - performance.now();
-      const chunkMs = remainingMs < CHUNK_MS ? (remainingMs > 0 ? remainingMs : 0) : CHUNK_MS;
       try {
         lockWord(this.#i32, STATE_WORD, this.#ownerId, chunkMs);
         return;
       } catch (error) {
         this.#checkLive("lock mutex"); // destroyed while waiting
         if (!(error instanceof LockTimeoutError)) throw error;
-        if (chunkMs === remainingMs || remainingMs <= 0) {
-          throw new LockTimeoutError("lock", timeoutMs, error.ownerId);
-        }
+        // The first chunk ran its whole length, so about chunkMs have passed.
+        if (deadline < 0) deadline = performance.now() + (timeoutMs - chunkMs);
+        const remainingMs = deadline - performance.now();
+        if (remainingMs <= 0) throw new LockTimeoutError("lock", timeoutMs, error.ownerId);
+        chunkMs = remainingMs < CHUNK_MS ? remainingMs : CHUNK_MS;
       }
     }
   }
 
   async #lockAsyncSlow(timeoutMs: number): Promise<MutexToken> {
-    const deadline = performance.now() + timeoutMs;
+    this.#checkLive("lock mutex");
+    let chunkMs = timeoutMs < CHUNK_MS ? timeoutMs : CHUNK_MS;
+    let deadline = -1;
     // Bounded by the deadline, as in #lockSlow.
     for (;;) {
-      this.#checkLive("lock mutex");
-      const remainingMs = deadline - performance.now();
-      const chunkMs = remainingMs < CHUNK_MS ? (remainingMs > 0 ? remainingMs : 0) : CHUNK_MS;
       try {
         await lockWordAsync(this.#i32, STATE_WORD, this.#ownerId, chunkMs);
         return this.#token;
       } catch (error) {
         this.#checkLive("lock mutex");
         if (!(error instanceof LockTimeoutError)) throw error;
-        if (chunkMs === remainingMs || remainingMs <= 0) {
-          throw new LockTimeoutError("lock", timeoutMs, error.ownerId);
-        }
+        if (deadline < 0) deadline = performance.now() + (timeoutMs - chunkMs);
+        const remainingMs = deadline - performance.now();
+        if (remainingMs <= 0) throw new LockTimeoutError("lock", timeoutMs, error.ownerId);
+        chunkMs = remainingMs < CHUNK_MS ? remainingMs : CHUNK_MS;
       }
     }
   }
