@@ -1,6 +1,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { Heap, InvalidPointerError } from "../../mod.ts";
+import fc from "fast-check";
 import { Barrier, LockTimeoutError, Mutex } from "../../src/sync/mod.ts";
 
 function setup(parties: number): { heap: Heap; barrier: Barrier } {
@@ -112,5 +113,48 @@ describe("Barrier wait / waitAsync", () => {
     const first = barrier.waitAsync(5000);
     assert.equal(barrier.wait(5000), true);
     assert.equal(await first, false);
+  });
+});
+
+describe("Barrier model (property)", () => {
+  it("agrees with a model of arrivals, phases and withdrawals over random sequences", async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 1, max: 4 }),
+        fc.array(fc.constantFrom("async", "zero"), { maxLength: 24 }),
+        async (parties, ops) => {
+          const heap = Heap.create({ initialBytes: 64 * 1024 });
+          const barrier = Barrier.create(heap, parties);
+          let pending: Promise<boolean>[] = [];
+          let phases = 0;
+          for (const op of ops) {
+            const last = pending.length + 1 === parties;
+            if (op === "async") {
+              const arrival = barrier.waitAsync(10_000);
+              if (!last) {
+                pending.push(arrival);
+                continue;
+              }
+              assert.equal(await arrival, true);
+            } else if (last) {
+              assert.equal(barrier.wait(0), true);
+            } else {
+              // Nobody completes the phase: the arrival is withdrawn.
+              assert.throws(() => barrier.wait(0), LockTimeoutError);
+              continue;
+            }
+            assert.deepEqual(await Promise.all(pending), pending.map(() => false));
+            pending = [];
+            phases++;
+          }
+          // Destroying wakes the parties still waiting; they reject, and the heap is sound.
+          barrier.destroy();
+          for (const arrival of pending) await assert.rejects(arrival, InvalidPointerError);
+          heap.check();
+          assert.ok(phases <= ops.length);
+        },
+      ),
+      { numRuns: 60 },
+    );
   });
 });
