@@ -81,6 +81,7 @@ import {
   STATE_SPARE,
   unlinkPage,
 } from "../alloc/slab.ts";
+import { registerLocalWorker } from "../sync/_local.ts";
 import {
   DoubleFreeError,
   HeapCorruptionError,
@@ -126,7 +127,6 @@ import {
   unlockWord,
   wordOwner,
 } from "../sync/lock_word.ts";
-import { registerLocalWorker } from "../sync/_local.ts";
 
 /**
  * Options for {@linkcode Heap.create}.
