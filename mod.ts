@@ -24,9 +24,18 @@ export type {
   HeapOptions,
   HeapStats,
   RecoverReport,
+  RestoreOptions,
   SlabClassStats,
   SlabStats,
 } from "./src/heap/heap.ts";
+export { RegionKind } from "./src/heap/regions.ts";
+export type {
+  HeapRegions,
+  RegionKindValue,
+  SlabAreaRegion,
+  SlabPageRegion,
+  SlabPageState,
+} from "./src/heap/regions.ts";
 export * from "./src/sync/mod.ts";
 export {
   DoubleFreeError,

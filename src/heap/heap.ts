@@ -106,6 +106,7 @@ import {
   H_LOCK_TIMEOUT_MS,
   H_MAGIC,
   H_MAX_BYTES,
+  H_ROOTS,
   H_TOTAL_HI,
   H_TOTAL_LO,
   H_TRIP_HWM,
@@ -117,9 +118,23 @@ import {
   MAX_HEAP_BYTES,
   MIN_CHUNK,
   MIN_HEAP_BYTES,
+  ROOT_SLOTS,
   SIZE_MASK,
   USED_BIT,
 } from "./layout.ts";
+import { type HeapRegions, walkRegions } from "./regions.ts";
+import {
+  rootDelete,
+  rootGet,
+  rootList,
+  rootNameBytes,
+  rootPointer,
+  rootSet,
+  rootsProblem,
+} from "./roots.ts";
+import { restoreBuffer, type RestoreOptions, snapshotEnd } from "./snapshot.ts";
+
+export type { RestoreOptions } from "./snapshot.ts";
 import {
   forceReleaseWord,
   lockWord,
@@ -599,6 +614,198 @@ export class Heap {
     return new Heap(buffer);
   }
 
+  /**
+   * Makes a new heap from a {@linkcode Heap.snapshot}, in a new growable
+   * buffer: every root and live block is where it was, byte for byte. No page
+   * or lock belongs to a worker of the heap the snapshot came from: slab
+   * pages with live slots become orphans that any worker adopts, empty ones go
+   * back to the arena, the heap lock is free and worker ids start again at 1.
+   * Bad bytes are rejected before anything is allocated.
+   *
+   * @param bytes The snapshot (for example read back from a file).
+   * @param options The restored heap's `maxBytes` and lock timeout; see {@linkcode RestoreOptions}.
+   * @returns A handle on the restored heap.
+   * @throws {HeapFormatError} When `bytes` is truncated, not a heap, or of another format version.
+   * @throws {RangeError} When an option is out of range.
+   *
+   * @example Restoring a saved heap
+   * ```ts
+   * import { Heap } from "@typedheap/typedheap";
+   * import assert from "node:assert/strict";
+   *
+   * const heap = Heap.create();
+   * const p = heap.alloc(24);
+   * heap.f64[p >>> 3] = 2.5;
+   * heap.setRoot("answer", p);
+   * const copy = Heap.restore(heap.snapshot());
+   * const q = copy.getRoot("answer");
+   * assert.equal(copy.f64[q >>> 3], 2.5);
+   * copy.free(q);
+   * copy.check();
+   * ```
+   */
+  static restore(bytes: Uint8Array, options?: RestoreOptions): Heap {
+    const heap = new Heap(restoreBuffer(bytes, options));
+    heap.lock();
+    try {
+      const u32 = heap._u32;
+      for (let n = u32[H_SLAB_AREA_COUNT]; u32[H_SLAB_AREAS] !== 0 && n > 0; n--) {
+        heap.abandonAreaLocked(u32[H_SLAB_AREAS]);
+      }
+      heap.sweepOrphansLocked();
+      heap.checkLocked();
+    } finally {
+      heap.unlock();
+    }
+    return heap;
+  }
+
+  /**
+   * A copy of the heap's bytes up to the end of its last used chunk (the free
+   * tail is not copied; {@linkcode Heap.restore} makes it again). It is taken
+   * under the heap lock, so arena operations of other workers wait for it;
+   * but as for {@linkcode Heap.check}, other workers must not allocate or free
+   * small blocks, write to blocks, or hold any lock in the heap meanwhile,
+   * or the copy may catch a half-done change.
+   *
+   * @returns The snapshot; write it to a file and pass it to {@linkcode Heap.restore}.
+   *
+   * @example The free tail is not copied
+   * ```ts
+   * import { Heap } from "@typedheap/typedheap";
+   * import assert from "node:assert/strict";
+   *
+   * const heap = Heap.create({ initialBytes: 8 << 20 });
+   * heap.alloc(100_000);
+   * assert.ok(heap.snapshot().length < 200_000);
+   * ```
+   */
+  snapshot(): Uint8Array {
+    this.lock();
+    try {
+      return this._u8.slice(0, snapshotEnd(this._u32));
+    } finally {
+      this.unlock();
+    }
+  }
+
+  /**
+   * Stores a pointer under a name in the heap's roots table, so any worker,
+   * or a program that restores a snapshot, finds it with {@linkcode Heap.getRoot}.
+   * Setting an existing name replaces its pointer; setting `0` removes it.
+   *
+   * @param name 1 to 40 UTF-8 bytes.
+   * @param ptr A pointer into the heap, or anything with a numeric `ptr` (a struct record view).
+   * @throws {TypeError} When `name` is not a string or `ptr` not a number.
+   * @throws {RangeError} When `name` is empty or too long, `ptr` is outside the heap, or the table (32 roots) is full.
+   *
+   * @example Naming a block
+   * ```ts
+   * import { Heap } from "@typedheap/typedheap";
+   * import assert from "node:assert/strict";
+   *
+   * const heap = Heap.create();
+   * const table = heap.alloc(1024);
+   * heap.setRoot("table", table);
+   * assert.equal(Heap.attach(heap.buffer).getRoot("table"), table);
+   * ```
+   */
+  setRoot(name: string, ptr: number | { readonly ptr: number }): void {
+    const bytes = rootNameBytes("set", name);
+    this.lock();
+    try {
+      const value = rootPointer(ptr, this._u32[H_HEAP_BYTES]);
+      if (value === 0) {
+        rootDelete(this._u32, this._u8, bytes);
+      } else if (!rootSet(this._u32, this._u8, bytes, value)) {
+        throw new RangeError(`Cannot set root: the table of ${ROOT_SLOTS} roots is full: ${name}`);
+      }
+    } finally {
+      this.unlock();
+    }
+  }
+
+  /**
+   * The pointer stored under `name` by {@linkcode Heap.setRoot}.
+   *
+   * @param name The root's name.
+   * @returns The pointer, or 0 when no root has that name.
+   * @throws {TypeError} When `name` is not a string.
+   * @throws {RangeError} When `name` is empty or longer than 40 UTF-8 bytes.
+   *
+   * @example An unset root reads as 0
+   * ```ts
+   * import { Heap } from "@typedheap/typedheap";
+   * import assert from "node:assert/strict";
+   *
+   * assert.equal(Heap.create().getRoot("missing"), 0);
+   * ```
+   */
+  getRoot(name: string): number {
+    const bytes = rootNameBytes("get", name);
+    this.lock();
+    try {
+      return rootGet(this._u32, this._u8, bytes);
+    } finally {
+      this.unlock();
+    }
+  }
+
+  /**
+   * Removes a root (the block it named stays allocated).
+   *
+   * @param name The root's name.
+   * @returns True when the root existed.
+   * @throws {TypeError} When `name` is not a string.
+   * @throws {RangeError} When `name` is empty or longer than 40 UTF-8 bytes.
+   *
+   * @example Deleting a root
+   * ```ts
+   * import { Heap } from "@typedheap/typedheap";
+   * import assert from "node:assert/strict";
+   *
+   * const heap = Heap.create();
+   * heap.setRoot("a", heap.alloc(8));
+   * assert.equal(heap.deleteRoot("a"), true);
+   * assert.equal(heap.deleteRoot("a"), false);
+   * assert.equal(heap.getRoot("a"), 0);
+   * ```
+   */
+  deleteRoot(name: string): boolean {
+    const bytes = rootNameBytes("delete", name);
+    this.lock();
+    try {
+      return rootDelete(this._u32, this._u8, bytes);
+    } finally {
+      this.unlock();
+    }
+  }
+
+  /**
+   * Every root of the heap.
+   *
+   * @returns An object mapping each root's name to its pointer.
+   *
+   * @example Listing roots
+   * ```ts
+   * import { Heap } from "@typedheap/typedheap";
+   * import assert from "node:assert/strict";
+   *
+   * const heap = Heap.create();
+   * const p = heap.alloc(8);
+   * heap.setRoot("first", p);
+   * assert.deepEqual(heap.roots(), { first: p });
+   * ```
+   */
+  roots(): Record<string, number> {
+    this.lock();
+    try {
+      return rootList(this._u32, this._u8);
+    } finally {
+      this.unlock();
+    }
+  }
+
   /** The current size of the heap in bytes (grows when the heap grows, in every worker). */
   get byteLength(): number {
     return this.buffer.byteLength;
@@ -1012,6 +1219,47 @@ export class Heap {
   }
 
   /**
+   * Describes the heap from start to end: the header, every arena chunk
+   * (free, a user block, a slab page or a worker's slab area), every slab page
+   * (class, owner, used / free / remotely freed slots, state) and every
+   * worker's slab area. One pass over the boundary tags under the heap lock:
+   * cheap enough to draw a heap map every animation frame.
+   *
+   * On a thread that may not block (a browser's main thread) the heap lock is
+   * taken by spinning, bounded by the heap's lock timeout; workers hold it only
+   * for the few hundred nanoseconds of an arena operation. Slab slot counts are
+   * read while the pages' owners keep working: they may be a few operations old.
+   *
+   * @returns The map; see {@linkcode HeapRegions}.
+   * @throws {HeapCorruptionError} When a boundary tag, counter or slab header is inconsistent.
+   *
+   * @example The sums of the map agree with stats()
+   * ```ts
+   * import { Heap, RegionKind } from "@typedheap/typedheap";
+   * import assert from "node:assert/strict";
+   *
+   * const heap = Heap.create();
+   * heap.alloc(5000);
+   * heap.alloc(24);
+   * const map = heap.regions();
+   * const stats = heap.stats();
+   * assert.equal(map.usedBytes, stats.usedBytes);
+   * assert.equal(map.freeBytes, stats.freeBytes);
+   * assert.equal(map.blockChunks + map.usedSlots, stats.liveAllocations);
+   * assert.equal(map.pages.length, 1);
+   * assert.equal(map.chunkKind[map.pages[0].chunkIndex], RegionKind.SlabPage);
+   * ```
+   */
+  regions(): HeapRegions {
+    this.lock();
+    try {
+      return walkRegions(this._u32);
+    } finally {
+      this.unlock();
+    }
+  }
+
+  /**
    * Resets the trip high-water mark to the bytes in use now.
    *
    * @example Measuring the peak of one phase
@@ -1220,6 +1468,8 @@ export class Heap {
         H_LIVE * 4,
       );
     }
+    const roots = rootsProblem(u32, heapBytes);
+    if (roots !== "") throw new HeapCorruptionError(roots, H_ROOTS * 4);
     if (slab) this.checkSlabLocked();
   }
 
