@@ -81,6 +81,7 @@ import {
   STATE_SPARE,
   unlinkPage,
 } from "../alloc/slab.ts";
+import { registerLocalWorker } from "../sync/_local.ts";
 import {
   DoubleFreeError,
   HeapCorruptionError,
@@ -559,6 +560,26 @@ export class Heap {
       throw new RangeError(`Cannot attach heap: worker ids are exhausted: ${id}`);
     }
     this.workerId = id;
+    registerLocalWorker(buffer, id); // lockWord refuses to wait for a handle of this thread
+  }
+
+  /**
+   * The heap's lock timeout from its header, in milliseconds: how long the heap
+   * lock, and a `Mutex`/`Condition`/`Semaphore`/`Barrier` made on this handle
+   * without a timeout of its own, wait at most (lock objects treat `0` as 10000).
+   *
+   * @returns The timeout in milliseconds.
+   *
+   * @example Reading the lock timeout
+   * ```ts
+   * import { Heap } from "@typedheap/typedheap";
+   * import assert from "node:assert/strict";
+   *
+   * assert.equal(Heap.create({ lockTimeoutMs: 250 }).lockTimeoutMs, 250);
+   * ```
+   */
+  get lockTimeoutMs(): number {
+    return this._u32[H_LOCK_TIMEOUT_MS];
   }
 
   /**
