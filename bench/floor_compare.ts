@@ -21,9 +21,14 @@
 
 import process from "node:process";
 import { MemPool } from "@thi.ng/malloc";
-import { Heap, OutOfMemoryError } from "../mod.ts";
+import { Heap } from "../mod.ts";
 import { FloorAdapter } from "./_floor_alloc.ts";
-import { type AllocatorAdapter, makeRandomActionsTrace, MemPoolAdapter } from "./_workloads.ts";
+import {
+  type AllocatorAdapter,
+  HeapAdapter,
+  makeRandomActionsTrace,
+  MemPoolAdapter,
+} from "./_workloads.ts";
 
 const MiB = 1 << 20;
 const SEED = 0x7a1c;
@@ -96,25 +101,6 @@ function compileRun(): Lane["run"] {
   return new Function("lane", "words", "mask", "steps", RUN_SOURCE) as Lane["run"];
 }
 
-/** typedheap's adapter (`tryAlloc`, `free`, `realloc`), for a heap that never grows here. */
-class TypedheapAdapter implements AllocatorAdapter {
-  constructor(readonly heap: Heap) {}
-  alloc(sizeBytes: number, alignBytes: number): number {
-    return this.heap.tryAlloc(sizeBytes, alignBytes);
-  }
-  free(ptr: number, _sizeBytes: number): void {
-    this.heap.free(ptr);
-  }
-  realloc(ptr: number, _oldSizeBytes: number, newSizeBytes: number): number {
-    try {
-      return this.heap.realloc(ptr, newSizeBytes);
-    } catch (error) {
-      if (error instanceof OutOfMemoryError) return 0;
-      throw error;
-    }
-  }
-}
-
 function lane(
   name: string,
   adapter: AllocatorAdapter,
@@ -145,7 +131,7 @@ function makeLanes(liveTarget: number, steps: number, peerSteps: number): Lane[]
   const pool = new MemPool({ buf: new ArrayBuffer(poolBytes) });
   return [
     lane("floor", floor, floor.floor.i32.buffer, liveTarget, steps),
-    lane("typedheap", new TypedheapAdapter(heap), heap.buffer, liveTarget, steps),
+    lane("typedheap", new HeapAdapter(heap), heap.buffer, liveTarget, steps),
     lane("@thi.ng/malloc", new MemPoolAdapter(pool), pool.buf, liveTarget, peerSteps),
   ];
 }
