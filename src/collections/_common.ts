@@ -251,12 +251,16 @@ export function roundUp(n: number, align: number): number {
 
 let scratch = new Uint8Array(256);
 
-/** Encodes `text` into a reused scratch array; returns it and sets `encodedLength`. */
+/**
+ * Encodes `text` into a reused scratch array; returns it and sets
+ * `encodedLength` (to -1 if `text` has a lone surrogate, which has no UTF-8 form).
+ */
 export function encodeUtf8(text: string): Uint8Array {
   const n = text.length;
   if (scratch.length < n * 3) scratch = new Uint8Array(n * 3 + 64);
   const out = scratch;
   let p = 0;
+  let wellFormed = true;
   for (let i = 0; i < n; i++) {
     let c = text.charCodeAt(i);
     if (c < 0x80) {
@@ -277,13 +281,14 @@ export function encodeUtf8(text: string): Uint8Array {
           continue;
         }
         c = 0xfffd; // a lone surrogate
+        wellFormed = false;
       }
       out[p++] = 0xe0 | (c >> 12);
       out[p++] = 0x80 | ((c >> 6) & 0x3f);
       out[p++] = 0x80 | (c & 0x3f);
     }
   }
-  encodedLength = p;
+  encodedLength = wellFormed ? p : -1;
   return out;
 }
 

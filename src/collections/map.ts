@@ -729,6 +729,7 @@ export class SharedMap<K extends MapKeyKind, V extends ElementType> {
         v.u8.fill(0, table, table + (cap + 1) * this.#stride);
         if (this.#struct !== null) {
           const values = v.u32[sw + S_VALUES];
+          v.cover(values + (cap + 1) * this.#valueSize);
           v.u8.fill(0, values, values + (cap + 1) * this.#valueSize);
         }
         v.u32[sw + S_ZERO] = 0;
@@ -978,6 +979,13 @@ export class SharedMap<K extends MapKeyKind, V extends ElementType> {
       if (typeof key === "string") {
         const bytes = encodeUtf8(key);
         const n = encodedLength;
+        if (n < 0) {
+          throw new TypeError(
+            `Cannot ${operation}: key must be well-formed UTF-16 (it has a lone surrogate): ${
+              describe(key)
+            }`,
+          );
+        }
         this.#str = bytes;
         this.#k1 = n;
         this.#h = hashBytes(bytes, 0, n);
@@ -1141,6 +1149,7 @@ export class SharedMap<K extends MapKeyKind, V extends ElementType> {
     const v = this.#v;
     const size = this.#valueSize;
     const at = v.u32[sw + S_VALUES] + slot * size;
+    v.cover(at + size); // the values may lie past this handle's views
     if (backup.length < size) backup = new Uint8Array(size);
     backup.set(v.u8.subarray(at, at + size));
     const record = this.#recordCursor(sw).seek(slot);
@@ -1167,6 +1176,7 @@ export class SharedMap<K extends MapKeyKind, V extends ElementType> {
     const size = this.#valueSize;
     const values = u32[sw + S_VALUES];
     const count = u32[sw + S_COUNT];
+    if (struct !== null) v.cover(values + (cap + 1) * size);
     if (this.#keyCode === 6) this.heap.free(u32[((table + slot * stride) >>> 2) + 1]);
     if (slot === cap) {
       u32[sw + S_ZERO] = 0;
@@ -1213,7 +1223,7 @@ export class SharedMap<K extends MapKeyKind, V extends ElementType> {
       }
     }
     const v = this.#v;
-    v.cover(table + bytes);
+    v.cover(Math.max(table + bytes, values + (cap + 1) * this.#valueSize));
     v.u8.fill(0, table, table + bytes);
     v.u32[sw + S_CAP] = cap;
     v.u32[sw + S_TABLE] = table;

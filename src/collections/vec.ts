@@ -386,6 +386,7 @@ export class SharedVec<T extends ElementType> {
       const size = this.#size;
       const data = v.u32[this.#hw + H_DATA];
       const p = data + at * size;
+      v.cover(data + (length + 1) * size); // another worker may have grown the heap
       if (at < length) v.u8.copyWithin(p + size, p, data + length * size);
       if (struct === null) writeScalar(v, this.#code, p, value as ScalarValue);
       else {
