@@ -222,6 +222,8 @@ export class SharedMap<K extends MapKeyKind, V extends ElementType> {
   readonly #valueOffset: number;
   readonly #timeoutMs: number;
   readonly #wid: number;
+  /** 32-bit keys and a u32, i32 or f64 value: `get` and `set` take a path of their own. */
+  readonly #fast: boolean;
   // The encoded key of the current operation.
   #k0 = 0;
   #k1 = 0;
@@ -249,6 +251,8 @@ export class SharedMap<K extends MapKeyKind, V extends ElementType> {
     this.#valueOffset = v.u32[hw + H_VALUE_OFFSET];
     this.#timeoutMs = v.u32[hw + H_TIMEOUT] === 0xffffffff ? Infinity : v.u32[hw + H_TIMEOUT];
     this.#wid = heap.workerId;
+    this.#fast = this.#keyCode <= 2 &&
+      (this.#valueCode === 5 || this.#valueCode === 6 || this.#valueCode === 8);
   }
 
   /**
@@ -464,6 +468,12 @@ export class SharedMap<K extends MapKeyKind, V extends ElementType> {
    * ```
    */
   get(key: MapKey<K>): ElementValue<V> | undefined {
+    if (this.#fast && typeof key === "number" && key !== 0) {
+      const k = this.#keyCode === 1 ? key : key >>> 0;
+      if (this.#keyCode === 1 ? (key >>> 0) === key : (key | 0) === key) {
+        return this.#get32(k) as ElementValue<V> | undefined;
+      }
+    }
     this.#key("get from map", key);
     const sw = this.#hw + H_SEGMENTS + ((this.#h & this.#segMask) << 4);
     lockWord(this.#v.i32, sw + S_LOCK, this.#wid, this.#timeoutMs);
@@ -542,6 +552,16 @@ export class SharedMap<K extends MapKeyKind, V extends ElementType> {
    * ```
    */
   set(key: MapKey<K>, value: ElementInit<V>): this {
+    if (
+      this.#fast && typeof key === "number" && key !== 0 && typeof value === "number" &&
+      (this.#keyCode === 1 ? (key >>> 0) === key : (key | 0) === key) &&
+      (this.#valueCode === 5
+        ? (value >>> 0) === value
+        : this.#valueCode === 8 || (value | 0) === value)
+    ) {
+      this.#set32(this.#keyCode === 1 ? key : key >>> 0, value);
+      return this;
+    }
     const op = "set in map";
     this.#key(op, key);
     const struct = this.#struct;
@@ -944,6 +964,95 @@ export class SharedMap<K extends MapKeyKind, V extends ElementType> {
       return -1;
     } finally {
       unlockWord(this.#v.i32, sw + S_LOCK, this.#wid);
+    }
+  }
+
+  /** `get` for 32-bit keys (not 0) and u32/i32/f64 values: one function, nothing to dispatch. */
+  #get32(k: number): number | undefined {
+    const v = this.#v;
+    let u32 = v.u32;
+    const hw = this.#hw;
+    if (u32[hw + H_MAGIC] !== MAGIC) this.#live("get from map");
+    const h = mix32(k);
+    const sw = hw + H_SEGMENTS + ((h & this.#segMask) << 4);
+    lockWord(v.i32, sw + S_LOCK, this.#wid, this.#timeoutMs);
+    const cap = u32[sw + S_CAP];
+    const table = u32[sw + S_TABLE];
+    const stride = this.#stride;
+    if (table + (cap + 1) * stride > v.bytes) {
+      v.refresh(); // another worker grew the heap
+      u32 = v.u32;
+    }
+    const words = stride >>> 2;
+    const base = table >>> 2;
+    let i = Math.floor(h * cap / TWO_32);
+    let out: number | undefined = undefined;
+    // Bounded: the table always has an empty slot.
+    for (let n = 0; n < cap; n++) {
+      const w = base + i * words;
+      const kk = u32[w];
+      if (kk === k) {
+        const code = this.#valueCode;
+        out = code === 5 ? u32[w + 1] : code === 6 ? u32[w + 1] | 0 : v.f64[(w + 2) >>> 1];
+        break;
+      }
+      if (kk === 0) break;
+      if (++i === cap) i = 0;
+    }
+    unlockWord(v.i32, sw + S_LOCK, this.#wid);
+    return out;
+  }
+
+  /** `set` for 32-bit keys (not 0) and checked u32/i32/f64 values. */
+  #set32(k: number, value: number): void {
+    const v = this.#v;
+    const hw = this.#hw;
+    if (v.u32[hw + H_MAGIC] !== MAGIC) this.#live("set in map");
+    const h = mix32(k);
+    const sw = hw + H_SEGMENTS + ((h & this.#segMask) << 4);
+    lockWord(v.i32, sw + S_LOCK, this.#wid, this.#timeoutMs);
+    try {
+      let u32 = v.u32;
+      const cap = u32[sw + S_CAP];
+      const table = u32[sw + S_TABLE];
+      const stride = this.#stride;
+      if (table + (cap + 1) * stride > v.bytes) {
+        v.refresh();
+        u32 = v.u32;
+      }
+      const words = stride >>> 2;
+      const base = table >>> 2;
+      let i = Math.floor(h * cap / TWO_32);
+      let w = 0;
+      // Bounded: the table always has an empty slot.
+      for (let n = 0; n < cap; n++) {
+        w = base + i * words;
+        const kk = u32[w];
+        if (kk === k) break;
+        if (kk === 0) {
+          const count = u32[sw + S_COUNT];
+          if (count < u32[sw + S_MAX_FILL]) {
+            // Room without growing: the common insert, inline. A plain store of the
+            // count is enough: the unlock publishes it, and `size` reads it whole.
+            u32[w] = k;
+            u32[sw + S_COUNT] = count + 1;
+            break;
+          }
+          this.#k0 = k;
+          this.#h = h;
+          const slot = this.#insert(sw, -1 - i);
+          // #insert may have grown the table and the heap.
+          u32 = v.u32;
+          w = (u32[sw + S_TABLE] + slot * stride) >>> 2;
+          break;
+        }
+        if (++i === cap) i = 0;
+      }
+      const code = this.#valueCode;
+      if (code === 8) v.f64[(w + 2) >>> 1] = value;
+      else u32[w + 1] = value;
+    } finally {
+      unlockWord(v.i32, sw + S_LOCK, this.#wid);
     }
   }
 

@@ -62,6 +62,12 @@ const H_WAIT_PRODUCERS = 65;
 const H_SEQ = 80;
 /** A compare-and-swap that keeps failing means others keep winning; this many tries, then "busy". */
 const RETRY_LIMIT = 1 << 20;
+/**
+ * A blocking push or pop retries this often before it registers and sleeps:
+ * when the other side is running, a cell frees up within a few retries, and a
+ * sleep and wake-up per element would cost far more.
+ */
+const SPIN_TRIES = 200;
 
 /**
  * Options for {@linkcode SharedQueue.create}.
@@ -390,9 +396,10 @@ export class SharedQueue<T extends ElementType> {
       const hw = this.#hw;
       const deadline = performance.now() + timeoutMs;
       // Bounded by the deadline: each pass sleeps at most one slice and reads the clock.
-      for (;;) {
+      for (let spin = 0;; spin++) {
         if (Atomics.load(i32, hw + H_CLOSED) !== 0) throw new QueueClosedError(op, this.ptr);
         if (this.#tryPush(staged)) return true;
+        if (spin < SPIN_TRIES) continue;
         const seen = Atomics.load(i32, hw + H_NOT_FULL);
         Atomics.add(i32, hw + H_WAIT_PRODUCERS, 1);
         try {
@@ -747,6 +754,8 @@ export class SharedQueue<T extends ElementType> {
   // -------------------------------------------------------------------------
 
   #popped: ScalarValue = 0;
+  /** The last value seen to be a record of the element type (views are never retyped). */
+  #known: unknown = null;
 
   #live(operation: string): void {
     if (this.#v.u32[this.#hw + H_MAGIC] !== MAGIC) {
@@ -762,7 +771,11 @@ export class SharedQueue<T extends ElementType> {
       checkScalar(op, this.#code, value);
       return value as ScalarValue;
     }
-    if (struct.is(value)) return (value as { ptr: number }).ptr;
+    // The same record pushed again (the usual loop) skips the type test.
+    if (value === this.#known || struct.is(value)) {
+      this.#known = value;
+      return (value as { ptr: number }).ptr;
+    }
     if (typeof value !== "object" || value === null) {
       throw new TypeError(
         `Cannot ${op}: value must be a ${struct.name} record or field values: ${describe(value)}`,
@@ -773,7 +786,9 @@ export class SharedQueue<T extends ElementType> {
 
   #unstage(staged: ScalarValue | number, value: unknown): void {
     const struct = this.#struct;
-    if (struct !== null && !struct.is(value)) this.heap.free(staged as number);
+    if (struct !== null && value !== this.#known && !struct.is(value)) {
+      this.heap.free(staged as number);
+    }
   }
 
   #into(op: string, into: unknown): number {
@@ -784,9 +799,10 @@ export class SharedQueue<T extends ElementType> {
         `Cannot ${op}: the queue holds ${KIND_NAMES[this.#code]} values, not records`,
       );
     }
-    if (!struct.is(into)) {
+    if (into !== this.#known && !struct.is(into)) {
       throw new TypeError(`Cannot ${op}: into must be a ${struct.name} record: ${describe(into)}`);
     }
+    this.#known = into;
     return (into as { ptr: number }).ptr;
   }
 
@@ -812,7 +828,7 @@ export class SharedQueue<T extends ElementType> {
           if (this.#struct === null) writeScalar(v, this.#code, at, staged as ScalarValue);
           else {
             if ((staged as number) + size > v.bytes) v.refresh();
-            v.u8.copyWithin(at, staged as number, (staged as number) + size);
+            copyRecord(v, at, staged as number, size);
           }
           Atomics.store(i32, hw + H_SEQ + cell, (pos + 1) | 0);
           if (Atomics.load(i32, hw + H_WAIT_CONSUMERS) !== 0) {
@@ -850,7 +866,7 @@ export class SharedQueue<T extends ElementType> {
           if (into === 0) this.#popped = readScalar(v, this.#code, at);
           else {
             if (into + size > v.bytes) v.refresh();
-            v.u8.copyWithin(into, at, at + size);
+            copyRecord(v, into, at, size);
           }
           Atomics.store(i32, hw + H_SEQ + cell, (pos + mask + 1) | 0);
           if (Atomics.load(i32, hw + H_WAIT_PRODUCERS) !== 0) {
@@ -887,8 +903,9 @@ export class SharedQueue<T extends ElementType> {
     if (this.#tryPopTo(into)) return true;
     const deadline = performance.now() + timeoutMs;
     // Bounded by the deadline: each pass sleeps at most one slice and reads the clock.
-    for (;;) {
+    for (let spin = 0;; spin++) {
       if (this.#tryPopTo(into)) return true;
+      if (spin < SPIN_TRIES && Atomics.load(i32, hw + H_CLOSED) === 0) continue;
       if (Atomics.load(i32, hw + H_CLOSED) !== 0) {
         if (this.#tryPopTo(into)) return true;
         throw new QueueClosedError(op, this.ptr);
@@ -905,5 +922,17 @@ export class SharedQueue<T extends ElementType> {
         Atomics.sub(i32, hw + H_WAIT_CONSUMERS, 1);
       }
     }
+  }
+}
+
+/** Copies a record of `size` bytes; whole words when both ends allow (the common case). */
+function copyRecord(v: Views, to: number, from: number, size: number): void {
+  if (((to | from | size) & 3) === 0 && size <= 64) {
+    const u32 = v.u32;
+    const a = to >>> 2;
+    const b = from >>> 2;
+    for (let i = 0; i < size >>> 2; i++) u32[a + i] = u32[b + i];
+  } else {
+    v.u8.copyWithin(to, from, from + size);
   }
 }

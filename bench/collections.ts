@@ -1,0 +1,264 @@
+/**
+ * The shared collections against their peers, all in one run, interleaved
+ * rounds, min and median. Run with `deno task bench:collections`
+ * (`deno run -A bench/collections.ts [rounds]`).
+ *
+ * 1. SharedMap u32 → u32, 1,000,000 random keys, one thread: `set` (inserting,
+ *    growth included) and `get` against a JS `Map<number, number>`; the heap
+ *    bytes the map uses at 1,000,000 entries.
+ * 2. Two workers inserting disjoint keys into one SharedMap against one worker
+ *    inserting the same count alone: aggregate throughput ratio. Control in the
+ *    same rounds: two workers each inserting into a map in a private heap
+ *    against one, which is what the machine's second core gives.
+ * 3. 24-byte records from one worker to another: SharedQueue (push/popInto)
+ *    against `postMessage` of the same records (one message each, over a
+ *    MessageChannel) and against a hand-written single-producer
+ *    single-consumer `Int32Array` ring.
+ *
+ * @module
+ */
+
+import { Heap } from "../mod.ts";
+import { SharedMap, SharedQueue } from "../src/collections/mod.ts";
+import { u32 } from "../structs/mod.ts";
+import {
+  type BenchReply,
+  type BenchTask,
+  Rec,
+  RING_DATA,
+  RING_WORDS,
+} from "./_collections_worker.ts";
+
+const ROUNDS = Number(Deno.args[0] ?? 5);
+const WORKER_URL = new URL("./_collections_worker.ts", import.meta.url).href;
+
+function stats(xs: number[]): { min: number; median: number } {
+  const s = [...xs].sort((a, b) => a - b);
+  return { min: s[0], median: s[Math.floor(s.length / 2)] };
+}
+const fmt = (x: number): string => x.toFixed(2);
+
+// ---------------------------------------------------------------------------
+// 1. One thread.
+
+function singleThread(): void {
+  const N = 1_000_000;
+  const keys = new Uint32Array(N);
+  let seed = 0x12345;
+  for (let i = 0; i < N; i++) {
+    seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0;
+    keys[i] = seed;
+  }
+  const setRatio: number[] = [];
+  const getRatio: number[] = [];
+  const ns: Record<string, number[]> = { mapSet: [], jsSet: [], mapGet: [], jsGet: [] };
+  let memory = 0;
+  let sink = 0;
+  for (let r = 0; r < ROUNDS; r++) {
+    const heap = Heap.create({ initialBytes: 64 << 20 });
+    const before = heap.stats().usedBytes;
+    const map = SharedMap.create(heap, { key: "u32", value: u32 });
+    const js = new Map<number, number>();
+    const order = r % 2 === 0 ? ["map", "js"] : ["js", "map"];
+    const t: Record<string, number> = {};
+    for (const who of order) {
+      const t0 = performance.now();
+      if (who === "map") { for (let i = 0; i < N; i++) map.set(keys[i], i); }
+      else for (let i = 0; i < N; i++) js.set(keys[i], i);
+      t[who + "Set"] = performance.now() - t0;
+    }
+    for (const who of order) {
+      const t0 = performance.now();
+      let s = 0;
+      if (who === "map") { for (let i = N - 1; i >= 0; i--) s += map.get(keys[i]) as number; }
+      else for (let i = N - 1; i >= 0; i--) s += js.get(keys[i]) as number;
+      t[who + "Get"] = performance.now() - t0;
+      sink += s;
+    }
+    if (map.size !== js.size) throw new Error("map sizes differ");
+    memory = heap.stats().usedBytes - before;
+    setRatio.push(t.jsSet / t.mapSet);
+    getRatio.push(t.jsGet / t.mapGet);
+    ns.mapSet.push((t.mapSet * 1e6) / N);
+    ns.jsSet.push((t.jsSet * 1e6) / N);
+    ns.mapGet.push((t.mapGet * 1e6) / N);
+    ns.jsGet.push((t.jsGet * 1e6) / N);
+    map.destroy();
+  }
+  const entries = 1_000_000 - 0; // distinct keys: the LCG does not repeat within 2^32
+  console.log(`\n1. SharedMap u32→u32, ${entries} entries, one thread (${ROUNDS} rounds)`);
+  for (const [name, xs] of Object.entries(ns)) {
+    const s = stats(xs);
+    console.log(`   ${name.padEnd(7)} ns/op min ${fmt(s.min)} median ${fmt(s.median)}`);
+  }
+  const sr = stats(setRatio);
+  const gr = stats(getRatio);
+  console.log(`   set: SharedMap speed / Map speed  min ${fmt(sr.min)} median ${fmt(sr.median)}`);
+  console.log(`   get: SharedMap speed / Map speed  min ${fmt(gr.min)} median ${fmt(gr.median)}`);
+  console.log(
+    `   heap bytes used by the map: ${(memory / 2 ** 20).toFixed(2)} MiB (${
+      fmt(memory / entries)
+    } B/entry)`,
+  );
+  if (sink === 0) console.log("");
+}
+
+// ---------------------------------------------------------------------------
+// Workers.
+
+class BenchWorker {
+  readonly worker = new Worker(WORKER_URL, { type: "module" });
+  call(task: BenchTask, transfer: Transferable[] = []): Promise<BenchReply> {
+    return new Promise((resolve, reject) => {
+      this.worker.onmessage = (e: MessageEvent<BenchReply>) => {
+        if (e.data.ok) resolve(e.data);
+        else reject(new Error(e.data.error));
+      };
+      this.worker.postMessage(task, transfer);
+    });
+  }
+}
+
+/** Starts tasks together; returns the elapsed time from the first start to the last end, in ms. */
+async function together(
+  pairs: [BenchWorker, (go: SharedArrayBuffer) => BenchTask, Transferable[]?][],
+): Promise<{ ms: number; replies: BenchReply[] }> {
+  const go = new SharedArrayBuffer(8);
+  const i32 = new Int32Array(go);
+  const running = pairs.map(([w, make, transfer]) => w.call(make(go), transfer));
+  // Bounded: every worker reports ready at once; a hang guard of 60 s.
+  const deadline = performance.now() + 60_000;
+  while (Atomics.load(i32, 1) < pairs.length && performance.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 1));
+  }
+  Atomics.store(i32, 0, 1);
+  Atomics.notify(i32, 0);
+  const replies = await Promise.all(running);
+  const start = Math.min(...replies.map((r) => r.start));
+  const end = Math.max(...replies.map((r) => r.end));
+  return { ms: end - start, replies };
+}
+
+async function twoWorkersMap(a: BenchWorker, b: BenchWorker): Promise<void> {
+  const N = 300_000;
+  const shared: number[] = [];
+  const control: number[] = [];
+  for (let r = 0; r < ROUNDS; r++) {
+    const variants = r % 2 === 0 ? ["shared", "control"] : ["control", "shared"];
+    for (const variant of variants) {
+      const make = (base: number) => (go: SharedArrayBuffer): BenchTask => {
+        if (variant === "control") {
+          return { task: "mapInsert", go, buffer: null, ptr: 0, base, count: N };
+        }
+        return {
+          task: "mapInsert",
+          go,
+          buffer: sharedHeap.buffer,
+          ptr: sharedMap.ptr,
+          base,
+          count: N,
+        };
+      };
+      // One worker alone, then two at once, on fresh maps.
+      let sharedHeap = Heap.create({ initialBytes: 32 << 20 });
+      let sharedMap = SharedMap.create(sharedHeap, { key: "u32", value: u32 });
+      const one = await together([[a, make(0)]]);
+      sharedHeap = Heap.create({ initialBytes: 32 << 20 });
+      sharedMap = SharedMap.create(sharedHeap, { key: "u32", value: u32 });
+      const two = await together([[a, make(0)], [b, make(N)]]);
+      if (variant === "shared" && sharedMap.size !== 2 * N) throw new Error("lost inserts");
+      const ratio = (2 * one.ms) / two.ms; // aggregate(2) / aggregate(1)
+      (variant === "shared" ? shared : control).push(ratio);
+    }
+  }
+  const s = stats(shared);
+  const c = stats(control);
+  console.log(`\n2. ${N} inserts per worker, u32→u32 (${ROUNDS} rounds)`);
+  console.log(
+    `   one shared SharedMap: 2 workers aggregate / 1 worker  min ${fmt(s.min)} median ${
+      fmt(s.median)
+    }`,
+  );
+  console.log(
+    `   control, private heaps: 2 workers / 1 worker          min ${fmt(c.min)} median ${
+      fmt(c.median)
+    }`,
+  );
+}
+
+async function queues(a: BenchWorker, b: BenchWorker): Promise<void> {
+  const N = 200_000;
+  const ms: Record<string, number[]> = { queue: [], postMessage: [], ring: [] };
+  const vsPm: number[] = [];
+  const vsRing: number[] = [];
+  for (let r = 0; r < ROUNDS; r++) {
+    const t: Record<string, number> = {};
+    const order = [["queue", "ring", "postMessage"], ["postMessage", "queue", "ring"], [
+      "ring",
+      "postMessage",
+      "queue",
+    ]][r % 3];
+    for (const variant of order) {
+      if (variant === "queue") {
+        const heap = Heap.create();
+        const queue = SharedQueue.create(heap, { element: Rec, capacity: 1024 });
+        const out = await together([
+          [a, (go) => ({ task: "qProduce", go, buffer: heap.buffer, ptr: queue.ptr, count: N })],
+          [b, (go) => ({ task: "qConsume", go, buffer: heap.buffer, ptr: queue.ptr, count: N })],
+        ]);
+        t.queue = out.ms;
+        if (out.replies[1].sum !== (N * (N - 1)) / 4) throw new Error("queue lost records");
+      } else if (variant === "ring") {
+        const slots = 1024;
+        const ring = new SharedArrayBuffer((RING_DATA + slots * RING_WORDS) * 4);
+        const out = await together([
+          [a, (go) => ({ task: "ringProduce", go, ring, slots, count: N })],
+          [b, (go) => ({ task: "ringConsume", go, ring, slots, count: N })],
+        ]);
+        t.ring = out.ms;
+        if (out.replies[1].sum !== (N * (N - 1)) / 4) throw new Error("ring lost records");
+      } else {
+        const channel = new MessageChannel();
+        const out = await together([
+          [a, (go) => ({ task: "pmProduce", go, port: channel.port1, count: N }), [channel.port1]],
+          [b, (go) => ({ task: "pmConsume", go, port: channel.port2, count: N }), [channel.port2]],
+        ]);
+        t.postMessage = out.ms;
+        if (out.replies[1].sum !== (N * (N - 1)) / 4) throw new Error("postMessage lost records");
+      }
+    }
+    for (const k of Object.keys(ms)) ms[k].push(t[k]);
+    vsPm.push(t.postMessage / t.queue);
+    vsRing.push(t.ring / t.queue);
+  }
+  console.log(
+    `\n3. ${N} records of ${Rec.size} bytes, 1 producer worker → 1 consumer worker (${ROUNDS} rounds)`,
+  );
+  for (const [name, xs] of Object.entries(ms)) {
+    const s = stats(xs);
+    console.log(
+      `   ${name.padEnd(11)} ns/record min ${fmt((s.min * 1e6) / N)} median ${
+        fmt((s.median * 1e6) / N)
+      }`,
+    );
+  }
+  const p = stats(vsPm);
+  const g = stats(vsRing);
+  console.log(
+    `   SharedQueue speed / postMessage speed    min ${fmt(p.min)} median ${fmt(p.median)}`,
+  );
+  console.log(
+    `   SharedQueue speed / Int32Array ring speed min ${fmt(g.min)} median ${fmt(g.median)}`,
+  );
+}
+
+singleThread();
+const a = new BenchWorker();
+const b = new BenchWorker();
+try {
+  await twoWorkersMap(a, b);
+  await queues(a, b);
+} finally {
+  a.worker.terminate();
+  b.worker.terminate();
+}
