@@ -2,7 +2,6 @@
 // hashing, a UTF-8 codec for shared views, and blocking helpers. Not exported
 // from mod.ts.
 
-import type { Heap } from "../heap/heap.ts";
 import { ScalarType, type ScalarValues } from "../../structs/scalar.ts";
 import type { AnyStructType } from "../../structs/types.ts";
 import { StructType } from "../../structs/struct_type.ts";
@@ -399,8 +398,4 @@ export function checkTimeout(operation: string, timeoutMs: unknown): number {
   return timeoutMs;
 }
 
-/** What the collections need from a heap: its public allocation API, views and worker id. */
-export type CollectionHeap = Pick<
-  Heap,
-  "buffer" | "alloc" | "free" | "realloc" | "workerId" | "i32" | "u8"
->;
+export type { CollectionHeap } from "./types.ts";

@@ -32,6 +32,13 @@ export { SharedMap } from "./map.ts";
 export type { SharedMapCursor, SharedMapOptions } from "./map.ts";
 export { SharedQueue } from "./queue.ts";
 export type { SharedQueueOptions } from "./queue.ts";
-export type { ElementInit, ElementType, ElementValue, MapKey, MapKeyKind } from "./types.ts";
+export type {
+  CollectionHeap,
+  ElementInit,
+  ElementType,
+  ElementValue,
+  MapKey,
+  MapKeyKind,
+} from "./types.ts";
 export { SharedVec } from "./vec.ts";
 export type { SharedVecCursor, SharedVecOptions } from "./vec.ts";

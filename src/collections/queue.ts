@@ -392,28 +392,41 @@ export class SharedQueue<T extends ElementType> {
     checkTimeout(op, timeoutMs);
     const staged = this.#stage(op, value);
     try {
-      const i32 = this.#v.i32;
-      const hw = this.#hw;
-      const deadline = performance.now() + timeoutMs;
-      // Bounded by the deadline: each pass sleeps at most one slice and reads the clock.
-      for (let spin = 0;; spin++) {
-        if (Atomics.load(i32, hw + H_CLOSED) !== 0) throw new QueueClosedError(op, this.ptr);
-        if (this.#tryPush(staged)) return true;
-        if (spin < SPIN_TRIES) continue;
-        const seen = Atomics.load(i32, hw + H_NOT_FULL);
-        Atomics.add(i32, hw + H_WAIT_PRODUCERS, 1);
-        try {
-          if (this.#tryPush(staged)) return true;
-          const remainingMs = deadline - performance.now();
-          if (remainingMs <= 0) return false;
-          if (Atomics.load(i32, hw + H_CLOSED) !== 0) continue;
-          waitSlice(i32, hw + H_NOT_FULL, seen, Math.min(remainingMs, WAIT_SLICE_MS));
-        } finally {
-          Atomics.sub(i32, hw + H_WAIT_PRODUCERS, 1);
-        }
+      if (Atomics.load(this.#v.i32, this.#hw + H_CLOSED) !== 0) {
+        throw new QueueClosedError(op, this.ptr);
       }
+      // The clock is read only once the queue turns out to be full.
+      return this.#tryPush(staged) || this.#pushWait(staged, timeoutMs);
     } finally {
       this.#unstage(staged, value);
+    }
+  }
+
+  /** The blocking part of `push`: spins a little, then sleeps in slices until the deadline. */
+  #pushWait(staged: ScalarValue | number, timeoutMs: number): boolean {
+    const op = "push to queue";
+    const i32 = this.#v.i32;
+    const hw = this.#hw;
+    let deadline = -1; // read the clock only once spinning did not help
+    // Bounded by the deadline: after SPIN_TRIES passes, each pass sleeps at most one slice
+    // and reads the clock.
+    for (let spin = 0;; spin++) {
+      if (Atomics.load(i32, hw + H_CLOSED) !== 0) throw new QueueClosedError(op, this.ptr);
+      if (this.#tryPush(staged)) return true;
+      if (spin < SPIN_TRIES) continue;
+      const seen = Atomics.load(i32, hw + H_NOT_FULL);
+      Atomics.add(i32, hw + H_WAIT_PRODUCERS, 1);
+      try {
+        if (this.#tryPush(staged)) return true;
+        const t = performance.now();
+        if (deadline < 0) deadline = t + timeoutMs;
+        const remainingMs = deadline - t;
+        if (remainingMs <= 0) return false;
+        if (Atomics.load(i32, hw + H_CLOSED) !== 0) continue;
+        waitSlice(i32, hw + H_NOT_FULL, seen, Math.min(remainingMs, WAIT_SLICE_MS));
+      } finally {
+        Atomics.sub(i32, hw + H_WAIT_PRODUCERS, 1);
+      }
     }
   }
 
@@ -901,8 +914,9 @@ export class SharedQueue<T extends ElementType> {
     const i32 = this.#v.i32;
     const hw = this.#hw;
     if (this.#tryPopTo(into)) return true;
-    const deadline = performance.now() + timeoutMs;
-    // Bounded by the deadline: each pass sleeps at most one slice and reads the clock.
+    let deadline = -1; // read the clock only once spinning did not help
+    // Bounded by the deadline: after SPIN_TRIES passes, each pass sleeps at most one slice
+    // and reads the clock.
     for (let spin = 0;; spin++) {
       if (this.#tryPopTo(into)) return true;
       if (spin < SPIN_TRIES && Atomics.load(i32, hw + H_CLOSED) === 0) continue;
@@ -914,7 +928,9 @@ export class SharedQueue<T extends ElementType> {
       Atomics.add(i32, hw + H_WAIT_CONSUMERS, 1);
       try {
         if (this.#tryPopTo(into)) return true;
-        const remainingMs = deadline - performance.now();
+        const t = performance.now();
+        if (deadline < 0) deadline = t + timeoutMs;
+        const remainingMs = deadline - t;
         if (remainingMs <= 0) return false;
         if (Atomics.load(i32, hw + H_CLOSED) !== 0) continue;
         waitSlice(i32, hw + H_NOT_EMPTY, seen, Math.min(remainingMs, WAIT_SLICE_MS));

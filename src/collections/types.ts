@@ -89,3 +89,46 @@ export type MapKeyKind = "u32" | "i32" | "u64" | "i64" | "f64" | "string";
 export type MapKey<K extends MapKeyKind> = K extends "u64" | "i64" ? bigint
   : K extends "string" ? string
   : number;
+
+/**
+ * What the collections need from a heap: its buffer, its worker id (the owner
+ * of the locks a handle takes) and allocation. `Heap` has all of it.
+ *
+ * @example The heap satisfies it
+ * ```ts
+ * import { Heap } from "@typedheap/typedheap";
+ * import type { CollectionHeap } from "@typedheap/typedheap/collections";
+ * import assert from "node:assert/strict";
+ *
+ * const heap: CollectionHeap = Heap.create();
+ * assert.ok(heap.workerId >= 1);
+ * ```
+ */
+export interface CollectionHeap {
+  /** The heap's memory; collections live at byte offsets into it. */
+  readonly buffer: SharedArrayBuffer;
+  /** This handle's worker id, unique among the handles of the heap. */
+  readonly workerId: number;
+  /**
+   * Allocates a block.
+   *
+   * @param sizeBytes The size in bytes.
+   * @param alignBytes The alignment in bytes (a power of two, at least 8).
+   * @returns The block's byte offset (never 0).
+   */
+  alloc(sizeBytes: number, alignBytes?: number): number;
+  /**
+   * Frees a block returned by `alloc`.
+   *
+   * @param ptr The block's byte offset.
+   */
+  free(ptr: number): void;
+  /**
+   * Resizes a block, keeping its contents.
+   *
+   * @param ptr The block's byte offset.
+   * @param sizeBytes The new size in bytes.
+   * @returns The block's (possibly new) byte offset.
+   */
+  realloc(ptr: number, sizeBytes: number): number;
+}
