@@ -1149,7 +1149,9 @@ export class SharedMap<K extends MapKeyKind, V extends ElementType> {
         return f64Scratch[0];
       case 6: {
         const p = u32[w + 1];
-        const n = u32[p >>> 2];
+        if (p + 4 > this.#v.bytes) this.#v.refresh(); // a block from after a heap growth
+        const n = this.#v.u32[p >>> 2];
+        this.#v.cover(p + 4 + n);
         return decodeUtf8(this.#v.u8, p + 4, n);
       }
       default: {
@@ -1192,11 +1194,17 @@ export class SharedMap<K extends MapKeyKind, V extends ElementType> {
       const base = table >>> 2;
       const str = this.#str as Uint8Array;
       const len = this.#k1;
-      const u8 = v.u8;
+      let u8 = v.u8;
       for (let n = 0; n < cap; n++) {
         const w = base + i * words;
         const p = u32[w + 1];
         if (p === 0) return -1 - i;
+        if (p + 4 + len > v.bytes && u32[w] === k0) {
+          // A key block another worker allocated after growing the heap.
+          v.refresh();
+          u32 = v.u32;
+          u8 = v.u8;
+        }
         if (u32[w] === k0 && u32[p >>> 2] === len) {
           let j = 0;
           const at = p + 4;
@@ -1426,6 +1434,7 @@ export class SharedMap<K extends MapKeyKind, V extends ElementType> {
 
   #checkSegment(sw: number, s: number): void {
     const v = this.#v;
+    v.refresh(); // every block of the map lies inside the buffer as it is now
     const u32 = v.u32;
     const cap = u32[sw + S_CAP];
     const table = u32[sw + S_TABLE];

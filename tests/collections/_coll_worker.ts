@@ -9,9 +9,13 @@ import { defineStruct, f64, u32 } from "../../structs/mod.ts";
 /** The record type of the queue test (24 bytes). */
 export const Item = defineStruct("Item", { id: f64, producer: u32, check: u32, sum: f64 });
 
+/** The value type of the string-keyed map test. */
+export const Tally = defineStruct("Tally", { count: u32, sum: f64 });
+
 /** A task for one worker. */
 export type Task =
   | { task: "map"; buffer: SharedArrayBuffer; ptr: number; worker: number; count: number }
+  | { task: "tally"; buffer: SharedArrayBuffer; ptr: number; worker: number; count: number }
   | { task: "vec"; buffer: SharedArrayBuffer; ptr: number; worker: number; count: number }
   | { task: "produce"; buffer: SharedArrayBuffer; ptr: number; worker: number; count: number }
   | { task: "consume"; buffer: SharedArrayBuffer; ptr: number; worker: number; count: number };
@@ -49,6 +53,19 @@ function run(t: Task): Reply {
         if (got !== undefined) mine++;
       }
       return { ok: true, count: mine };
+    }
+    case "tally": {
+      // String keys shared by every worker, struct values updated in place.
+      const map = SharedMap.at<"string", typeof Tally>(heap, t.ptr, Tally);
+      for (let i = 0; i < t.count; i++) {
+        map.update(`key ${i % 50} é`, (r) => {
+          r.count++;
+          r.sum += i;
+        });
+        if (i % 7 === 0) map.set(`own ${t.worker} ${i}`, { count: 1, sum: i });
+        if (i % 14 === 0) map.delete(`own ${t.worker} ${i}`);
+      }
+      return { ok: true };
     }
     case "vec": {
       const vec = SharedVec.at<typeof u32>(heap, t.ptr);

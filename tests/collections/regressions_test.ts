@@ -1,5 +1,5 @@
-// Regressions: the first test failed before the fix named in its title (found by the
-// 4-worker test); the second guards the map against the same class of bug.
+// Regressions: tests titled "(fix: ...)" failed before that fix (each was found by the
+// 4-worker tests); the others guard against the same class of bug.
 
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
@@ -8,7 +8,7 @@ import { SharedMap, SharedVec } from "../../src/collections/mod.ts";
 import { defineStruct, f64, u32 } from "../../structs/mod.ts";
 
 describe("collections regressions", () => {
-  it("a handle whose views predate a heap growth still writes (vector insert covers its views)", () => {
+  it("a handle whose views predate a heap growth still writes (fix: vector insert covers its views)", () => {
     const heap = Heap.create({ initialBytes: 64 * 1024 });
     const vec = SharedVec.create(heap, { element: u32 });
     const late = SharedVec.at(Heap.attach(heap.buffer), vec.ptr); // views of a 64 KiB heap
@@ -31,6 +31,23 @@ describe("collections regressions", () => {
     late.set(50_000, { x: 1.5 });
     assert.deepEqual(map.get(5)?.toJSON(), { x: -5, y: 0 });
     assert.equal(map.get(50_000)?.x, 1.5);
+    map.check();
+  });
+
+  it("a map handle finds a string key stored past its views (fix: find covers key blocks)", () => {
+    const heap = Heap.create({ initialBytes: 64 * 1024 });
+    const map = SharedMap.create(heap, { key: "string", value: u32, segments: 1, capacity: 8 });
+    const late = SharedMap.at(Heap.attach(heap.buffer), map.ptr); // views of a 64 KiB heap
+    const checker = SharedMap.at(Heap.attach(heap.buffer), map.ptr);
+    heap.alloc(48 * 1024);
+    const key = "k".repeat(20_000); // its block lands past 64 KiB; the table stays below
+    map.set(key, 1);
+    assert.ok(heap.byteLength > 64 * 1024);
+    checker.check(); // (fix: check refreshes its views first)
+    assert.equal(late.get(key), 1);
+    late.set(key, 2); // an update, not a second copy of the key
+    assert.equal(map.size, 1);
+    assert.deepEqual([...late.keys()], [key]);
     map.check();
   });
 });

@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { Heap } from "../../mod.ts";
 import { SharedMap, SharedQueue, SharedVec } from "../../src/collections/mod.ts";
 import { u32 } from "../../structs/mod.ts";
-import { Item, type Reply, type Task } from "./_coll_worker.ts";
+import { Item, type Reply, Tally, type Task } from "./_coll_worker.ts";
 
 const WORKER_URL = new URL("./_coll_worker.ts", import.meta.url);
 /** A hang guard only: the tasks are bounded by work. */
@@ -60,6 +60,41 @@ Deno.test("SharedMap under 4 workers: disjoint inserts and deletes, shared count
   assert.equal(counters, 4 * count);
   for (let k = 0; k < 16; k++) assert.equal(map.get(k), (4 * count) / 16);
   map.destroy();
+  assert.equal(heap.stats().liveAllocations, 0);
+});
+
+Deno.test("SharedMap under 4 workers: string keys and struct values updated in place", async () => {
+  const heap = Heap.create({ initialBytes: 1 << 16 });
+  const map = SharedMap.create(heap, { key: "string", value: Tally, segments: 8 });
+  const count = 7_000;
+  await runAll(
+    [1, 2, 3, 4].map((worker) => ({
+      task: "tally",
+      buffer: heap.buffer,
+      ptr: map.ptr,
+      worker,
+      count,
+    })),
+  );
+  map.check();
+  heap.check();
+  for (let k = 0; k < 50; k++) {
+    let sum = 0;
+    let n = 0;
+    for (let i = k; i < count; i += 50) {
+      sum += i;
+      n++;
+    }
+    assert.deepEqual(map.get(`key ${k} é`)?.toJSON(), { count: 4 * n, sum: 4 * sum });
+  }
+  // Own keys: set at multiples of 7, deleted again at multiples of 14.
+  let own = 0;
+  for (let i = 0; i < count; i += 7) if (i % 14 !== 0) own++;
+  assert.equal(map.size, 50 + 4 * own);
+  assert.deepEqual(map.get("own 3 7")?.toJSON(), { count: 1, sum: 7 });
+  assert.equal(map.has("own 3 14"), false);
+  map.destroy();
+  heap.check();
   assert.equal(heap.stats().liveAllocations, 0);
 });
 
