@@ -1,7 +1,7 @@
 /**
  * The shared collections against their peers, all in one run, interleaved
  * rounds, min and median. Run with `deno task bench:collections`
- * (`deno run -A bench/collections.ts [rounds]`).
+ * (`deno run -A bench/collections.ts [rounds] [map,workers,queue]`).
  *
  * 1. SharedMap u32 → u32, 1,000,000 random keys, one thread: `set` (inserting,
  *    growth included) and `get` against a JS `Map<number, number>`; the heap
@@ -30,6 +30,8 @@ import {
 } from "./_collections_worker.ts";
 
 const ROUNDS = Number(Deno.args[0] ?? 5);
+/** Which parts to run: a comma-separated subset of `map,workers,queue` (default all). */
+const PARTS = (Deno.args[1] ?? "map,workers,queue").split(",");
 const WORKER_URL = new URL("./_collections_worker.ts", import.meta.url).href;
 
 function stats(xs: number[]): { min: number; median: number } {
@@ -252,12 +254,12 @@ async function queues(a: BenchWorker, b: BenchWorker): Promise<void> {
   );
 }
 
-singleThread();
+if (PARTS.includes("map")) singleThread();
 const a = new BenchWorker();
 const b = new BenchWorker();
 try {
-  await twoWorkersMap(a, b);
-  await queues(a, b);
+  if (PARTS.includes("workers")) await twoWorkersMap(a, b);
+  if (PARTS.includes("queue")) await queues(a, b);
 } finally {
   a.worker.terminate();
   b.worker.terminate();

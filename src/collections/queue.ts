@@ -67,7 +67,7 @@ const RETRY_LIMIT = 1 << 20;
  * when the other side is running, a cell frees up within a few retries, and a
  * sleep and wake-up per element would cost far more.
  */
-const SPIN_TRIES = 200;
+const SPIN_TRIES = 20;
 
 /**
  * Options for {@linkcode SharedQueue.create}.
@@ -844,7 +844,9 @@ export class SharedQueue<T extends ElementType> {
             copyRecord(v, at, staged as number, size);
           }
           Atomics.store(i32, hw + H_SEQ + cell, (pos + 1) | 0);
-          if (Atomics.load(i32, hw + H_WAIT_CONSUMERS) !== 0) {
+          // Likewise a sleeping consumer is woken when the ring stops being empty.
+          const sleepers = Atomics.load(i32, hw + H_WAIT_CONSUMERS);
+          if (sleepers > 1 || (sleepers === 1 && Atomics.load(i32, hw + H_DEQ) === pos)) {
             Atomics.add(i32, hw + H_NOT_EMPTY, 1);
             Atomics.notify(i32, hw + H_NOT_EMPTY, 1);
           }
@@ -882,7 +884,15 @@ export class SharedQueue<T extends ElementType> {
             copyRecord(v, into, at, size);
           }
           Atomics.store(i32, hw + H_SEQ + cell, (pos + mask + 1) | 0);
-          if (Atomics.load(i32, hw + H_WAIT_PRODUCERS) !== 0) {
+          // A sleeping producer is woken when the ring stops being full (or when
+          // several sleep), not at every pop: it then pushes while it runs, so
+          // one wake-up carries many pushes. A producer that registers after this
+          // check saw this cell free when it retried, so none is left asleep.
+          const sleepers = Atomics.load(i32, hw + H_WAIT_PRODUCERS);
+          if (
+            sleepers > 1 ||
+            (sleepers === 1 && ((Atomics.load(i32, hw + H_ENQ) - pos) | 0) >= this.capacity)
+          ) {
             Atomics.add(i32, hw + H_NOT_FULL, 1);
             Atomics.notify(i32, hw + H_NOT_FULL, 1);
           }
