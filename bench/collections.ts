@@ -18,6 +18,7 @@
  * @module
  */
 
+import process from "node:process";
 import { Heap } from "../mod.ts";
 import { SharedMap, SharedQueue } from "../src/collections/mod.ts";
 import { u32 } from "../structs/mod.ts";
@@ -124,7 +125,8 @@ class BenchWorker {
 /** Starts tasks together; returns the elapsed time from the first start to the last end, in ms. */
 async function together(
   pairs: [BenchWorker, (go: SharedArrayBuffer) => BenchTask, Transferable[]?][],
-): Promise<{ ms: number; replies: BenchReply[] }> {
+): Promise<{ ms: number; cpuMs: number; replies: BenchReply[] }> {
+  const cpu0 = process.cpuUsage();
   const go = new SharedArrayBuffer(8);
   const i32 = new Int32Array(go);
   const running = pairs.map(([w, make, transfer]) => w.call(make(go), transfer));
@@ -138,13 +140,16 @@ async function together(
   const replies = await Promise.all(running);
   const start = Math.min(...replies.map((r) => r.start));
   const end = Math.max(...replies.map((r) => r.end));
-  return { ms: end - start, replies };
+  const cpu = process.cpuUsage(cpu0);
+  return { ms: end - start, cpuMs: (cpu.user + cpu.system) / 1000, replies };
 }
 
 async function twoWorkersMap(a: BenchWorker, b: BenchWorker): Promise<void> {
   const N = 300_000;
   const shared: number[] = [];
   const control: number[] = [];
+  const sharedCpu: number[] = [];
+  const controlCpu: number[] = [];
   for (let r = 0; r < ROUNDS; r++) {
     const variants = r % 2 === 0 ? ["shared", "control"] : ["control", "shared"];
     for (const variant of variants) {
@@ -171,6 +176,9 @@ async function twoWorkersMap(a: BenchWorker, b: BenchWorker): Promise<void> {
       if (variant === "shared" && sharedMap.size !== 2 * N) throw new Error("lost inserts");
       const ratio = (2 * one.ms) / two.ms; // aggregate(2) / aggregate(1)
       (variant === "shared" ? shared : control).push(ratio);
+      // CPU time of the whole process per insert, 1 worker over 2: what 2 workers would
+      // give with a core each (1.0 = no cost from sharing), whatever else the machine runs.
+      (variant === "shared" ? sharedCpu : controlCpu).push((2 * one.cpuMs) / two.cpuMs);
     }
   }
   const s = stats(shared);
@@ -185,6 +193,13 @@ async function twoWorkersMap(a: BenchWorker, b: BenchWorker): Promise<void> {
     `   control, private heaps: 2 workers / 1 worker          min ${fmt(c.min)} median ${
       fmt(c.median)
     }`,
+  );
+  const sc = stats(sharedCpu);
+  const cc = stats(controlCpu);
+  console.log(
+    `   CPU per insert, 1 worker / 2 workers: shared min ${fmt(sc.min)} median ${
+      fmt(sc.median)
+    }, control min ${fmt(cc.min)} median ${fmt(cc.median)}`,
   );
 }
 
