@@ -99,6 +99,11 @@ function singleThread(): void {
   console.log(`   set: SharedMap speed / Map speed  min ${fmt(sr.min)} median ${fmt(sr.median)}`);
   console.log(`   get: SharedMap speed / Map speed  min ${fmt(gr.min)} median ${fmt(gr.median)}`);
   console.log(
+    `   best round of each: set ${fmt(stats(ns.jsSet).min / stats(ns.mapSet).min)}, get ${
+      fmt(stats(ns.jsGet).min / stats(ns.mapGet).min)
+    }`,
+  );
+  console.log(
     `   heap bytes used by the map: ${(memory / 2 ** 20).toFixed(2)} MiB (${
       fmt(memory / entries)
     } B/entry)`,
