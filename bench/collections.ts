@@ -4,8 +4,10 @@
  * (`deno run -A bench/collections.ts [rounds] [map,workers,queue]`).
  *
  * 1. SharedMap u32 → u32, 1,000,000 random keys, one thread: `set` (inserting,
- *    growth included) and `get` against a JS `Map<number, number>`; the heap
- *    bytes the map uses at 1,000,000 entries.
+ *    growth included) and `get` against a JS `Map<number, number>`, the gets
+ *    in a shuffled order and again in reverse insertion order (which favours
+ *    the JS Map, whose entries sit in insertion order); the heap bytes the map
+ *    uses at 1,000,000 entries.
  * 2. Two workers inserting disjoint keys into one SharedMap against one worker
  *    inserting the same count alone: aggregate throughput ratio. Control in the
  *    same rounds: two workers each inserting into a map in a private heap
@@ -50,11 +52,26 @@ function singleThread(): void {
   let seed = 0x12345;
   for (let i = 0; i < N; i++) {
     seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0;
-    keys[i] = seed;
+    keys[i] = seed; // distinct: a full-period LCG does not repeat within 2^32
   }
-  const setRatio: number[] = [];
-  const getRatio: number[] = [];
-  const ns: Record<string, number[]> = { mapSet: [], jsSet: [], mapGet: [], jsGet: [] };
+  // Lookups in a shuffled order, and in reverse insertion order, which favours
+  // a JS Map: its entries are stored in insertion order.
+  const shuffled = new Uint32Array(N);
+  for (let i = 0; i < N; i++) shuffled[i] = i;
+  for (let i = N - 1; i > 0; i--) {
+    seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0;
+    const j = seed % (i + 1);
+    const t = shuffled[i];
+    shuffled[i] = shuffled[j];
+    shuffled[j] = t;
+  }
+  const names = ["set", "get", "getSeq"] as const;
+  const ratios: Record<string, number[]> = { set: [], get: [], getSeq: [] };
+  const ns: Record<string, number[]> = {};
+  for (const n of names) {
+    ns["map " + n] = [];
+    ns["js " + n] = [];
+  }
   let memory = 0;
   let sink = 0;
   for (let r = 0; r < ROUNDS; r++) {
@@ -62,50 +79,61 @@ function singleThread(): void {
     const before = heap.stats().usedBytes;
     const map = SharedMap.create(heap, { key: "u32", value: u32 });
     const js = new Map<number, number>();
-    const order = r % 2 === 0 ? ["map", "js"] : ["js", "map"];
+    const first = r % 2 === 0 ? ["map", "js"] : ["js", "map"];
     const t: Record<string, number> = {};
-    for (const who of order) {
+    for (const who of first) {
       const t0 = performance.now();
       if (who === "map") { for (let i = 0; i < N; i++) map.set(keys[i], i); }
       else for (let i = 0; i < N; i++) js.set(keys[i], i);
-      t[who + "Set"] = performance.now() - t0;
+      t[who + " set"] = performance.now() - t0;
     }
-    for (const who of order) {
+    for (const who of first) {
+      const t0 = performance.now();
+      let s = 0;
+      if (who === "map") { for (let i = 0; i < N; i++) s += map.get(keys[shuffled[i]]) as number; }
+      else for (let i = 0; i < N; i++) s += js.get(keys[shuffled[i]]) as number;
+      t[who + " get"] = performance.now() - t0;
+      sink += s;
+    }
+    for (const who of first) {
       const t0 = performance.now();
       let s = 0;
       if (who === "map") { for (let i = N - 1; i >= 0; i--) s += map.get(keys[i]) as number; }
       else for (let i = N - 1; i >= 0; i--) s += js.get(keys[i]) as number;
-      t[who + "Get"] = performance.now() - t0;
+      t[who + " getSeq"] = performance.now() - t0;
       sink += s;
     }
-    if (map.size !== js.size) throw new Error("map sizes differ");
+    if (map.size !== N || js.size !== N) throw new Error("map sizes differ");
     memory = heap.stats().usedBytes - before;
-    setRatio.push(t.jsSet / t.mapSet);
-    getRatio.push(t.jsGet / t.mapGet);
-    ns.mapSet.push((t.mapSet * 1e6) / N);
-    ns.jsSet.push((t.jsSet * 1e6) / N);
-    ns.mapGet.push((t.mapGet * 1e6) / N);
-    ns.jsGet.push((t.jsGet * 1e6) / N);
+    for (const n of names) {
+      ratios[n].push(t["js " + n] / t["map " + n]);
+      ns["map " + n].push((t["map " + n] * 1e6) / N);
+      ns["js " + n].push((t["js " + n] * 1e6) / N);
+    }
     map.destroy();
   }
-  const entries = 1_000_000 - 0; // distinct keys: the LCG does not repeat within 2^32
-  console.log(`\n1. SharedMap u32→u32, ${entries} entries, one thread (${ROUNDS} rounds)`);
+  console.log(`\n1. SharedMap u32→u32, ${N} entries, one thread (${ROUNDS} rounds)`);
   for (const [name, xs] of Object.entries(ns)) {
     const s = stats(xs);
-    console.log(`   ${name.padEnd(7)} ns/op min ${fmt(s.min)} median ${fmt(s.median)}`);
+    console.log(`   ${name.padEnd(10)} ns/op min ${fmt(s.min)} median ${fmt(s.median)}`);
   }
-  const sr = stats(setRatio);
-  const gr = stats(getRatio);
-  console.log(`   set: SharedMap speed / Map speed  min ${fmt(sr.min)} median ${fmt(sr.median)}`);
-  console.log(`   get: SharedMap speed / Map speed  min ${fmt(gr.min)} median ${fmt(gr.median)}`);
-  console.log(
-    `   best round of each: set ${fmt(stats(ns.jsSet).min / stats(ns.mapSet).min)}, get ${
-      fmt(stats(ns.jsGet).min / stats(ns.mapGet).min)
-    }`,
-  );
+  const label: Record<string, string> = {
+    set: "set (inserting, growth included)",
+    get: "get, shuffled order",
+    getSeq: "get, reverse insertion order",
+  };
+  for (const n of names) {
+    const s = stats(ratios[n]);
+    const best = stats(ns["js " + n]).min / stats(ns["map " + n]).min;
+    console.log(
+      `   ${label[n].padEnd(33)} SharedMap speed / Map speed: min ${fmt(s.min)} median ${
+        fmt(s.median)
+      }, best rounds ${fmt(best)}`,
+    );
+  }
   console.log(
     `   heap bytes used by the map: ${(memory / 2 ** 20).toFixed(2)} MiB (${
-      fmt(memory / entries)
+      fmt(memory / N)
     } B/entry)`,
   );
   if (sink === 0) console.log("");

@@ -1385,17 +1385,38 @@ export class SharedMap<K extends MapKeyKind, V extends ElementType> {
     const size = this.#valueSize;
     const struct = this.#struct;
     const str = this.#keyCode === 6;
+    const k32 = this.#keyCode <= 2;
     for (let j = 0; j < oldCap; j++) {
       const wj = (oldTable + j * stride) >>> 2;
+      let i: number;
+      if (k32) {
+        // 32-bit keys inline: the common case, and most of an insert's cost.
+        const k = u32[wj];
+        if (k === 0) continue;
+        i = Math.floor(mix32(k) * cap / TWO_32);
+        let wi = (table >>> 2) + i * words;
+        // Bounded: the new table has more empty slots than the old had entries.
+        for (let n = 0; n < cap && u32[wi] !== 0; n++) {
+          if (++i === cap) i = 0;
+          wi = (table >>> 2) + i * words;
+        }
+        for (let c = 0; c < words; c++) u32[wi + c] = u32[wj + c];
+        if (struct !== null) {
+          u8.copyWithin(values + i * size, oldValues + j * size, oldValues + (j + 1) * size);
+        }
+        continue;
+      }
       if (str ? u32[wj + 1] === 0 : this.#emptyAt(wj)) continue;
-      let i = Math.floor(this.#hashAt(wj) * cap / TWO_32);
+      i = Math.floor(this.#hashAt(wj) * cap / TWO_32);
+      let wi = 0;
       // Bounded: the new table has more empty slots than the old had entries.
       for (let n = 0; n < cap; n++) {
-        const wi = (table >>> 2) + i * words;
+        wi = (table >>> 2) + i * words;
         if (str ? u32[wi + 1] === 0 : this.#emptyAt(wi)) break;
         if (++i === cap) i = 0;
       }
-      u8.copyWithin(table + i * stride, oldTable + j * stride, oldTable + (j + 1) * stride);
+      // Word by word: a slot is a few words, and copyWithin costs a call each.
+      for (let k = 0; k < words; k++) u32[wi + k] = u32[wj + k];
       if (struct !== null) {
         u8.copyWithin(values + i * size, oldValues + j * size, oldValues + (j + 1) * size);
       }
