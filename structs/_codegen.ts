@@ -1,21 +1,33 @@
 // Generates one record view class per struct type (and per base alignment):
 // a getter and setter per field that reads the heap's typed arrays at a
-// constant offset, e.g. `get x() { return this.$v.f64[(this.$p + 8) >>> 3]; }`.
+// constant offset, e.g. `get x() { return this.#v.f64[(this.#p + 8) >>> 3]; }`.
 // Generated code (rather than closures made in a loop) gives every getter its
 // own feedback in V8, so field reads stay monomorphic and inline into the
 // caller. Not exported from mod.ts.
+//
+// Views are sealed and honest: the views and the pointer are private fields
+// (`#v`, `#p`; the library reaches them through the prototype accessors `$v`
+// and `$p`; they start as an empty HeapViews and 0, values of the types they
+// keep, so V8 keeps the fields' representation as specific as plain
+// properties set in the constructor: declared without a value they start as
+// `undefined`, and field reads measured 20-30% slower), the only own property is `ptr` (a plain data property, so that
+// `Object.keys`, spread and `structuredClone` see exactly `{ ptr }`), and the
+// prototype's own prototype is a proxy whose `set` trap throws a `TypeError`
+// naming the close field for a property that is not a field. Stores to
+// fields never reach the proxy: the accessors are found first.
 
+import { _noField, _scalarValid } from "./_check.ts";
 import type { HeapViews } from "./_heap_views.ts";
 import { _alignAt, type FieldLayout, type Layout } from "./_layout.ts";
 import type { AnyStructType } from "./types.ts";
 
 /** The instance shape of a generated view class. */
 export interface ViewInstance {
-  /** The heap's shared views. */
-  $v: HeapViews;
-  /** The record's byte offset. */
+  /** The heap's shared views (a prototype accessor over a private field). */
+  readonly $v: HeapViews;
+  /** The record's byte offset (a prototype accessor; setting it moves the view). */
   $p: number;
-  /** Applies an init object (generated). */
+  /** Applies an init object (generated; checks it whole before writing). */
   $init(init: object): void;
   /** The struct type (on the prototype). */
   readonly $t: AnyStructType;
@@ -35,6 +47,17 @@ export interface Runtime {
     layout: Layout,
     index: number,
   ): void;
+  strRead(views: HeapViews, block: number, lengthBytes: number, field: string): string;
+  strSet(views: HeapViews, at: number, value: unknown, field: string): void;
+  Vec: new (
+    views: HeapViews,
+    at: number,
+    element: unknown,
+    elementClass: ViewClass | null,
+    field: string,
+  ) => { $a: number };
+  badScalar(layout: Layout, index: number, value: unknown): never;
+  readOnly(layout: Layout, index: number): never;
   openRef(views: HeapViews, ptr: number, target: AnyStructType): ViewInstance;
   refPtr(
     value: unknown,
@@ -52,8 +75,17 @@ export interface Runtime {
     length: number,
   ): unknown;
   assign(view: ViewInstance, layout: Layout, index: number, value: unknown): void;
+  /** Throws the error for the first invalid part of an init object (nothing is written). */
+  validate(init: object, type: AnyStructType, views: HeapViews, where: string): void;
+  /** Throws for a record given as init that cannot be copied into this heap. */
+  checkCopy(source: ViewInstance, views: HeapViews, where: string): void;
+  /** The error for an invalid scalar init value of field `index` (create's fast path). */
+  initScalarError(layout: Layout, index: number, value: unknown): Error;
   checkInit(init: object, layout: Layout): void;
   copy(target: ViewInstance, source: ViewInstance): void;
+  freeOwned(views: HeapViews, heap: { free(ptr: number): void }, ptr: number, layout: Layout): void;
+  /** Views of an empty buffer: the first value of every view's views field (same shape as the real ones). */
+  emptyViews: HeapViews;
   AtomicInt: new (array: Int32Array | Uint32Array, index: number) => unknown;
   AtomicBigInt: new (array: BigInt64Array | BigUint64Array, index: number) => unknown;
 }
@@ -96,15 +128,15 @@ const DATAVIEW_OF: Record<string, string> = {
 };
 const SHIFT: Record<number, number> = { 1: 0, 2: 1, 4: 2, 8: 3 };
 
-/** Source of a read of scalar `kind` at byte address expression `addr`. */
-function readScalar(kind: string, addr: string, aligned: boolean): string {
+/** Source of a read of scalar `kind` at byte address expression `addr` through views `v`. */
+function readScalar(kind: string, addr: string, aligned: boolean, v = "this.#v"): string {
   const size = sizeOf(kind);
   if (size === 1) {
-    const read = `this.$v.${ARRAY_OF[kind]}[${addr}]`;
+    const read = `${v}.${ARRAY_OF[kind]}[${addr}]`;
     return kind === "bool" ? `${read} !== 0` : read;
   }
-  if (aligned) return `this.$v.${ARRAY_OF[kind]}[${addr} >>> ${SHIFT[size]}]`;
-  return `this.$v.dv.get${DATAVIEW_OF[kind]}(${addr}, true)`;
+  if (aligned) return `${v}.${ARRAY_OF[kind]}[${addr} >>> ${SHIFT[size]}]`;
+  return `${v}.dv.get${DATAVIEW_OF[kind]}(${addr}, true)`;
 }
 
 /** Source of a write of expression `value` to scalar `kind` at `addr`. */
@@ -112,10 +144,10 @@ function writeScalar(kind: string, addr: string, aligned: boolean, value: string
   const size = sizeOf(kind);
   if (size === 1) {
     const v = kind === "bool" ? `(${value} ? 1 : 0)` : value;
-    return `this.$v.${ARRAY_OF[kind]}[${addr}] = ${v};`;
+    return `this.#v.${ARRAY_OF[kind]}[${addr}] = ${v};`;
   }
-  if (aligned) return `this.$v.${ARRAY_OF[kind]}[${addr} >>> ${SHIFT[size]}] = ${value};`;
-  return `this.$v.dv.set${DATAVIEW_OF[kind]}(${addr}, ${value}, true);`;
+  if (aligned) return `this.#v.${ARRAY_OF[kind]}[${addr} >>> ${SHIFT[size]}] = ${value};`;
+  return `this.#v.dv.set${DATAVIEW_OF[kind]}(${addr}, ${value}, true);`;
 }
 
 function sizeOf(kind: string): number {
@@ -142,6 +174,29 @@ function className(name: string): string {
 }
 
 /**
+ * The object at the end of a view prototype chain: reads fall through to
+ * `Object.prototype`; a store to a string key that is not a field (one the
+ * prototype has no accessor for) throws, naming the closest field.
+ */
+function sealOf(layout: Layout): object {
+  const names = layout.fields.map((f) => f.name);
+  return new Proxy(Object.create(Object.prototype), {
+    set(_target, key, value, receiver): boolean {
+      if (typeof key === "symbol") {
+        // Symbols are not field names: let libraries tag views (own property).
+        return Reflect.defineProperty(receiver, key, {
+          value,
+          writable: true,
+          enumerable: false,
+          configurable: true,
+        });
+      }
+      throw new TypeError(`Cannot set property '${key}': ${_noField(layout.name, key, names)}`);
+    },
+  });
+}
+
+/**
  * Builds the view class of `type` for records whose address is a multiple
  * of `baseAlign` (the struct's alignment, or 1 for records nested at an
  * unaligned offset of a packed struct). Fields that are naturally aligned
@@ -155,32 +210,62 @@ export function _buildViewClass(
   runtime: Runtime,
 ): ViewClass {
   const consts: unknown[] = [];
-  const ctor: string[] = [];
+  const privates: string[] = [];
   const members: string[] = [];
   const init: string[] = [];
   layout.fields.forEach((field: FieldLayout, i: number) => {
-    const addr = field.offset === 0 ? "this.$p" : `(this.$p + ${field.offset})`;
+    const addr = field.offset === 0 ? "this.#p" : `(this.#p + ${field.offset})`;
     const fieldAlign = _alignAt(baseAlign, field.offset);
     const t = field.type;
     // Field names are checked identifiers (letters, digits, _), safe to splice in.
     const name = field.name;
+    const label = JSON.stringify(`${layout.name}.${name}`);
     const k = consts.length;
+    const readOnly = `set ${name}(a) { $r.readOnly($L, ${i}); }`;
     let assignInit = `this.${name} = t;`;
     switch (t.kind) {
       case "scalar": {
         const aligned = fieldAlign >= t.size;
         members.push(
           `get ${name}() { return ${readScalar(t.name, addr, aligned)}; }`,
-          `set ${name}(a) { ${writeScalar(t.name, addr, aligned, "a")} }`,
+          `set ${name}(a) { if (!(${_scalarValid(t.name, "a")})) $r.badScalar($L, ${i}, a); ${
+            writeScalar(t.name, addr, aligned, "a")
+          } }`,
         );
         break;
       }
       case "utf8":
         members.push(
-          `get ${name}() { return $r.utf8Read(this.$v.u8, ${addr}, ${t.maxBytes}); }`,
-          `set ${name}(a) { $r.utf8Set(this.$v.u8, ${addr}, ${t.maxBytes}, a, $L, ${i}); }`,
+          `get ${name}() { return $r.utf8Read(this.#v.u8, ${addr}, ${t.maxBytes}); }`,
+          `set ${name}(a) { $r.utf8Set(this.#v.u8, ${addr}, ${t.maxBytes}, a, $L, ${i}); }`,
         );
         break;
+      case "string": {
+        const aligned = fieldAlign >= 4;
+        const at = `a${field.offset === 0 ? "" : ` + ${field.offset}`}`;
+        members.push(
+          `get ${name}() { const v = this.#v, a = this.#p; const q = ${
+            readScalar("u32", at, aligned, "v")
+          }; return q === 0 ? "" : $r.strRead(v, q, ${
+            readScalar("u32", `${at} + 4`, aligned, "v")
+          }, ${label}); }`,
+          `set ${name}(a) { $r.strSet(this.#v, ${addr}, a, ${label}); }`,
+        );
+        break;
+      }
+      case "vec": {
+        const e = t.element;
+        consts.push(e, e.kind === "struct" ? classFor(e, 8) : null);
+        privates.push(`#c${i}`);
+        members.push(
+          `get ${name}() { let h = this.#c${i}; if (h === undefined) { h = this.#c${i} = new $r.Vec(this.#v, ${addr}, $K[${k}], $K[${
+            k + 1
+          }], ${label}); } else { h.$a = ${addr}; } return h; }`,
+          readOnly,
+        );
+        assignInit = `this.${name}.assign(t);`;
+        break;
+      }
       case "ref":
       case "selfref": {
         const aligned = fieldAlign >= 4;
@@ -189,8 +274,8 @@ export function _buildViewClass(
         members.push(
           `get ${name}() { const q = ${
             readScalar("u32", addr, aligned)
-          }; return q === 0 ? null : $r.openRef(this.$v, q, ${target}); }`,
-          `set ${name}(a) { const q = $r.refPtr(a, this.$v, ${target}, $L, ${i}); ${
+          }; return q === 0 ? null : $r.openRef(this.#v, q, ${target}); }`,
+          `set ${name}(a) { const q = $r.refPtr(a, this.#v, ${target}, $L, ${i}); ${
             writeScalar("u32", addr, aligned, "q")
           } }`,
         );
@@ -198,62 +283,69 @@ export function _buildViewClass(
       }
       case "atomic": {
         const wide = t.size === 8;
-        const arr = `this.$v.${t.element}`;
+        const arr = `this.#v.${t.element}`;
         const index = `${addr} >>> ${wide ? 3 : 2}`;
         const cls = wide ? "$r.AtomicBigInt" : "$r.AtomicInt";
-        ctor.push(`this.$c${i} = undefined;`);
+        privates.push(`#c${i}`);
         members.push(
-          `get ${name}() { let h = this.$c${i}; if (h === undefined) { h = this.$c${i} = new ${cls}(${arr}, ${index}); } else { h.$a = ${arr}; h.$i = ${index}; } return h; }`,
+          `get ${name}() { let h = this.#c${i}; if (h === undefined) { h = this.#c${i} = new ${cls}(${arr}, ${index}); } else { h.$a = ${arr}; h.$i = ${index}; } return h; }`,
+          readOnly,
         );
         assignInit = `this.${name}.store(t);`;
         break;
       }
       case "struct": {
         consts.push(classFor(t, fieldAlign));
-        ctor.push(`this.$c${i} = undefined;`);
+        privates.push(`#c${i}`);
         members.push(
-          `get ${name}() { let c = this.$c${i}; if (c === undefined) { c = this.$c${i} = new $K[${k}](this.$v, ${addr}); } else { c.$p = ${addr}; } return c; }`,
+          `get ${name}() { let c = this.#c${i}; if (c === undefined) { c = this.#c${i} = new $K[${k}](this.#v, ${addr}); } else { c.$p = ${addr}; } return c; }`,
+          readOnly,
         );
         assignInit = `$r.assign(this, $L, ${i}, t);`;
         break;
       }
       case "array": {
         const e = t.element;
-        ctor.push(`this.$c${i} = undefined;`, `this.$d${i} = -1;`);
+        privates.push(`#c${i}`, `#d${i} = -1`);
         let make: string;
         if (e.kind === "struct") {
           consts.push(e, classFor(e, fieldAlign));
-          make = `$r.inlineArray(this.$v, $K[${k}], $K[${k + 1}], p, ${t.length})`;
+          make = `$r.inlineArray(this.#v, $K[${k}], $K[${k + 1}], p, ${t.length})`;
         } else if (fieldAlign >= e.size) {
-          make = `new ${TYPED_ARRAY_OF[e.name]}(this.$v.buffer, p, ${t.length})`;
+          make = `new ${TYPED_ARRAY_OF[e.name]}(this.#v.buffer, p, ${t.length})`;
         } else {
           make = `$r.misalignedArray($L, ${i}, p)`;
         }
         members.push(
-          `get ${name}() { const p = ${addr}; let c = this.$c${i}; if (c === undefined || this.$d${i} !== p) { c = this.$c${i} = ${make}; this.$d${i} = p; } return c; }`,
+          `get ${name}() { const p = ${addr}; let c = this.#c${i}; if (c === undefined || this.#d${i} !== p) { c = this.#c${i} = ${make}; this.#d${i} = p; } return c; }`,
+          readOnly,
         );
         assignInit = `$r.assign(this, $L, ${i}, t);`;
         break;
       }
     }
-    init.push(`if ((t = o.${name}) !== undefined) { ${assignInit} n++; }`);
+    init.push(`if ((t = o.${name}) !== undefined) { ${assignInit} }`);
   });
   const source = `"use strict";
 return class ${className(layout.name)} {
-  constructor(v, p) { this.$v = v; this.$p = p; ${ctor.join(" ")} }
-  get ptr() { return this.$p; }
+  #v = $E; #p = 0; ${privates.map((p) => `${p};`).join(" ")}
+  ptr = 0;
+  constructor(v, p) { this.#v = v; this.#p = p; this.ptr = p; }
+  get $v() { return this.#v; }
+  get $p() { return this.#p; }
+  set $p(q) { this.#p = q; this.ptr = q; }
   $init(o) {
     if (o.$t === $T) { $r.copy(this, o); return; }
-    let t, n = 0;
+    $r.validate(o, $T, this.#v, ${JSON.stringify(`Cannot assign to ${layout.name} record`)});
+    let t;
     ${init.join("\n    ")}
-    for (const key in o) n--;
-    if (n !== 0) $r.checkInit(o, $L);
   }
   ${members.join("\n  ")}
 };`;
-  const factory = new Function("$r", "$T", "$L", "$K", source);
-  const cls = factory(runtime, type, layout, consts) as ViewClass;
+  const factory = new Function("$r", "$T", "$L", "$K", "$E", source);
+  const cls = factory(runtime, type, layout, consts, runtime.emptyViews) as ViewClass;
   Object.defineProperty(cls.prototype, "$t", { value: type });
+  Object.setPrototypeOf(cls.prototype, sealOf(layout));
   return cls;
 }
 
@@ -357,24 +449,6 @@ function storeScalar(
 }
 
 /**
- * Expression converting init value `t` for a scalar field of `kind` the way
- * the store into the heap would (same result, same exceptions), so that it
- * can run before the record is allocated.
- */
-function convertScalar(kind: string): string {
-  switch (kind) {
-    case "bool":
-      return "t ? 1 : 0";
-    case "u64":
-      return "asUintN(64, t)";
-    case "i64":
-      return "asIntN(64, t)";
-    default:
-      return "+t";
-  }
-}
-
-/**
  * `create` of a struct whose fields are all scalars: reads and converts the
  * init values into locals first (anything invalid throws before a byte is
  * allocated), then allocates and writes every field and padding byte once.
@@ -389,10 +463,15 @@ function scalarCreate(layout: Layout, allocAlign: number): string {
   let at = 0;
   for (const field of fields) {
     const kind = (field.type as { name: string }).name;
-    const local = `$${layout.fields.indexOf(field)}`;
+    const local = `$${layout.fields.indexOf(field)}`; // the field's value
     values.push(`${local} = ${kind === "u64" || kind === "i64" ? "0n" : "0"}`);
+    const index = layout.fields.indexOf(field);
     reads.push(
-      `if ((t = o.${field.name}) !== undefined) { ${local} = ${convertScalar(kind)}; n++; }`,
+      `if ((t = o.${field.name}) !== undefined) { if (!(${
+        _scalarValid(kind, "t")
+      })) throw $r.initScalarError($L, ${index}, t); ${local} = ${
+        kind === "bool" ? "t ? 1 : 0" : "t"
+      }; n++; }`,
     );
     if (size <= INLINE_ZERO_BYTES) stores.push(...zeroRange(at, field.offset, locals));
     stores.push(storeScalar(field, kind, layout.align, local, locals));
@@ -405,7 +484,7 @@ function scalarCreate(layout: Layout, allocAlign: number): string {
   var ${values.join(", ")};
   if (o !== undefined) {
     if (typeof o !== "object" || o === null) throw initError(o);
-    if (o.$t === $T) return copyNew(heap, o);
+    if (o.$t === $T) return copyNew(heap, o, v);
     var t, n = 0;
     ${reads.join("\n    ")}
     for (var key in o) n--;
@@ -420,9 +499,11 @@ function scalarCreate(layout: Layout, allocAlign: number): string {
 }
 
 /**
- * `create` of any other struct: allocates and zeroes the record, then
- * applies init through the accessors (direct stores for scalar fields),
- * freeing the block if that throws.
+ * `create` of any other struct: checks the whole init object first (nothing
+ * is allocated for invalid input), then allocates and zeroes the record and
+ * applies init through the accessors (direct stores for scalar fields). If
+ * a block of a variable-length field cannot be allocated, the blocks made so
+ * far and the record are freed before the error goes on.
  */
 function generalCreate(layout: Layout, allocAlign: number): string {
   const size = layout.size;
@@ -448,6 +529,9 @@ function generalCreate(layout: Layout, allocAlign: number): string {
       case "atomic":
         assign = `r.${name}.store(t);`;
         break;
+      case "vec":
+        assign = `r.${name}.assign(t);`;
+        break;
       case "struct":
       case "array":
         assign = `$r.assign(r, $L, ${i}, t);`;
@@ -455,11 +539,17 @@ function generalCreate(layout: Layout, allocAlign: number): string {
       default:
         assign = `r.${name} = t;`;
     }
-    return `if ((t = o.${name}) !== undefined) { ${assign} n++; }`;
+    return `if ((t = o.${name}) !== undefined) { ${assign} }`;
   });
+  const owned = layout.owned.length > 0;
   return `function create(heap, o) {
   var b = heap.buffer, v = b === lastBuffer ? lastViews : refresh(b);
-  if (o !== undefined && (typeof o !== "object" || o === null)) throw initError(o);
+  ${owned ? "v.heap = heap;" : ""}
+  if (o !== undefined) {
+    if (typeof o !== "object" || o === null) throw initError(o);
+    if (o.$t === $T) return copyNew(heap, o, v);
+    $r.validate(o, $T, v, WHERE);
+  }
   var p = heap.alloc(${size}, ${allocAlign}), end = p + ${size};
   if (end > v.byteLength) v.cover(end);
   ${zeroLocals}
@@ -467,16 +557,11 @@ function generalCreate(layout: Layout, allocAlign: number): string {
   var r = new View(v, p);
   if (o === undefined) return r;
   try {
-    if (o.$t === $T) {
-      $r.copy(r, o);
-      return r;
-    }
     ${locals.flush()}
-    var t, n = 0;
+    var t;
     ${init.join("\n    ")}
-    for (var key in o) n--;
-    if (n !== 0) checkInit(o);
   } catch (error) {
+    ${owned ? "$r.freeOwned(v, heap, p, $L);" : ""}
     heap.free(p);
     throw error;
   }
@@ -524,11 +609,14 @@ function refresh(b) {
 function checkInit(o) {
   $r.checkInit(o, $L);
 }
-function copyNew(heap, o) {
+var WHERE = ${JSON.stringify(`Cannot create ${layout.name}`)};
+function copyNew(heap, o, v) {
+  $r.checkCopy(o, v, WHERE);
   var r = create(heap);
   try {
     $r.copy(r, o);
   } catch (error) {
+    $r.freeOwned(v, heap, r.$p, $L);
     heap.free(r.$p);
     throw error;
   }
