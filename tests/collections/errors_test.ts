@@ -2,7 +2,7 @@
 
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { Heap, OutOfMemoryError } from "../../mod.ts";
+import { Heap, LockStateError, OutOfMemoryError } from "../../mod.ts";
 import {
   CollectionStateError,
   QueueClosedError,
@@ -87,6 +87,16 @@ describe("SharedMap errors", () => {
     for (const [k, v] of model) assert.equal(map.get(k), v);
     map.destroy();
     heap.check();
+  });
+
+  it("using the map inside update() throws LockStateError and leaves it usable", () => {
+    const heap = Heap.create();
+    const map = SharedMap.create(heap, { key: "u32", value: u32, segments: 1 });
+    assert.throws(() => map.update(1, () => map.get(2) ?? 1), LockStateError);
+    assert.equal(map.size, 0);
+    map.set(1, 5); // the segment lock was released
+    assert.equal(map.get(1), 5);
+    map.check();
   });
 
   it("bad options are rejected before allocating", () => {
