@@ -205,10 +205,10 @@ function carve(
     insertFree(u32, c, gap);
     freed += gap;
   } else if (gap > 0) {
-    const prevSize = u32[(c - 4) >>> 2] & SIZE_MASK;
+    const prevSize = (u32[(c - 4) >>> 2] & SIZE_MASK) >>> 0;
     if (DEBUG) assert(prevSize >= MIN_CHUNK, "gap donated to a real used chunk");
     const prev = c - prevSize;
-    const h = (prevSize + gap) | USED_BIT;
+    const h = ((prevSize + gap) | USED_BIT) >>> 0;
     u32[prev >>> 2] = h;
     u32[(start - 4) >>> 2] = h;
   }
@@ -361,7 +361,7 @@ function bestFit(u32: Uint32Array, c: number, needBytes: number): number {
 
 /** Frees the used chunk `c` and coalesces it with free neighbours. */
 export function arenaFree(u32: Uint32Array, c: number): void {
-  const sizeBytes = u32[c >>> 2] & SIZE_MASK;
+  const sizeBytes = (u32[c >>> 2] & SIZE_MASK) >>> 0;
   if (DEBUG) assert((u32[c >>> 2] & USED_BIT) !== 0, "freed chunk is used");
   u32[H_USED_BYTES] -= sizeBytes;
   u32[H_LIVE]--;
@@ -394,7 +394,7 @@ export function arenaFree(u32: Uint32Array, c: number): void {
  */
 export function arenaResizeInPlace(u32: Uint32Array, c: number, needBytes: number): boolean {
   const h = u32[c >>> 2];
-  const sizeBytes = h & SIZE_MASK;
+  const sizeBytes = (h & SIZE_MASK) >>> 0;
   const alignLog = tagAlignLog(u32[(c + 4) >>> 2]);
   const next = c + sizeBytes;
   const nextHeader = u32[next >>> 2];
@@ -459,7 +459,7 @@ export function arenaResizeIntoPrevious(
   const prevSize = u32[(c - 4) >>> 2];
   if ((prevSize & USED_BIT) !== 0) return 0;
   const h = u32[c >>> 2];
-  const sizeBytes = h & SIZE_MASK;
+  const sizeBytes = (h & SIZE_MASK) >>> 0;
   const tag = u32[(c + 4) >>> 2];
   const alignLog = tagAlignLog(tag);
   const next = c + sizeBytes;
@@ -558,7 +558,7 @@ export function arenaCheck(u32: Uint32Array): number {
   const limit = end - EPILOGUE_BYTES;
   while (c < limit) {
     const h = u32[c >>> 2];
-    const sizeBytes = h & SIZE_MASK;
+    const sizeBytes = (h & SIZE_MASK) >>> 0;
     if ((h & 6) !== 0) fail(`chunk header has unknown flag bits (${h})`, c);
     if (sizeBytes < MIN_CHUNK) fail(`chunk size ${sizeBytes} is below the minimum ${MIN_CHUNK}`, c);
     if (c + sizeBytes > limit) {

@@ -886,7 +886,7 @@ export class Heap {
     // Moved: copy outside the lock (both blocks are ours until the old one is
     // freed), so other workers are not held up by a long copy.
     const moved = -result;
-    const oldUsable = (this._u32[c >>> 2] & SIZE_MASK) - CHUNK_OVERHEAD;
+    const oldUsable = ((this._u32[c >>> 2] & SIZE_MASK) >>> 0) - CHUNK_OVERHEAD;
     if (moved >= this.viewBytes) this.refreshViews();
     this._u8.copyWithin(moved, c + 8, c + 8 + Math.min(oldUsable, sizeBytes));
     this.lock();
@@ -1269,7 +1269,7 @@ export class Heap {
     const h = u32[c >>> 2];
     const tag = u32[(c + 4) >>> 2];
     if ((h & USED_BIT) !== 0) {
-      const sizeBytes = h & SIZE_MASK;
+      const sizeBytes = (h & SIZE_MASK) >>> 0;
       if (
         (h & 6) === 0 && sizeBytes >= MIN_CHUNK && c + sizeBytes <= end &&
         u32[(c + sizeBytes - 4) >>> 2] === h && isUsedTag(c, tag)
@@ -1758,7 +1758,7 @@ export class Heap {
 
   /** Usable bytes of the arena block at `ptr` (trusted). */
   private usableSizeUnchecked(ptr: number): number {
-    return (this._u32[(ptr - 8) >>> 2] & SIZE_MASK) - CHUNK_OVERHEAD;
+    return ((this._u32[(ptr - 8) >>> 2] & SIZE_MASK) >>> 0) - CHUNK_OVERHEAD;
   }
 }
 
