@@ -7,7 +7,8 @@
  *
  * ```
  * c + 0          header: size | USED_BIT      (size in bits 3..31, flag in bit 0)
- * c + 4          tag: used → usedTag(c, alignLog), free → freeTag(c)
+ * c + 4          tag: used → usedTag(c, alignLog) (internalTag for the allocator's
+ *                own chunks: slab pages, areas), free → freeTag(c)
  * c + 8          payload (used) / next free chunk (free)
  * c + 12         payload (used) / previous free chunk (free)
  * c + size - 4   footer: a copy of the header
@@ -61,6 +62,8 @@ const USED_TAG_KEY = 0x3a5c9e00;
 const FREE_TAG_KEY = 0x6b1d4700;
 const USED_TAG_MARK = 0b101;
 const FREE_TAG_MARK = 0b011;
+/** Marks the allocator's own chunks (slab pages and areas): never accepted as a user pointer. */
+const INTERNAL_TAG_MARK = 0b111;
 
 // Tags and magic words stay below 2^30 so V8 keeps them as small integers
 // (a larger uint32 returned from a call is boxed as a heap number: ~10 ns each).
@@ -73,6 +76,17 @@ export function usedTag(c: number, alignLog: number): number {
 /** True when `tag` is a valid used tag for a chunk at `c`. */
 export function isUsedTag(c: number, tag: number): boolean {
   return (tag & ~0xf8) === (((c ^ USED_TAG_KEY) & 0x3fffff00) | USED_TAG_MARK) &&
+    ((tag >>> 3) & 31) <= 16;
+}
+
+/** The tag word of an internal (allocator-owned) used chunk at `c`. */
+export function internalTag(c: number, alignLog: number): number {
+  return ((c ^ USED_TAG_KEY) & 0x3fffff00) | (alignLog << 3) | INTERNAL_TAG_MARK;
+}
+
+/** True when `tag` is a valid internal-chunk tag for a chunk at `c`. */
+export function isInternalTag(c: number, tag: number): boolean {
+  return (tag & ~0xf8) === (((c ^ USED_TAG_KEY) & 0x3fffff00) | INTERNAL_TAG_MARK) &&
     ((tag >>> 3) & 31) <= 16;
 }
 
@@ -569,7 +583,7 @@ export function arenaCheck(u32: Uint32Array): number {
     }
     const tag = u32[(c + 4) >>> 2];
     if ((h & USED_BIT) !== 0) {
-      if (!isUsedTag(c, tag)) fail("used chunk tag is wrong", c);
+      if (!isUsedTag(c, tag) && !isInternalTag(c, tag)) fail("used chunk tag is wrong", c);
       if (((c + 8) & ((1 << tagAlignLog(tag)) - 1)) !== 0) {
         fail("used chunk breaks its alignment", c);
       }

@@ -16,9 +16,9 @@ import {
   arenaResizeIntoPrevious,
   arenaTailFreeBytes,
   freeTag,
+  internalTag,
   isUsedTag,
   tagAlignLog,
-  usedTag,
 } from "../alloc/arena.ts";
 import {
   A_ALLOCS_HI,
@@ -1287,7 +1287,7 @@ export class Heap {
   /** True when `base` (whose first word matched a page magic) is a slab page chunk of the arena. */
   private isPage(base: number): boolean {
     return base >= ARENA_START + 8 &&
-      this._u32[(base - 4) >>> 2] === usedTag(base - 8, PAGE_ALIGN_LOG);
+      this._u32[(base - 4) >>> 2] === internalTag(base - 8, PAGE_ALIGN_LOG);
   }
 
   /** The slab page that `ptr` points into, or 0 when it is not a slab pointer. */
@@ -1464,6 +1464,7 @@ export class Heap {
       const ptr = this.allocLocked(chunkBytesFor(PAGE_USABLE_BYTES), PAGE_ALIGN_LOG);
       if (ptr === 0) return 0;
       const v = this._u32; // fresh after any growth
+      v[(ptr - 4) >>> 2] = internalTag(ptr - 8, PAGE_ALIGN_LOG); // never a user pointer
       page = ptr;
       initPage(v, page, classIndex, this.workerId, this.area);
       v[H_SLAB_PAGES]++;
@@ -1490,6 +1491,7 @@ export class Heap {
       const ptr = this.allocLocked(chunkBytesFor(AREA_BYTES), 3);
       if (ptr === 0) return false;
       const u32 = this._u32; // fresh after any growth
+      u32[(ptr - 4) >>> 2] = internalTag(ptr - 8, 3); // never a user pointer
       u32.fill(0, ptr >>> 2, (ptr + AREA_BYTES) >>> 2);
       u32[(ptr >>> 2) + A_MAGIC] = areaMagic(ptr);
       u32[(ptr >>> 2) + A_WORKER] = this.workerId;
@@ -1663,7 +1665,11 @@ export class Heap {
       if (++n > u32[H_SLAB_AREA_COUNT]) {
         throw new HeapCorruptionError("slab area list is longer than its count", a);
       }
-      if (a < ARENA_START || a >= end || u32[(a >>> 2) + A_MAGIC] !== areaMagic(a)) {
+      if (
+        a < ARENA_START + 8 || a >= end || a % 8 !== 0 ||
+        u32[(a >>> 2) + A_MAGIC] !== areaMagic(a) ||
+        u32[(a - 4) >>> 2] !== internalTag(a - 8, 3)
+      ) {
         throw new HeapCorruptionError("slab area magic is wrong", a);
       }
       areas++;
