@@ -300,7 +300,7 @@ function arenaAllocLastResort(
   const lastBin = alignBytes > 8
     ? binOf(Math.min(needBytes + alignBytes + MIN_CHUNK, SIZE_MASK))
     : binOf(needBytes);
-  let budget = u32[H_FREE_CHUNKS];
+  let budget = freeChunkBound(u32);
   for (
     let bin = findBin(u32, binOf(needBytes));
     bin >= 0 && bin <= lastBin;
@@ -535,6 +535,11 @@ export function arenaExtend(u32: Uint32Array, newBytes: number): void {
   u32[H_HEAP_BYTES] = newBytes;
 }
 
+/** The free-chunk counter, capped by how many chunks the heap can hold: bounds every list walk. */
+function freeChunkBound(u32: Uint32Array): number {
+  return Math.min(u32[H_FREE_CHUNKS], Math.floor(u32[H_HEAP_BYTES] / MIN_CHUNK));
+}
+
 /** The largest free chunk's size in bytes (0 if none). */
 export function arenaLargestFree(u32: Uint32Array): number {
   for (let w = BITMAP_WORDS - 1; w >= 0; w--) {
@@ -542,7 +547,7 @@ export function arenaLargestFree(u32: Uint32Array): number {
     if (bits === 0) continue;
     const bin = (w << 5) + 31 - Math.clz32(bits);
     let largest = 0;
-    let n = u32[H_FREE_CHUNKS];
+    let n = freeChunkBound(u32);
     for (let c = u32[H_BINS + bin]; c !== 0 && n-- > 0; c = u32[(c + 8) >>> 2]) {
       if (u32[c >>> 2] > largest) largest = u32[c >>> 2];
     }

@@ -39,6 +39,8 @@ export const PAGE_USABLE_BYTES = PAGE_BYTES - 16;
 export const PAGE_HEADER_BYTES = 64;
 /** log2 of `PAGE_BYTES`: the alignment the arena records for a page chunk. */
 export const PAGE_ALIGN_LOG = 14;
+/** The most slots a page can hold (8-byte slots): bounds every walk of a page's lists. */
+export const MAX_PAGE_SLOTS = Math.floor((PAGE_USABLE_BYTES - PAGE_HEADER_BYTES) / 8);
 /** The largest request (in bytes) served by the slab; larger ones go to the arena. */
 export const SLAB_MAX_BYTES = 1024;
 /** The largest alignment served by the slab; larger ones go to the arena. */
@@ -258,7 +260,7 @@ export function collectRemote(u32: Uint32Array, i32: Int32Array, base: number): 
   const list = Atomics.exchange(i32, h + P_REMOTE, 0) >>> 0;
   let n = 1;
   let tail = list;
-  const capacity = u32[h + P_CAPACITY];
+  const capacity = Math.min(u32[h + P_CAPACITY], MAX_PAGE_SLOTS);
   while (u32[tail >>> 2] !== 0 && n <= capacity) {
     tail = u32[tail >>> 2];
     n++;

@@ -48,6 +48,7 @@ import {
   H_SLAB_RETIRED_HI,
   H_SLAB_RETIRED_LO,
   initPage,
+  MAX_PAGE_SLOTS,
   P_AREA,
   P_BUMP,
   P_CAPACITY,
@@ -160,7 +161,8 @@ export interface HeapOptions {
   maxBytes?: number;
   /**
    * How long any worker waits for the heap lock before it throws
-   * `LockTimeoutError` naming the worker that holds it. `0` waits forever.
+   * `LockTimeoutError` naming the worker that holds it: an integer in
+   * `[1, 2^32)` (every wait is bounded, so `0` is rejected).
    *
    * @default {10000}
    */
@@ -441,10 +443,22 @@ export class Heap {
   private constructor(buffer: SharedArrayBuffer) {
     this.buffer = buffer;
     this.refreshViews();
-    const id = Atomics.add(this._i32, H_LAST_WORKER, 1) + 1;
-    if (id > MAX_WORKER_ID) {
-      throw new RangeError(`Cannot attach heap: worker ids are exhausted: ${id}`);
+    // Take the next id with a bounded compare-exchange loop, checking the
+    // header's word before writing it (a corrupt word never yields id 0, a
+    // negative or an out-of-range id).
+    const i32 = this._i32;
+    let id = 0;
+    for (let attempt = 0; attempt < 1 << 20 && id === 0; attempt++) {
+      const last = Atomics.load(i32, H_LAST_WORKER);
+      if (last < 0 || last > MAX_WORKER_ID) {
+        throw new HeapFormatError("lastWorkerId", last >>> 0, `is outside [0, ${MAX_WORKER_ID}]`);
+      }
+      if (last === MAX_WORKER_ID) {
+        throw new RangeError(`Cannot attach heap: worker ids are exhausted: ${last}`);
+      }
+      if (Atomics.compareExchange(i32, H_LAST_WORKER, last, last + 1) === last) id = last + 1;
     }
+    if (id === 0) throw new RangeError("Cannot attach heap: the worker id word stayed contended");
     this.workerId = id;
   }
 
@@ -532,11 +546,13 @@ export class Heap {
       );
     }
     if (
-      typeof lockTimeoutMs !== "number" || !Number.isInteger(lockTimeoutMs) || lockTimeoutMs < 0 ||
+      typeof lockTimeoutMs !== "number" || !Number.isInteger(lockTimeoutMs) || lockTimeoutMs < 1 ||
       lockTimeoutMs > 0xffffffff
     ) {
       throw new RangeError(
-        `Cannot create heap: lockTimeoutMs must be an integer in [0, 2^32): ${lockTimeoutMs}`,
+        `Cannot create heap: lockTimeoutMs must be an integer in [1, 2^32): ${
+          String(lockTimeoutMs)
+        }`,
       );
     }
     const buffer = new SharedArrayBuffer(initialBytes, { maxByteLength: maxBytes });
@@ -631,7 +647,10 @@ export class Heap {
   tryAlloc(sizeBytes: number, alignBytes: number = 8): number {
     // Fast path: a small request with the default alignment goes straight to
     // this worker's slab pages (no lock, no atomics).
-    if (alignBytes === 8 && (sizeBytes >>> 0) === sizeBytes && sizeBytes <= H_SLAB_MAX) {
+    if (
+      alignBytes === 8 && typeof sizeBytes === "number" && (sizeBytes >>> 0) === sizeBytes &&
+      sizeBytes <= H_SLAB_MAX
+    ) {
       const ptr = this.allocSlot(H_CLASS8[(sizeBytes + 7) >>> 3]);
       if (ptr !== 0) return ptr;
     }
@@ -710,6 +729,11 @@ export class Heap {
    * ```
    */
   allocClass(classIndex: number): number {
+    if (typeof classIndex !== "number") {
+      throw new TypeError(
+        `Cannot allocate from slab class: index must be a number: ${typeof classIndex}`,
+      );
+    }
     if ((classIndex >>> 0) !== classIndex || classIndex >= H_CLASS_COUNT) {
       throw new RangeError(
         `Cannot allocate from slab class: index must be an integer in [0, ${CLASS_COUNT}): ${classIndex}`,
@@ -794,7 +818,7 @@ export class Heap {
    * ```
    */
   free(ptr: number): void {
-    if ((ptr >>> 0) === ptr) {
+    if (typeof ptr === "number" && (ptr >>> 0) === ptr) {
       if (ptr === 0) return;
       if (ptr >= this.viewBytes) this.refreshViews(); // a pointer from a worker that grew the heap
       const u32 = this._u32;
@@ -959,7 +983,8 @@ export class Heap {
       let slabAllocs = u32[H_SLAB_RETIRED_HI] * 2 ** 32 + u32[H_SLAB_RETIRED_LO];
       for (const c of classes) usedSlots += c.usedSlots;
       let area = u32[H_SLAB_AREAS];
-      for (let n = u32[H_SLAB_AREA_COUNT]; area !== 0 && n > 0; n--) {
+      for (let n = this.maxAreas(); area !== 0 && n > 0; n--) {
+        this.checkArea(area);
         slabAllocs += u32[(area >>> 2) + A_ALLOCS_HI] * 2 ** 32 + u32[(area >>> 2) + A_ALLOCS_LO];
         area = u32[(area >>> 2) + A_NEXT];
       }
@@ -1134,7 +1159,7 @@ export class Heap {
       let areas = 0;
       const u32 = this._u32;
       let area = u32[H_SLAB_AREAS];
-      for (let n = u32[H_SLAB_AREA_COUNT]; area !== 0 && n > 0; n--) {
+      for (let n = Math.min(u32[H_SLAB_AREA_COUNT], this.maxAreas()); area !== 0 && n > 0; n--) {
         const next = u32[(area >>> 2) + A_NEXT];
         if (u32[(area >>> 2) + A_WORKER] === workerId) {
           pages += this.abandonAreaLocked(area);
@@ -1175,7 +1200,7 @@ export class Heap {
         break; // lockWord names the mistake (relocking a held lock)
       }
     }
-    lockWord(i32, H_LOCK, this.workerId, this._u32[H_LOCK_TIMEOUT_MS] || Infinity);
+    lockWord(i32, H_LOCK, this.workerId, this._u32[H_LOCK_TIMEOUT_MS] || DEFAULT_LOCK_TIMEOUT_MS);
   }
 
   /** Releases the heap lock. */
@@ -1191,6 +1216,19 @@ export class Heap {
     if (u32[H_VERSION] !== FORMAT_VERSION) throw new HeapCorruptionError("version overwritten", 4);
     if (heapBytes > this.buffer.byteLength || heapBytes % 8 !== 0 || heapBytes > u32[H_MAX_BYTES]) {
       throw new HeapCorruptionError(`heap size ${heapBytes} is inconsistent`, H_HEAP_BYTES * 4);
+    }
+    const problem = headerWordsProblem(u32);
+    if (problem !== null) {
+      throw new HeapCorruptionError(
+        `header ${problem.field} ${problem.reason}: ${problem.value}`,
+        0,
+      );
+    }
+    if (this.workerId > u32[H_LAST_WORKER]) {
+      throw new HeapCorruptionError(
+        `last worker id ${u32[H_LAST_WORKER]} is below this handle's id ${this.workerId}`,
+        H_LAST_WORKER * 4,
+      );
     }
     const used = arenaCheck(u32);
     if (used !== u32[H_LIVE]) {
@@ -1409,24 +1447,24 @@ export class Heap {
     const u32 = this._u32;
     const entry = this.areaWords + A_CLASSES + (classIndex << 2);
     // 1. Pages in use: collect their remote frees; retire the full ones.
-    for (let n = u32[entry + E_PAGES] + 1; n > 0; n--) {
+    for (let n = Math.min(u32[entry + E_PAGES], this.maxPages()) + 1; n > 0; n--) {
       const page = u32[entry + E_ACTIVE];
       if (page === 0) break;
       collectRemote(u32, this._i32, page);
-      if (this.pageHasRoom(page)) return this.allocSlot(classIndex);
+      if (this.pageHasRoom(page)) return this.popSlot(classIndex);
       unlinkPage(u32, entry + E_ACTIVE, page);
       u32[(page >>> 2) + P_STATE] = STATE_FULL;
       pushPage(u32, entry + E_FULL, page);
     }
     // 2. Full pages that other workers freed slots in.
     let page = u32[entry + E_FULL];
-    for (let n = u32[entry + E_PAGES]; page !== 0 && n > 0; n--) {
+    for (let n = Math.min(u32[entry + E_PAGES], this.maxPages()); page !== 0 && n > 0; n--) {
       const next = u32[(page >>> 2) + P_NEXT];
       if (collectRemote(u32, this._i32, page) > 0) {
         unlinkPage(u32, entry + E_FULL, page);
         u32[(page >>> 2) + P_STATE] = STATE_ACTIVE;
         pushPage(u32, entry + E_ACTIVE, page);
-        return this.allocSlot(classIndex);
+        return this.popSlot(classIndex);
       }
       page = next;
     }
@@ -1436,7 +1474,7 @@ export class Heap {
       u32[entry + E_SPARE] = 0;
       u32[(page >>> 2) + P_STATE] = STATE_ACTIVE;
       pushPage(u32, entry + E_ACTIVE, page);
-      return this.allocSlot(classIndex);
+      return this.popSlot(classIndex);
     }
     // 4. Orphaned pages of this class (adopted: the full ones join this
     //    worker's full pages), else a new page from the arena.
@@ -1444,7 +1482,7 @@ export class Heap {
     try {
       // lock() and allocLocked() may rebuild the views after growth: re-read them.
       const u32 = this._u32;
-      for (let n = u32[H_SLAB_PAGES]; n > 0; n--) {
+      for (let n = Math.min(u32[H_SLAB_PAGES], this.maxPages()); n > 0; n--) {
         page = u32[H_SLAB_ORPHANS + classIndex];
         if (page === 0) break;
         unlinkPage(u32, H_SLAB_ORPHANS + classIndex, page);
@@ -1456,7 +1494,7 @@ export class Heap {
         if (this.pageHasRoom(page)) {
           u32[h + P_STATE] = STATE_ACTIVE;
           pushPage(u32, entry + E_ACTIVE, page);
-          return this.allocSlot(classIndex);
+          return this.popSlot(classIndex);
         }
         u32[h + P_STATE] = STATE_FULL;
         pushPage(u32, entry + E_FULL, page);
@@ -1471,10 +1509,40 @@ export class Heap {
       v[H_SLAB_INTERNAL]++;
       v[entry + E_PAGES]++;
       pushPage(v, entry + E_ACTIVE, page);
-      return this.allocSlot(classIndex);
+      return this.popSlot(classIndex);
     } finally {
       this.unlock();
     }
+  }
+
+  /**
+   * Takes a slot from the current page of `classIndex` after a refill made
+   * one available (the allocation fast path, without falling back to the
+   * refill: a page whose fields disagree is reported, never retried).
+   */
+  private popSlot(classIndex: number): number {
+    const u32 = this._u32;
+    const page = u32[this.areaWords + A_CLASSES + (classIndex << 2)];
+    const h = page >>> 2;
+    let slot = u32[h + P_FREE];
+    if (slot !== 0) {
+      u32[h + P_FREE] = u32[slot >>> 2];
+    } else {
+      slot = u32[h + P_BUMP];
+      if (
+        slot + u32[h + P_SLOT] > page + PAGE_USABLE_BYTES || u32[h + P_USED] >= u32[h + P_CAPACITY]
+      ) {
+        throw new HeapCorruptionError(
+          "slab page has room by its lists but not by its counts",
+          page,
+        );
+      }
+      u32[h + P_BUMP] = slot + u32[h + P_SLOT];
+    }
+    u32[(slot + 4) >>> 2] = 0;
+    u32[h + P_USED]++;
+    this.pendingAllocs++;
+    return slot;
   }
 
   /** True when the page has a free slot or room to bump. */
@@ -1531,7 +1599,11 @@ export class Heap {
     for (let cls = 0; cls < CLASS_COUNT; cls++) {
       const entry = (area >>> 2) + A_CLASSES + (cls << 2);
       for (const head of [entry + E_ACTIVE, entry + E_FULL]) {
-        for (let n = u32[entry + E_PAGES]; u32[head] !== 0 && n > 0; n--) {
+        for (
+          let n = Math.min(u32[entry + E_PAGES], this.maxPages());
+          u32[head] !== 0 && n > 0;
+          n--
+        ) {
           const page = u32[head];
           unlinkPage(u32, head, page);
           this.orphanPageLocked(page, cls);
@@ -1548,7 +1620,7 @@ export class Heap {
     }
     // Unlink and free the area itself.
     let link = H_SLAB_AREAS;
-    for (let n = u32[H_SLAB_AREA_COUNT]; u32[link] !== 0 && n > 0; n--) {
+    for (let n = Math.min(u32[H_SLAB_AREA_COUNT], this.maxAreas()); u32[link] !== 0 && n > 0; n--) {
       if (u32[link] === area) {
         u32[link] = u32[(area >>> 2) + A_NEXT];
         u32[H_SLAB_AREA_COUNT]--;
@@ -1573,7 +1645,7 @@ export class Heap {
     let released = 0;
     for (let cls = 0; cls < CLASS_COUNT; cls++) {
       let page = u32[H_SLAB_ORPHANS + cls];
-      for (let n = u32[H_SLAB_PAGES]; page !== 0 && n > 0; n--) {
+      for (let n = Math.min(u32[H_SLAB_PAGES], this.maxPages()); page !== 0 && n > 0; n--) {
         const next = u32[(page >>> 2) + P_NEXT];
         collectRemote(u32, this._i32, page);
         if (u32[(page >>> 2) + P_USED] === 0) {
@@ -1618,7 +1690,15 @@ export class Heap {
       // Slots freed by other workers and not yet collected are free already.
       let remote = 0;
       const capacity = u32[h + P_CAPACITY];
-      for (let p = u32[h + P_REMOTE]; p !== 0 && remote < capacity; p = u32[p >>> 2]) remote++;
+      const slotsEnd = page + PAGE_USABLE_BYTES;
+      for (let p = u32[h + P_REMOTE]; p !== 0; p = u32[p >>> 2]) {
+        if (p <= page || p >= slotsEnd || ++remote > capacity) {
+          throw new HeapCorruptionError(`slab page's remote-free list is broken at ${p}`, page);
+        }
+      }
+      if (u32[h + P_USED] < remote || u32[h + P_USED] > capacity) {
+        throw new HeapCorruptionError(`slab page's used count ${u32[h + P_USED]} is wrong`, page);
+      }
       s.pages++;
       s.usedSlots += u32[h + P_USED] - remote;
       s.freeSlots += capacity - u32[h + P_USED] + remote;
@@ -1630,19 +1710,26 @@ export class Heap {
   /** Calls `fn` for every slab page: every area's lists, then the orphans. */
   private forEachPageLocked(fn: (page: number, state: number, area: number) => void): void {
     const u32 = this._u32;
-    const limit = u32[H_SLAB_PAGES] + 1;
+    const limit = Math.min(u32[H_SLAB_PAGES], this.maxPages()) + 1;
     let area = u32[H_SLAB_AREAS];
-    for (let a = u32[H_SLAB_AREA_COUNT]; area !== 0 && a > 0; a--) {
+    for (let a = this.maxAreas(); area !== 0; a--) {
+      if (a === 0) throw new HeapCorruptionError("slab area list has a cycle", area);
+      this.checkArea(area);
       for (let cls = 0; cls < CLASS_COUNT; cls++) {
         const entry = (area >>> 2) + A_CLASSES + (cls << 2);
         for (const [head, state] of [[E_ACTIVE, STATE_ACTIVE], [E_FULL, STATE_FULL]]) {
           let n = 0;
           for (let p = u32[entry + head]; p !== 0; p = u32[(p >>> 2) + P_NEXT]) {
             if (++n > limit) throw new HeapCorruptionError("slab page list has a cycle", p);
+            this.checkPageAddress(p);
             fn(p, state, area);
           }
         }
-        if (u32[entry + E_SPARE] !== 0) fn(u32[entry + E_SPARE], STATE_SPARE, area);
+        const spare = u32[entry + E_SPARE];
+        if (spare !== 0) {
+          this.checkPageAddress(spare);
+          fn(spare, STATE_SPARE, area);
+        }
       }
       area = u32[(area >>> 2) + A_NEXT];
     }
@@ -1650,8 +1737,46 @@ export class Heap {
       let n = 0;
       for (let p = u32[H_SLAB_ORPHANS + cls]; p !== 0; p = u32[(p >>> 2) + P_NEXT]) {
         if (++n > limit) throw new HeapCorruptionError("orphan page list has a cycle", p);
+        this.checkPageAddress(p);
         fn(p, STATE_ORPHAN, 0);
       }
+    }
+  }
+
+  /** Most slab pages the heap can hold now: bounds every walk of page lists. */
+  private maxPages(): number {
+    return Math.floor(this._u32[H_HEAP_BYTES] / PAGE_BYTES) + 1;
+  }
+
+  /** Most slab areas the heap can hold now: bounds every walk of the area list. */
+  private maxAreas(): number {
+    return Math.floor(this._u32[H_HEAP_BYTES] / AREA_BYTES) + 1;
+  }
+
+  /** Throws `HeapCorruptionError` unless `area` is a slab area chunk inside the heap. */
+  private checkArea(area: number): void {
+    const u32 = this._u32;
+    if (
+      area < ARENA_START + 8 || area % 8 !== 0 || area + AREA_BYTES > u32[H_HEAP_BYTES] ||
+      u32[(area >>> 2) + A_MAGIC] !== areaMagic(area) ||
+      u32[(area - 4) >>> 2] !== internalTag(area - 8, 3)
+    ) {
+      throw new HeapCorruptionError(`slab area list links to ${area}, not an area`, area);
+    }
+  }
+
+  /** Throws `HeapCorruptionError` unless `page` is a slab page (magic, arena tag, class) inside the heap. */
+  private checkPageAddress(page: number): void {
+    const u32 = this._u32;
+    const h = page >>> 2;
+    if (
+      page % PAGE_BYTES !== 0 || page < ARENA_START + 8 ||
+      page + PAGE_USABLE_BYTES > u32[H_HEAP_BYTES] ||
+      u32[h] !== pageMagic(page) || u32[h + P_MAGIC2] !== pageMagic2(page) || !this.isPage(page) ||
+      u32[h + P_CLASS] >= CLASS_COUNT || u32[h + P_SLOT] !== CLASS_BYTES[u32[h + P_CLASS]] ||
+      u32[h + P_CAPACITY] > MAX_PAGE_SLOTS
+    ) {
+      throw new HeapCorruptionError(`slab list links to ${page}, not a valid slab page`, page);
     }
   }
 
@@ -1662,7 +1787,7 @@ export class Heap {
     let pages = 0;
     let areas = 0;
     for (let a = u32[H_SLAB_AREAS], n = 0; a !== 0; a = u32[(a >>> 2) + A_NEXT]) {
-      if (++n > u32[H_SLAB_AREA_COUNT]) {
+      if (++n > u32[H_SLAB_AREA_COUNT] || n > this.maxAreas()) {
         throw new HeapCorruptionError("slab area list is longer than its count", a);
       }
       if (
@@ -1671,6 +1796,10 @@ export class Heap {
         u32[(a - 4) >>> 2] !== internalTag(a - 8, 3)
       ) {
         throw new HeapCorruptionError("slab area magic is wrong", a);
+      }
+      const worker = u32[(a >>> 2) + A_WORKER];
+      if (worker < 1 || worker > u32[H_LAST_WORKER]) {
+        throw new HeapCorruptionError(`slab area names worker ${worker}, not a handed-out id`, a);
       }
       areas++;
     }
@@ -1848,4 +1977,32 @@ function validateHeader(buffer: unknown): void {
       `is inconsistent with a buffer whose maxByteLength is ${buffer.maxByteLength}`,
     );
   }
+  const problem = headerWordsProblem(u32);
+  if (problem !== null) throw new HeapFormatError(problem.field, problem.value, problem.reason);
+}
+
+/**
+ * Checks the header words a handle trusts when it attaches (worker ids, lock
+ * timeout, lock owner); returns what is wrong, or null.
+ */
+function headerWordsProblem(
+  u32: Uint32Array,
+): { field: string; value: number; reason: string } | null {
+  const last = u32[H_LAST_WORKER];
+  if (last > MAX_WORKER_ID) {
+    return { field: "lastWorkerId", value: last, reason: `is outside [0, ${MAX_WORKER_ID}]` };
+  }
+  const timeout = u32[H_LOCK_TIMEOUT_MS];
+  if (timeout === 0) {
+    return { field: "lockTimeoutMs", value: timeout, reason: "is 0 (every wait must be bounded)" };
+  }
+  const owner = u32[H_LOCK] >>> 1;
+  if (owner > last) {
+    return {
+      field: "lock",
+      value: u32[H_LOCK],
+      reason: `names a worker above the last id ${last}`,
+    };
+  }
+  return null;
 }
