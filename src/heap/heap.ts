@@ -95,6 +95,7 @@ import {
   EPILOGUE_BYTES,
   FIXED_OVERHEAD_BYTES,
   FORMAT_VERSION,
+  H_DEFERRED,
   H_FREE_BYTES,
   H_FREE_CHUNKS,
   H_HEADER_BYTES,
@@ -103,9 +104,11 @@ import {
   H_LAST_WORKER,
   H_LIVE,
   H_LOCK,
+  H_LOCK_BEAT,
   H_LOCK_TIMEOUT_MS,
   H_MAGIC,
   H_MAX_BYTES,
+  H_OP,
   H_TOTAL_HI,
   H_TOTAL_LO,
   H_TRIP_HWM,
@@ -913,7 +916,15 @@ export class Heap {
     const oldUsable = ((this._u32[c >>> 2] & SIZE_MASK) >>> 0) - CHUNK_OVERHEAD;
     if (moved >= this.viewBytes) this.refreshViews();
     this._u8.copyWithin(moved, c + 8, c + 8 + Math.min(oldUsable, sizeBytes));
-    this.lock();
+    try {
+      this.lock();
+    } catch {
+      // The heap lock is busy past the timeout (or the heap was found damaged):
+      // the new block is ready, so hand the old one to the next lock holder
+      // instead of leaking either block.
+      this.deferFree(c);
+      return moved;
+    }
     try {
       arenaFree(this._u32, c);
     } finally {
@@ -1182,6 +1193,7 @@ export class Heap {
     const i32 = this._i32;
     if (Atomics.compareExchange(i32, H_LOCK, 0, this.workerId << 1) !== 0) this.lockContended();
     if (this._u32[H_HEAP_BYTES] > this.viewBytes) this.refreshViews();
+    if (this._u32[H_DEFERRED] !== 0) this.drainDeferredLocked();
   }
 
   /**
@@ -1201,6 +1213,39 @@ export class Heap {
       }
     }
     lockWord(i32, H_LOCK, this.workerId, this._u32[H_LOCK_TIMEOUT_MS] || DEFAULT_LOCK_TIMEOUT_MS);
+  }
+
+  /**
+   * Queues the used arena chunk `c` to be freed by the next holder of the
+   * heap lock (lock-free push). The chunk is re-tagged internal first, so the
+   * old pointer is no longer accepted by `free` or `realloc`.
+   */
+  private deferFree(c: number): void {
+    const i32 = this._i32;
+    const u32 = this._u32;
+    u32[(c + 4) >>> 2] = internalTag(c, tagAlignLog(u32[(c + 4) >>> 2]));
+    for (let attempt = 0; attempt < REMOTE_PUSH_LIMIT; attempt++) {
+      const head = Atomics.load(i32, H_DEFERRED);
+      i32[(c + 8) >>> 2] = head;
+      if (Atomics.compareExchange(i32, H_DEFERRED, head, c | 0) === head) return;
+    }
+  }
+
+  /** Frees every chunk on the deferred list (heap lock held). */
+  private drainDeferredLocked(): void {
+    const u32 = this._u32;
+    let c = Atomics.exchange(this._i32, H_DEFERRED, 0) >>> 0;
+    for (let n = Math.floor(u32[H_HEAP_BYTES] / MIN_CHUNK); c !== 0; n--) {
+      const h = u32[c >>> 2];
+      if (
+        n === 0 || c < ARENA_START || c % 8 !== 0 || c >= u32[H_HEAP_BYTES] || (h & USED_BIT) === 0
+      ) {
+        throw new HeapCorruptionError("deferred-free list is broken", c);
+      }
+      const next = u32[(c + 8) >>> 2];
+      arenaFree(u32, c);
+      c = next;
+    }
   }
 
   /** Releases the heap lock. */

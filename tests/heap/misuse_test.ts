@@ -6,7 +6,9 @@ import {
   HeapCorruptionError,
   HeapFormatError,
   InvalidPointerError,
+  lockWord,
   OutOfMemoryError,
+  unlockWord,
 } from "../../mod.ts";
 
 /** Header word of the head of the slab area list (src/alloc/slab.ts H_SLAB_AREAS). */
@@ -212,5 +214,40 @@ describe("Random damage to slab metadata", () => {
     }
     assert.equal(cases, 400);
     assert.ok(reported > 0);
+  });
+});
+
+describe("A moving realloc whose second lock times out", () => {
+  it("returns the new block and frees the old one later: nothing leaks", () => {
+    const heap = Heap.create({ initialBytes: 256 * 1024, lockTimeoutMs: 30 });
+    const other = Heap.attach(heap.buffer);
+    const a = heap.alloc(2000);
+    const neighbour = heap.alloc(2000); // a used neighbour: growing `a` must move it
+    heap.u8.fill(0x5a, a, a + 2000);
+    const base = heap.stats();
+    // The copy between the two locks is the only place another worker can
+    // take the lock: do it there (a test-only patch of this handle's byte view).
+    // deno-lint-ignore no-explicit-any
+    const view = (heap as any)._u8 as Uint8Array;
+    view.copyWithin = function (this: Uint8Array, t: number, s: number, e?: number) {
+      Uint8Array.prototype.copyWithin.call(this, t, s, e);
+      lockWord(other.i32, 5, other.workerId, 1000);
+      return this;
+    };
+    const moved = heap.realloc(a, 20_000);
+    // deno-lint-ignore no-explicit-any
+    delete (view as any).copyWithin;
+    assert.notEqual(moved, a);
+    assert.ok(heap.u8.subarray(moved, moved + 2000).every((b) => b === 0x5a));
+    assert.notEqual(heap.u32[9], 0, "the old block waits on the deferred-free list");
+    unlockWord(other.i32, 5, other.workerId);
+    assert.throws(() => heap.free(a), DoubleFreeError); // freed by the next lock holder
+    const s = heap.stats();
+    assert.equal(s.liveAllocations, base.liveAllocations);
+    heap.free(moved);
+    heap.free(neighbour);
+    heap.check();
+    assert.equal(heap.stats().usedBytes, 0);
+    assert.equal(heap.stats().liveAllocations, 0);
   });
 });
