@@ -34,4 +34,5 @@ export {
   HeapFormatError,
   InvalidPointerError,
   OutOfMemoryError,
+  WorkerAliveError,
 } from "./src/errors.ts";

@@ -40,6 +40,7 @@ import {
   H_HEAP_BYTES,
   H_HWM,
   H_LIVE,
+  H_LOCK_BEAT,
   H_TOTAL_HI,
   H_TOTAL_LO,
   H_TRIP_HWM,
@@ -212,8 +213,22 @@ function carve(
   needBytes: number,
   alignLog: number,
 ): number {
+  // Headers are written from the far end to the near one (tail, block, then
+  // the gap at c): until c's header changes, a walk of the chunks still sees
+  // the whole free chunk, so an operation cut short at any point leaves a
+  // walkable heap that `recover()` rebuilds (see `arenaRebuild`).
   const gap = start - c;
   let freed = 0; // bytes of c that stay free
+  let taken = sizeBytes - gap;
+  const tail = taken - needBytes;
+  if (tail >= MIN_CHUNK) {
+    const t = start + needBytes;
+    writeFree(u32, t, tail);
+    insertFree(u32, t, tail);
+    freed += tail;
+    taken = needBytes;
+  }
+  writeUsed(u32, start, taken, alignLog);
   if (gap >= MIN_CHUNK) {
     writeFree(u32, c, gap);
     insertFree(u32, c, gap);
@@ -226,16 +241,6 @@ function carve(
     u32[prev >>> 2] = h;
     u32[(start - 4) >>> 2] = h;
   }
-  let taken = sizeBytes - gap;
-  const tail = taken - needBytes;
-  if (tail >= MIN_CHUNK) {
-    const t = start + needBytes;
-    writeFree(u32, t, tail);
-    insertFree(u32, t, tail);
-    freed += tail;
-    taken = needBytes;
-  }
-  writeUsed(u32, start, taken, alignLog);
   u32[H_FREE_BYTES] -= sizeBytes - freed;
   addUsed(u32, sizeBytes - freed);
   countAllocation(u32);
@@ -575,7 +580,9 @@ export function arenaCheck(u32: Uint32Array): number {
   let freeChunks = 0;
   let prevFree = false;
   const limit = end - EPILOGUE_BYTES;
+  let steps = 0;
   while (c < limit) {
+    if ((++steps & 4095) === 0) u32[H_LOCK_BEAT]++; // a long walk shows its holder is alive
     const h = u32[c >>> 2];
     const sizeBytes = (h & SIZE_MASK) >>> 0;
     if ((h & 6) !== 0) fail(`chunk header has unknown flag bits (${h})`, c);
@@ -658,4 +665,79 @@ function checkBins(
     fail("bitmap summary disagrees with bitmap", H_BITMAP_SUMMARY * 4);
   }
   if (listed !== freeChunks) fail(`bins list ${listed} chunks but ${freeChunks} are free`, 0);
+}
+
+/**
+ * Repairs the arena after an operation was cut short (an exception, a
+ * terminated worker): when the chunks still tile the arena by their headers
+ * and tags, rewrites every footer, merges adjacent free chunks and rebuilds
+ * the bins, bitmap and counters from the walk. Throws `HeapCorruptionError`,
+ * writing nothing, when the chunks do not tile. A chunk whose header and tag
+ * disagree about being used (a cut between the two writes) counts as free:
+ * its allocation never returned, or its free had begun.
+ */
+export function arenaRebuild(u32: Uint32Array): void {
+  const end = u32[H_HEAP_BYTES];
+  const limit = end - EPILOGUE_BYTES;
+  if (u32[(ARENA_START - 4) >>> 2] !== USED_BIT) {
+    throw new HeapCorruptionError("prologue fence overwritten", ARENA_START - 4);
+  }
+  if (u32[limit >>> 2] !== USED_BIT) {
+    throw new HeapCorruptionError("epilogue fence overwritten", limit);
+  }
+  let c = ARENA_START;
+  for (let n = 1; c < limit; n++) {
+    if ((n & 4095) === 0) u32[H_LOCK_BEAT]++;
+    const h = u32[c >>> 2];
+    const sizeBytes = (h & SIZE_MASK) >>> 0;
+    const tag = u32[(c + 4) >>> 2];
+    if ((h & 6) !== 0 || sizeBytes < MIN_CHUNK || c + sizeBytes > limit) {
+      throw new HeapCorruptionError(`chunk header ${h} does not continue the walk`, c);
+    }
+    if (tag !== freeTag(c) && !isUsedTag(c, tag) && !isInternalTag(c, tag)) {
+      throw new HeapCorruptionError("chunk tag is neither used nor free", c);
+    }
+    c += sizeBytes;
+  }
+  if (c !== limit) throw new HeapCorruptionError("chunks do not tile the arena", c);
+  // The walk holds: rebuild everything else from it.
+  for (let b = 0; b < BIN_COUNT; b++) u32[H_BINS + b] = 0;
+  for (let w = 0; w < BITMAP_WORDS; w++) u32[H_BITMAP + w] = 0;
+  u32[H_BITMAP_SUMMARY] = 0;
+  u32[H_FREE_CHUNKS] = 0;
+  let usedBytes = 0;
+  let freeBytes = 0;
+  let live = 0;
+  c = ARENA_START;
+  while (c < limit) {
+    const sizeBytes = (u32[c >>> 2] & SIZE_MASK) >>> 0;
+    if (isLiveChunk(u32, c)) {
+      const h = (sizeBytes | USED_BIT) >>> 0;
+      u32[c >>> 2] = h;
+      u32[(c + sizeBytes - 4) >>> 2] = h;
+      usedBytes += sizeBytes;
+      live++;
+      c += sizeBytes;
+      continue;
+    }
+    let total = sizeBytes;
+    while (c + total < limit && !isLiveChunk(u32, c + total)) {
+      total += (u32[(c + total) >>> 2] & SIZE_MASK) >>> 0;
+    }
+    writeFree(u32, c, total);
+    insertFree(u32, c, total);
+    freeBytes += total;
+    c += total;
+  }
+  u32[H_USED_BYTES] = usedBytes;
+  u32[H_FREE_BYTES] = freeBytes;
+  u32[H_LIVE] = live;
+  if (usedBytes > u32[H_HWM]) u32[H_HWM] = usedBytes;
+  if (usedBytes > u32[H_TRIP_HWM]) u32[H_TRIP_HWM] = usedBytes;
+}
+
+/** True when the chunk at `c` is used by both its header and its tag. */
+function isLiveChunk(u32: Uint32Array, c: number): boolean {
+  const tag = u32[(c + 4) >>> 2];
+  return (u32[c >>> 2] & USED_BIT) !== 0 && (isUsedTag(c, tag) || isInternalTag(c, tag));
 }

@@ -12,6 +12,7 @@ import {
   arenaFree,
   arenaInit,
   arenaLargestFree,
+  arenaRebuild,
   arenaResizeInPlace,
   arenaResizeIntoPrevious,
   arenaTailFreeBytes,
@@ -23,6 +24,8 @@ import {
 import {
   A_ALLOCS_HI,
   A_ALLOCS_LO,
+  A_BEAT,
+  A_BUSY,
   A_CLASSES,
   A_MAGIC,
   A_NEXT,
@@ -47,6 +50,7 @@ import {
   H_SLAB_PAGES,
   H_SLAB_RETIRED_HI,
   H_SLAB_RETIRED_LO,
+  H_SLAB_TOMBSTONES,
   initPage,
   MAX_PAGE_SLOTS,
   P_AREA,
@@ -80,6 +84,7 @@ import {
   STATE_FULL,
   STATE_ORPHAN,
   STATE_SPARE,
+  tombstoneMagic,
   unlinkPage,
 } from "../alloc/slab.ts";
 import {
@@ -88,6 +93,7 @@ import {
   HeapFormatError,
   InvalidPointerError,
   OutOfMemoryError,
+  WorkerAliveError,
 } from "../errors.ts";
 import {
   ARENA_START,
@@ -123,13 +129,8 @@ import {
   SIZE_MASK,
   USED_BIT,
 } from "./layout.ts";
-import {
-  forceReleaseWord,
-  lockWord,
-  tryLockWord,
-  unlockWord,
-  wordOwner,
-} from "../sync/lock_word.ts";
+import { forceReleaseWord, lockWord, unlockWord, wordOwner } from "../sync/lock_word.ts";
+import { canBlock } from "../sync/_blocking.ts";
 
 /**
  * Options for {@linkcode Heap.create}.
@@ -222,7 +223,7 @@ export interface HeapStats {
  * import { Heap, type RecoverReport } from "@typedheap/typedheap";
  * import assert from "node:assert/strict";
  *
- * const heap = Heap.create();
+ * const heap = Heap.create({ lockTimeoutMs: 50 });
  * const gone = Heap.attach(heap.buffer);
  * gone.alloc(24); // it owns a slab page, then dies
  * const report: RecoverReport = heap.recover(gone.workerId);
@@ -261,6 +262,12 @@ export interface SlabStats {
   pageBytes: number;
   /** Worker areas (one per handle that allocated small blocks and has not detached). */
   areas: number;
+  /**
+   * Areas of recovered workers, kept (672 bytes each, counted in `usedBytes`)
+   * so that a recovered worker that was still running never reads memory
+   * handed to others; freed when that handle allocates or detaches again.
+   */
+  recoveredAreas: number;
   /** Slots in use over all classes. */
   usedSlots: number;
   /** One entry per size class, smallest first. */
@@ -675,7 +682,11 @@ export class Heap {
     if (needBytes > MAX_HEAP_BYTES) return 0;
     this.lock();
     try {
-      return this.allocLocked(needBytes, alignLog);
+      this.begin(); // cleared only when the operation completes
+      const ptr = this.allocLocked(needBytes, alignLog);
+      if (ptr !== 0) this.end();
+      else this._u32[H_OP] = 0;
+      return ptr;
     } finally {
       this.unlock();
     }
@@ -861,7 +872,10 @@ export class Heap {
     }
     this.lock();
     try {
-      arenaFree(this._u32, this.chunkOf("free", ptr));
+      const c = this.chunkOf("free", ptr);
+      this.begin();
+      arenaFree(this._u32, c);
+      this.end();
     } finally {
       this.unlock();
     }
@@ -904,7 +918,10 @@ export class Heap {
     try {
       c = this.chunkOf("reallocate", ptr);
       alignBytes = 1 << tagAlignLog(this._u32[(c + 4) >>> 2]);
+      this.begin();
       if (needBytes <= MAX_HEAP_BYTES) result = this.reallocLocked(c, needBytes);
+      if (result !== 0) this.end();
+      else this._u32[H_OP] = 0;
     } finally {
       this.unlock();
     }
@@ -926,7 +943,9 @@ export class Heap {
       return moved;
     }
     try {
+      this.begin();
       arenaFree(this._u32, c);
+      this.end();
     } finally {
       this.unlock();
     }
@@ -999,7 +1018,7 @@ export class Heap {
         slabAllocs += u32[(area >>> 2) + A_ALLOCS_HI] * 2 ** 32 + u32[(area >>> 2) + A_ALLOCS_LO];
         area = u32[(area >>> 2) + A_NEXT];
       }
-      const internal = u32[H_SLAB_PAGES] + u32[H_SLAB_AREA_COUNT];
+      const internal = u32[H_SLAB_PAGES] + u32[H_SLAB_AREA_COUNT] + u32[H_SLAB_TOMBSTONES];
       return {
         heapBytes: u32[H_HEAP_BYTES],
         maxBytes: u32[H_MAX_BYTES],
@@ -1017,6 +1036,7 @@ export class Heap {
           pages: u32[H_SLAB_PAGES],
           pageBytes: PAGE_BYTES,
           areas: u32[H_SLAB_AREA_COUNT],
+          recoveredAreas: u32[H_SLAB_TOMBSTONES],
           usedSlots,
           classes,
         },
@@ -1101,14 +1121,17 @@ export class Heap {
    */
   detach(): void {
     this.flushAllocCount();
+    if (this.area !== 0 && this._u32[this.areaWords + A_MAGIC] !== areaMagic(this.area)) {
+      this.dropOwnArea();
+    }
     this.lock();
     try {
-      if (this.area !== 0 && this._u32[this.areaWords + A_MAGIC] === areaMagic(this.area)) {
-        this.abandonAreaLocked(this.area);
-      }
+      this.begin();
+      if (this.area !== 0) this.abandonAreaLocked(this.area, false);
       this.area = 0;
       this.areaWords = 0;
       this.sweepOrphansLocked();
+      this.end();
     } finally {
       this.unlock();
     }
@@ -1116,84 +1139,323 @@ export class Heap {
 
   /**
    * Recovers the heap after worker `workerId` died (was terminated, or
-   * crashed) — possibly while holding the heap lock. If it held the lock, the
-   * lock is released only when `check()` finds the heap consistent; otherwise
-   * a `HeapCorruptionError` reports what the dead worker left half done and
-   * the lock stays held by it (so no one works on a corrupted heap). Then the
-   * dead worker's slab pages are handed over: empty ones to the arena, the
-   * rest as orphans adopted by the next worker that needs their size class.
-   * Blocks the dead worker allocated stay valid until someone frees them.
+   * crashed), possibly in the middle of an operation or holding the heap lock.
    *
-   * Other workers waiting for the heap lock get a `LockTimeoutError` naming
-   * the holder after the heap's `lockTimeoutMs`; call `recover` with that id.
+   * What it needs from the caller: the worker must have stopped, or stop
+   * using this heap for good (terminated, crashed, or no longer calling it).
+   * `recover` first watches the worker for the heap's `lockTimeoutMs`: if the
+   * worker renews a heartbeat in that time (every heap-lock acquisition, every
+   * slab refill, and long operations such as `check()` renew one), takes or
+   * releases the heap lock, `WorkerAliveError` is thrown and nothing changes.
+   * Only then does it work on the worker's state: the arena is verified and
+   * rebuilt from a walk of the chunks if the worker held the lock or was cut
+   * short in an operation (`HeapCorruptionError`, and the heap stays locked or
+   * marked, if the chunks no longer tile the arena), the slab's lists are
+   * rebuilt, and the worker's pages are handed over: empty ones to the arena,
+   * the rest as orphans that the next worker needing their size class adopts.
+   * Its area is kept as a 672-byte tombstone, so a worker that was idle (not
+   * dead) and touches the heap again starts a new area instead of reading
+   * reused memory. Blocks the worker allocated stay valid until someone frees them.
    *
-   * @param workerId The dead worker's id (its `heap.workerId`, or `LockTimeoutError.ownerId`).
+   * `recover(heap.workerId)` (its own id) repairs what an operation of this
+   * handle left when it was cut short by an exception (for example a stack
+   * overflow), after which operations report `HeapCorruptionError`.
+   *
+   * @param workerId The dead worker's id (its `heap.workerId`, `LockTimeoutError.ownerId`,
+   *   or the id named by a `HeapCorruptionError` about a cut-short operation).
    * @returns What was recovered.
-   * @throws {HeapCorruptionError} When the heap is inconsistent.
-   * @throws {RangeError} When `workerId` is not a worker id of this heap, or is this handle's own.
+   * @throws {WorkerAliveError} When the worker showed signs of life while it was watched.
+   * @throws {HeapCorruptionError} When the heap is inconsistent beyond repair.
+   * @throws {RangeError} When `workerId` is not a worker id of this heap.
    *
    * @example Recovering from a worker that died holding the heap lock
    * ```ts
    * import { Heap, lockWord } from "@typedheap/typedheap";
    * import assert from "node:assert/strict";
    *
-   * const heap = Heap.create();
+   * const heap = Heap.create({ lockTimeoutMs: 50 }); // recover() watches for 50 ms
    * const dead = Heap.attach(heap.buffer);
    * dead.alloc(24);
    * lockWord(dead.i32, 5, dead.workerId, 1000); // it takes the heap lock (word 5), then dies
    * const report = heap.recover(dead.workerId);
    * assert.equal(report.lockReleased, true);
+   * assert.equal(report.pages, 1);
    * heap.check();
    * heap.free(heap.alloc(100));
    * ```
    */
   recover(workerId: number): RecoverReport {
     if (
-      !Number.isInteger(workerId) || workerId < 1 || workerId > this._u32[H_LAST_WORKER] ||
-      workerId === this.workerId
+      typeof workerId !== "number" || !Number.isInteger(workerId) || workerId < 1 ||
+      workerId > this._u32[H_LAST_WORKER]
     ) {
-      throw new RangeError(
-        `Cannot recover worker: not another worker id of this heap: ${workerId}`,
-      );
+      throw new RangeError(`Cannot recover worker: not a worker id of this heap: ${workerId}`);
     }
-    let lockReleased = false;
-    if (wordOwner(this._i32, H_LOCK) === workerId) {
-      // Check the arena while the dead worker still "holds" the lock, so nobody
-      // else touches it: reading is safe because the holder is gone. (Slab pages
-      // are not guarded by this lock; live workers keep using theirs meanwhile.)
-      this.checkLocked(false);
-      lockReleased = forceReleaseWord(this._i32, H_LOCK, workerId);
+    if (workerId === this.workerId) {
+      this.repairOwn();
+      return { lockReleased: false, areas: 0, pages: 0 };
     }
-    this.lock();
-    try {
-      let pages = 0;
-      let areas = 0;
-      const u32 = this._u32;
-      let area = u32[H_SLAB_AREAS];
-      for (let n = Math.min(u32[H_SLAB_AREA_COUNT], this.maxAreas()); area !== 0 && n > 0; n--) {
-        const next = u32[(area >>> 2) + A_NEXT];
-        if (u32[(area >>> 2) + A_WORKER] === workerId) {
-          pages += this.abandonAreaLocked(area);
-          areas++;
-        }
-        area = next;
+    const holds = wordOwner(this._i32, H_LOCK) === workerId;
+    let areas: number[];
+    if (holds) {
+      areas = this.areasOf(workerId); // its lock keeps the area list still
+    } else {
+      this.lockRaw();
+      try {
+        areas = this.areasOf(workerId);
+      } finally {
+        this.unlock();
       }
+    }
+    if (!holds && areas.length === 0 && this._u32[H_OP] !== workerId) {
+      return { lockReleased: false, areas: 0, pages: 0 }; // nothing of it to recover
+    }
+    this.watch(workerId, areas);
+    // The worker showed no sign of life for lockTimeoutMs: work on its state,
+    // under its lock if it died holding it (nobody else may touch the arena).
+    if (!holds) this.lockRaw();
+    let done = false;
+    try {
+      const u32 = this._u32;
+      const op = u32[H_OP];
+      if (op !== 0 && op !== workerId) {
+        throw new HeapCorruptionError(
+          `an operation of worker ${op} was cut short; heap.recover(${op}) repairs it`,
+          H_OP * 4,
+        );
+      }
+      u32[H_OP] = this.workerId;
+      if (op === workerId || holds) arenaRebuild(u32); // throws, changing nothing, if it cannot
+      this.drainDeferredLocked();
+      this.rebuildSlabLocked(workerId);
+      let pages = 0;
+      for (const area of this.areasOf(workerId)) pages += this.abandonAreaLocked(area, true);
       this.sweepOrphansLocked();
       this.checkLocked(false);
-      return { lockReleased, areas, pages };
+      this._u32[H_OP] = 0;
+      done = true;
+      return { lockReleased: holds, areas: areas.length, pages };
+    } finally {
+      // A heap that could not be repaired stays locked by the dead worker (or
+      // marked), so nobody works on it.
+      if (!holds) this.unlock();
+      else if (done) forceReleaseWord(this._i32, H_LOCK, workerId);
+    }
+  }
+
+  /** `recover(this.workerId)`: repairs what an operation of this handle left when it was cut short. */
+  private repairOwn(): void {
+    this.lockRaw();
+    try {
+      const u32 = this._u32;
+      const op = u32[H_OP];
+      if (op !== 0 && op !== this.workerId) {
+        throw new HeapCorruptionError(
+          `an operation of worker ${op} was cut short; heap.recover(${op}) repairs it`,
+          H_OP * 4,
+        );
+      }
+      u32[H_OP] = this.workerId;
+      if (op !== 0) arenaRebuild(u32);
+      this.drainDeferredLocked();
+      if (this.areaWords !== 0 && this._u32[this.areaWords + A_MAGIC] === areaMagic(this.area)) {
+        this.rebuildSlabLocked(this.workerId);
+        this._u32[this.areaWords + A_BUSY] = 0;
+      }
+      this.checkLocked(false);
+      this._u32[H_OP] = 0;
     } finally {
       this.unlock();
     }
   }
 
+  /** The slab areas of worker `workerId` (a bounded walk of the area list). */
+  private areasOf(workerId: number): number[] {
+    const u32 = this._u32;
+    const out: number[] = [];
+    let area = u32[H_SLAB_AREAS];
+    for (let n = this.maxAreas(); area !== 0 && n > 0; n--) {
+      this.checkArea(area);
+      if (u32[(area >>> 2) + A_WORKER] === workerId) out.push(area);
+      area = u32[(area >>> 2) + A_NEXT];
+    }
+    return out;
+  }
+
+  /**
+   * Watches worker `workerId` for the heap's `lockTimeoutMs`: if it renews a
+   * heartbeat (its areas' beat words; the heap lock's beat while it holds the
+   * lock), takes or releases the heap lock, it is alive and `WorkerAliveError`
+   * is thrown. Writes nothing.
+   */
+  private watch(workerId: number, areas: number[]): void {
+    const u32 = this._u32;
+    const i32 = this._i32;
+    const lockWordAt = (): number => Atomics.load(i32, H_LOCK) >>> 1 === workerId ? 1 : 0;
+    const holding = lockWordAt();
+    const lockBeat = u32[H_LOCK_BEAT];
+    const beats = areas.map((a) => u32[(a >>> 2) + A_BEAT]);
+    const timeoutMs = u32[H_LOCK_TIMEOUT_MS] || DEFAULT_LOCK_TIMEOUT_MS;
+    const deadline = performance.now() + timeoutMs;
+    const sleeper = canBlock() ? new Int32Array(new SharedArrayBuffer(4)) : null;
+    for (let n = 0; n < 1 << 30; n++) {
+      if (lockWordAt() !== holding) {
+        throw new WorkerAliveError(workerId, "it took or released the heap lock");
+      }
+      if (holding === 1 && u32[H_LOCK_BEAT] !== lockBeat) {
+        throw new WorkerAliveError(workerId, "it renewed the heap lock's heartbeat");
+      }
+      for (let k = 0; k < areas.length; k++) {
+        if (u32[(areas[k] >>> 2) + A_BEAT] !== beats[k]) {
+          throw new WorkerAliveError(workerId, "it renewed its slab area's heartbeat");
+        }
+      }
+      const left = deadline - performance.now();
+      if (left <= 0) return;
+      if (sleeper !== null) Atomics.wait(sleeper, 0, 0, Math.min(left, 5));
+    }
+  }
+
+  /**
+   * Rebuilds the slab's shared lists from a walk of the arena (heap lock
+   * held, after the arena walk was verified): the area list and its count,
+   * the orphan lists, the page count, and the page lists of worker
+   * `workerId`'s areas (its pages all go on the active lists). Pages of other
+   * workers are left to them. Used after an operation was cut short.
+   */
+  private rebuildSlabLocked(workerId: number): void {
+    const u32 = this._u32;
+    const limit = u32[H_HEAP_BYTES] - EPILOGUE_BYTES;
+    const areas: number[] = [];
+    const pages: number[] = [];
+    let tombstones = 0;
+    for (let c = ARENA_START, n = 1; c < limit; n++) {
+      if ((n & 4095) === 0) u32[H_LOCK_BEAT]++;
+      const h = u32[c >>> 2];
+      const size = (h & SIZE_MASK) >>> 0;
+      if (size < MIN_CHUNK) throw new HeapCorruptionError("chunk walk broken", c);
+      const p = c + 8;
+      if ((h & USED_BIT) !== 0 && u32[(c + 4) >>> 2] === internalTag(c, 3)) {
+        if (u32[p >>> 2] === areaMagic(p)) areas.push(p);
+        else if (u32[p >>> 2] === tombstoneMagic(p)) tombstones++;
+      } else if (
+        (h & USED_BIT) !== 0 && p % PAGE_BYTES === 0 && this.isPage(p) &&
+        u32[p >>> 2] === pageMagic(p) && u32[(p >>> 2) + P_MAGIC2] === pageMagic2(p) &&
+        u32[(p >>> 2) + P_CLASS] < CLASS_COUNT
+      ) {
+        pages.push(p);
+      }
+      c += size;
+    }
+    u32[H_SLAB_AREAS] = 0;
+    for (let k = areas.length - 1; k >= 0; k--) {
+      u32[(areas[k] >>> 2) + A_NEXT] = u32[H_SLAB_AREAS];
+      u32[H_SLAB_AREAS] = areas[k];
+    }
+    u32[H_SLAB_AREA_COUNT] = areas.length;
+    u32[H_SLAB_PAGES] = pages.length;
+    u32[H_SLAB_TOMBSTONES] = tombstones;
+    const mine = new Set(areas.filter((a) => u32[(a >>> 2) + A_WORKER] === workerId));
+    const workerOf = new Map(areas.map((a) => [a, u32[(a >>> 2) + A_WORKER]]));
+    for (const a of mine) {
+      for (let cls = 0; cls < CLASS_COUNT; cls++) {
+        u32.fill(0, (a >>> 2) + A_CLASSES + (cls << 2), (a >>> 2) + A_CLASSES + (cls << 2) + 4);
+      }
+    }
+    for (let cls = 0; cls < CLASS_COUNT; cls++) u32[H_SLAB_ORPHANS + cls] = 0;
+    for (const p of pages) {
+      const h = p >>> 2;
+      const cls = u32[h + P_CLASS];
+      const area = u32[h + P_AREA];
+      if (mine.has(area) && u32[h + P_OWNER] === workerId) {
+        const entry = (area >>> 2) + A_CLASSES + (cls << 2);
+        u32[h + P_STATE] = STATE_ACTIVE;
+        pushPage(u32, entry + E_ACTIVE, p);
+        u32[entry + E_PAGES]++;
+      } else if (workerOf.get(area) !== u32[h + P_OWNER] || u32[h + P_OWNER] === 0) {
+        u32[h + P_OWNER] = 0;
+        u32[h + P_AREA] = 0;
+        u32[h + P_STATE] = STATE_ORPHAN;
+        pushPage(u32, H_SLAB_ORPHANS + cls, p);
+      }
+    }
+  }
+
   // ---- internals (the heap lock is held) ----
 
-  /** Takes the heap lock (bounded by the heap's lock timeout). */
+  /**
+   * Takes the heap lock (bounded by the heap's lock timeout). Throws
+   * `HeapCorruptionError`, not holding the lock, when an operation was cut
+   * short (its mark is still set); frees blocks whose free was deferred.
+   */
   private lock(): void {
+    this.lockRaw();
+    const u32 = this._u32;
+    if ((u32[H_OP] | u32[H_DEFERRED]) !== 0) this.lockedSlowChecks();
+  }
+
+  /** Takes the heap lock, without looking at the heap's marks. */
+  private lockRaw(): void {
     const i32 = this._i32;
     if (Atomics.compareExchange(i32, H_LOCK, 0, this.workerId << 1) !== 0) this.lockContended();
     if (this._u32[H_HEAP_BYTES] > this.viewBytes) this.refreshViews();
-    if (this._u32[H_DEFERRED] !== 0) this.drainDeferredLocked();
+  }
+
+  /**
+   * Marks the start of an operation that writes (heap lock held): the mark
+   * stays if the operation is cut short.
+   */
+  private begin(): void {
+    this._u32[H_OP] = this.workerId;
+  }
+
+  /**
+   * Ends an operation that changed the heap (heap lock held): clears its mark
+   * and renews this handle's heartbeats, which `recover()` watches. (A failed
+   * operation only clears the mark: bad input changes no byte.)
+   */
+  private end(): void {
+    const u32 = this._u32;
+    u32[H_OP] = 0;
+    u32[H_LOCK_BEAT]++;
+    if (this.areaWords !== 0) u32[this.areaWords + A_BEAT]++;
+  }
+
+  /** `lock()`'s rare cases: a cut-short operation's mark, or deferred frees (lock held). */
+  private lockedSlowChecks(): void {
+    const u32 = this._u32;
+    const op = u32[H_OP];
+    if (op !== 0) {
+      this.unlock();
+      throw new HeapCorruptionError(
+        `an operation of worker ${op} was cut short; heap.recover(${op}) repairs it`,
+        H_OP * 4,
+      );
+    }
+    this.begin();
+    try {
+      this.drainDeferredLocked();
+    } catch (e) {
+      this.unlock(); // the mark stays: the deferred list is broken
+      throw e;
+    }
+    this._u32[H_OP] = 0;
+  }
+
+  /**
+   * Takes the heap lock if it is free (for a free that must not wait);
+   * returns false when it is busy or an operation's mark is set.
+   */
+  private tryLock(): boolean {
+    const seen = Atomics.compareExchange(this._i32, H_LOCK, 0, this.workerId << 1);
+    if (seen !== 0 && seen >>> 1 !== this.workerId) return false;
+    if (this._u32[H_HEAP_BYTES] > this.viewBytes) this.refreshViews();
+    const u32 = this._u32;
+    if (u32[H_OP] !== 0) {
+      this.unlock();
+      return false;
+    }
+    return true;
   }
 
   /**
@@ -1209,7 +1471,10 @@ export class Heap {
       if (seen === 0) {
         if (Atomics.compareExchange(i32, H_LOCK, 0, mine) === 0) return;
       } else if (seen >>> 1 === this.workerId) {
-        break; // lockWord names the mistake (relocking a held lock)
+        // No heap operation takes the lock inside another, so this handle
+        // holding it means an unlock was cut short (an exception thrown at the
+        // call): the lock is ours to reuse; a cut-short write left its mark.
+        return;
       }
     }
     lockWord(i32, H_LOCK, this.workerId, this._u32[H_LOCK_TIMEOUT_MS] || DEFAULT_LOCK_TIMEOUT_MS);
@@ -1434,6 +1699,18 @@ export class Heap {
 
   /** The owner's slow path after a local free: a full page has room again, or a page is empty. */
   private pageChanged(base: number): void {
+    const aw = this.areaWords;
+    const u32 = this._u32;
+    // While a rebuild of this area is pending, leave the lists alone.
+    if (u32[aw + A_BUSY] !== 0 || u32[aw + A_MAGIC] !== areaMagic(this.area)) return;
+    u32[aw + A_BUSY] = 1; // cleared when the lists are whole again
+    u32[aw + A_BEAT]++; // a heartbeat for recover()
+    this.pageChangedBusy(base);
+    this._u32[aw + A_BUSY] = 0;
+  }
+
+  /** `pageChanged` with this area marked busy. */
+  private pageChangedBusy(base: number): void {
     const u32 = this._u32;
     const h = base >>> 2;
     const entry = this.areaWords + A_CLASSES + (u32[h + P_CLASS] << 2);
@@ -1453,13 +1730,14 @@ export class Heap {
     // Giving a page back needs the heap lock. A free must not wait for it (nor
     // fail after changing state), so when the lock is busy the empty page
     // simply stays in the list and is reused or given back later.
-    if (!tryLockWord(this._i32, H_LOCK, this.workerId)) return;
+    if (!this.tryLock()) return;
     try {
-      if (this._u32[H_HEAP_BYTES] > this.viewBytes) this.refreshViews();
       const v = this._u32;
+      this.begin();
       unlinkPage(v, entry + E_ACTIVE, base);
       v[entry + E_PAGES]--;
       this.releasePageLocked(base);
+      this.end();
     } finally {
       this.unlock();
     }
@@ -1487,8 +1765,39 @@ export class Heap {
 
   /** Refills this worker's pages of a class: remote frees, full pages, the spare, orphans, then a new page. */
   private allocClassSlow(classIndex: number): number {
+    if (this.areaWords !== 0 && this._u32[this.areaWords + A_MAGIC] !== areaMagic(this.area)) {
+      this.dropOwnArea(); // recovered while it was still running: start afresh
+    }
     if (this.areaWords === 0 && !this.createArea()) return 0;
     this.flushAllocCount();
+    const aw = this.areaWords;
+    const u32 = this._u32;
+    if (u32[aw + A_BUSY] !== 0) this.recover(this.workerId); // a cut-short slow path: rebuild the lists
+    this._u32[aw + A_BUSY] = 1;
+    const ptr = this.refillFromOwnPages(classIndex);
+    this._u32[aw + A_BUSY] = 0;
+    if (ptr !== 0) {
+      this._u32[aw + A_BEAT]++; // a heartbeat for recover()
+      return ptr;
+    }
+    // 4. Orphaned pages of this class, else a new page: under the heap lock.
+    this.lock();
+    try {
+      this.begin();
+      const p = this.refillLocked(classIndex);
+      if (p !== 0) this.end();
+      else this._u32[H_OP] = 0;
+      return p;
+    } finally {
+      this.unlock();
+    }
+  }
+
+  /**
+   * Steps 1-3 of a refill, on this worker's own lists (no lock): returns a
+   * slot, or 0 when a page must come from the orphans or the arena.
+   */
+  private refillFromOwnPages(classIndex: number): number {
     const u32 = this._u32;
     const entry = this.areaWords + A_CLASSES + (classIndex << 2);
     // 1. Pages in use: collect their remote frees; retire the full ones.
@@ -1521,10 +1830,18 @@ export class Heap {
       pushPage(u32, entry + E_ACTIVE, page);
       return this.popSlot(classIndex);
     }
-    // 4. Orphaned pages of this class (adopted: the full ones join this
-    //    worker's full pages), else a new page from the arena.
-    this.lock();
-    try {
+    return 0;
+  }
+
+  /**
+   * Step 4 of a refill (heap lock held): adopts orphaned pages of the class
+   * (the full ones join this worker's full pages), else takes a new page
+   * from the arena. Returns a slot, or 0 when no page can be had.
+   */
+  private refillLocked(classIndex: number): number {
+    const entry = this.areaWords + A_CLASSES + (classIndex << 2);
+    let page = 0;
+    {
       // lock() and allocLocked() may rebuild the views after growth: re-read them.
       const u32 = this._u32;
       for (let n = Math.min(u32[H_SLAB_PAGES], this.maxPages()); n > 0; n--) {
@@ -1555,8 +1872,6 @@ export class Heap {
       v[entry + E_PAGES]++;
       pushPage(v, entry + E_ACTIVE, page);
       return this.popSlot(classIndex);
-    } finally {
-      this.unlock();
     }
   }
 
@@ -1601,6 +1916,19 @@ export class Heap {
   private createArea(): boolean {
     this.lock();
     try {
+      this.begin();
+      const ok = this.createAreaLocked();
+      if (ok) this.end();
+      else this._u32[H_OP] = 0;
+      return ok;
+    } finally {
+      this.unlock();
+    }
+  }
+
+  /** `createArea` with the heap lock held and the operation marked. */
+  private createAreaLocked(): boolean {
+    {
       const ptr = this.allocLocked(chunkBytesFor(AREA_BYTES), 3);
       if (ptr === 0) return false;
       const u32 = this._u32; // fresh after any growth
@@ -1615,6 +1943,29 @@ export class Heap {
       this.area = ptr;
       this.areaWords = ptr >>> 2;
       return true;
+    }
+  }
+
+  /**
+   * Forgets this handle's area after another handle recovered this worker
+   * while it still ran: frees the tombstone left in its place (only this
+   * handle could still read it), or reports an overwritten area.
+   */
+  private dropOwnArea(): void {
+    const area = this.area;
+    this.lock();
+    try {
+      const u32 = this._u32;
+      if (u32[(area >>> 2) + A_MAGIC] !== tombstoneMagic(area)) {
+        throw new HeapCorruptionError("this handle's slab area was overwritten", area);
+      }
+      this.begin();
+      u32[(area >>> 2) + A_MAGIC] = 0;
+      u32[H_SLAB_TOMBSTONES]--;
+      arenaFree(u32, area - 8);
+      this.area = 0;
+      this.areaWords = 0;
+      u32[H_OP] = 0;
     } finally {
       this.unlock();
     }
@@ -1638,7 +1989,7 @@ export class Heap {
    * pages go back to the arena, the rest become orphans that any worker adopts.
    * Returns the number of pages handed over.
    */
-  private abandonAreaLocked(area: number): number {
+  private abandonAreaLocked(area: number, tombstone: boolean): number {
     const u32 = this._u32;
     let pages = 0;
     for (let cls = 0; cls < CLASS_COUNT; cls++) {
@@ -1676,6 +2027,13 @@ export class Heap {
     const retired = u32[H_SLAB_RETIRED_LO] + u32[(area >>> 2) + A_ALLOCS_LO];
     u32[H_SLAB_RETIRED_HI] += u32[(area >>> 2) + A_ALLOCS_HI] + (retired >= 2 ** 32 ? 1 : 0);
     u32[H_SLAB_RETIRED_LO] = retired;
+    if (tombstone) {
+      // The worker may still run and read its area (its fast path caches it):
+      // keep the chunk, emptied, so it never reads memory handed to others.
+      u32[(area >>> 2) + A_MAGIC] = tombstoneMagic(area);
+      u32[H_SLAB_TOMBSTONES]++;
+      return pages;
+    }
     u32[(area >>> 2) + A_MAGIC] = 0;
     arenaFree(u32, area - 8);
     return pages;

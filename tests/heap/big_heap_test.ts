@@ -9,7 +9,11 @@ const MiB = 2 ** 20;
 // boundary tags) take memory, so these heaps cost little on any machine.
 describe("Heaps and blocks of 2 GiB or more", () => {
   it("a fresh 3 GiB heap passes check(), stats() and recover()", () => {
-    const heap = Heap.create({ initialBytes: 3 * GiB, maxBytes: 3 * GiB + 512 * MiB });
+    const heap = Heap.create({
+      initialBytes: 3 * GiB,
+      maxBytes: 3 * GiB + 512 * MiB,
+      lockTimeoutMs: 50, // recover() watches a worker this long
+    });
     heap.check();
     const s = heap.stats();
     assert.equal(s.heapBytes, 3 * GiB);
@@ -20,7 +24,11 @@ describe("Heaps and blocks of 2 GiB or more", () => {
   });
 
   it("a block above 2 GiB goes through alloc, realloc, free and coalescing", () => {
-    const heap = Heap.create({ initialBytes: 1 * MiB, maxBytes: 3 * GiB + 512 * MiB });
+    const heap = Heap.create({
+      initialBytes: 1 * MiB,
+      maxBytes: 3 * GiB + 512 * MiB,
+      lockTimeoutMs: 50,
+    });
     const size = 2 * GiB + 4096;
     const big = heap.alloc(size); // grows the heap past 2 GiB
     assert.ok(heap.byteLength >= 2 * GiB + 4096);

@@ -229,7 +229,7 @@ describe("A moving realloc whose second lock times out", () => {
     // take the lock: do it there (a test-only patch of this handle's byte view).
     // deno-lint-ignore no-explicit-any
     const view = (heap as any)._u8 as Uint8Array;
-    view.copyWithin = function (this: Uint8Array, t: number, s: number, e?: number) {
+    view.copyWithin = function (this: Uint8Array, t: number, s: number, e?: number): Uint8Array {
       Uint8Array.prototype.copyWithin.call(this, t, s, e);
       lockWord(other.i32, 5, other.workerId, 1000);
       return this;
