@@ -682,10 +682,11 @@ export class Heap {
     if (needBytes > MAX_HEAP_BYTES) return 0;
     this.lock();
     try {
-      this.begin(); // cleared only when the operation completes
+      this._u32[H_OP] = this.workerId; // cleared only when the operation completes
       const ptr = this.allocLocked(needBytes, alignLog);
-      if (ptr !== 0) this.end();
-      else this._u32[H_OP] = 0;
+      const u32 = this._u32;
+      u32[H_OP] = 0;
+      if (ptr !== 0 && this.areaWords !== 0) u32[this.areaWords + A_BEAT]++; // a heartbeat
       return ptr;
     } finally {
       this.unlock();
@@ -873,9 +874,11 @@ export class Heap {
     this.lock();
     try {
       const c = this.chunkOf("free", ptr);
-      this.begin();
-      arenaFree(this._u32, c);
-      this.end();
+      const u32 = this._u32;
+      u32[H_OP] = this.workerId;
+      arenaFree(u32, c);
+      u32[H_OP] = 0;
+      if (this.areaWords !== 0) u32[this.areaWords + A_BEAT]++; // a heartbeat
     } finally {
       this.unlock();
     }
@@ -1389,7 +1392,9 @@ export class Heap {
    * short (its mark is still set); frees blocks whose free was deferred.
    */
   private lock(): void {
-    this.lockRaw();
+    const i32 = this._i32;
+    if (Atomics.compareExchange(i32, H_LOCK, 0, this.workerId << 1) !== 0) this.lockContended();
+    if (this._u32[H_HEAP_BYTES] > this.viewBytes) this.refreshViews();
     const u32 = this._u32;
     if ((u32[H_OP] | u32[H_DEFERRED]) !== 0) this.lockedSlowChecks();
   }
@@ -1417,7 +1422,6 @@ export class Heap {
   private end(): void {
     const u32 = this._u32;
     u32[H_OP] = 0;
-    u32[H_LOCK_BEAT]++;
     if (this.areaWords !== 0) u32[this.areaWords + A_BEAT]++;
   }
 
@@ -2217,7 +2221,7 @@ export class Heap {
       };
       if (seen.has(page)) fail("is on two lists");
       seen.add(page);
-      pages++;
+      if ((++pages & 63) === 0) u32[H_LOCK_BEAT]++; // a long walk shows its holder is alive
       const h = page >>> 2;
       if (page % PAGE_BYTES !== 0 || page >= end) fail("is not page-aligned inside the heap");
       if (
