@@ -1147,9 +1147,10 @@ export class Heap {
    * What it needs from the caller: the worker must have stopped, or stop
    * using this heap for good (terminated, crashed, or no longer calling it).
    * `recover` first watches the worker for the heap's `lockTimeoutMs`: if the
-   * worker renews a heartbeat in that time (every heap-lock acquisition, every
-   * slab refill, and long operations such as `check()` renew one), takes or
-   * releases the heap lock, `WorkerAliveError` is thrown and nothing changes.
+   * worker renews a heartbeat in that time (an allocation or free that took
+   * the heap lock, a slab refill, or a long operation such as `check()`
+   * walking), or takes or releases the heap lock, `WorkerAliveError` is
+   * thrown and nothing changes.
    * Only then does it work on the worker's state: the arena is verified and
    * rebuilt from a walk of the chunks if the worker held the lock or was cut
    * short in an operation (`HeapCorruptionError`, and the heap stays locked or
@@ -1217,6 +1218,7 @@ export class Heap {
     // The worker showed no sign of life for lockTimeoutMs: work on its state,
     // under its lock if it died holding it (nobody else may touch the arena).
     if (!holds) this.lockRaw();
+    else if (this._u32[H_HEAP_BYTES] > this.viewBytes) this.refreshViews();
     let done = false;
     try {
       const u32 = this._u32;
@@ -1227,7 +1229,8 @@ export class Heap {
           H_OP * 4,
         );
       }
-      u32[H_OP] = this.workerId;
+      // If the repair fails, the mark names the worker it is about.
+      u32[H_OP] = workerId;
       if (op === workerId || holds) arenaRebuild(u32); // throws, changing nothing, if it cannot
       this.drainDeferredLocked();
       this.rebuildSlabLocked(workerId);
