@@ -45,4 +45,5 @@ export {
   HeapFormatError,
   InvalidPointerError,
   OutOfMemoryError,
+  WorkerAliveError,
 } from "./src/errors.ts";

@@ -135,6 +135,37 @@ export class HeapCorruptionError extends Error {
 }
 
 /**
+ * `Heap.recover` refused: the worker it was asked to recover showed heap
+ * activity while `recover` watched it, so it is still running. Nothing was changed.
+ *
+ * @example Telling a live worker from a dead one
+ * ```ts
+ * import { WorkerAliveError } from "@typedheap/typedheap";
+ * import assert from "node:assert/strict";
+ *
+ * const err: unknown = new WorkerAliveError(3, "its heartbeat changed");
+ * // recover() throws this when the worker is still running: try again after it stopped
+ * assert.ok(err instanceof WorkerAliveError && err.workerId === 3);
+ * ```
+ */
+export class WorkerAliveError extends Error {
+  /** The worker that is still running. */
+  readonly workerId: number;
+
+  /**
+   * Creates a worker-alive error.
+   *
+   * @param workerId The worker `recover` was asked to recover.
+   * @param evidence What showed that it is running.
+   */
+  constructor(workerId: number, evidence: string) {
+    super(`Cannot recover worker: ${workerId} is still running: ${evidence}`);
+    this.name = "WorkerAliveError";
+    this.workerId = workerId;
+  }
+}
+
+/**
  * A buffer handed to `Heap.attach` is not a heap of this format.
  *
  * @example Attaching to a buffer that holds no heap

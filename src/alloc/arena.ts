@@ -7,7 +7,8 @@
  *
  * ```
  * c + 0          header: size | USED_BIT      (size in bits 3..31, flag in bit 0)
- * c + 4          tag: used → usedTag(c, alignLog), free → freeTag(c)
+ * c + 4          tag: used → usedTag(c, alignLog) (internalTag for the allocator's
+ *                own chunks: slab pages, areas), free → freeTag(c)
  * c + 8          payload (used) / next free chunk (free)
  * c + 12         payload (used) / previous free chunk (free)
  * c + size - 4   footer: a copy of the header
@@ -39,6 +40,7 @@ import {
   H_HEAP_BYTES,
   H_HWM,
   H_LIVE,
+  H_LOCK_BEAT,
   H_TOTAL_HI,
   H_TOTAL_LO,
   H_TRIP_HWM,
@@ -61,6 +63,8 @@ const USED_TAG_KEY = 0x3a5c9e00;
 const FREE_TAG_KEY = 0x6b1d4700;
 const USED_TAG_MARK = 0b101;
 const FREE_TAG_MARK = 0b011;
+/** Marks the allocator's own chunks (slab pages and areas): never accepted as a user pointer. */
+const INTERNAL_TAG_MARK = 0b111;
 
 // Tags and magic words stay below 2^30 so V8 keeps them as small integers
 // (a larger uint32 returned from a call is boxed as a heap number: ~10 ns each).
@@ -73,6 +77,17 @@ export function usedTag(c: number, alignLog: number): number {
 /** True when `tag` is a valid used tag for a chunk at `c`. */
 export function isUsedTag(c: number, tag: number): boolean {
   return (tag & ~0xf8) === (((c ^ USED_TAG_KEY) & 0x3fffff00) | USED_TAG_MARK) &&
+    ((tag >>> 3) & 31) <= 16;
+}
+
+/** The tag word of an internal (allocator-owned) used chunk at `c`. */
+export function internalTag(c: number, alignLog: number): number {
+  return ((c ^ USED_TAG_KEY) & 0x3fffff00) | (alignLog << 3) | INTERNAL_TAG_MARK;
+}
+
+/** True when `tag` is a valid internal-chunk tag for a chunk at `c`. */
+export function isInternalTag(c: number, tag: number): boolean {
+  return (tag & ~0xf8) === (((c ^ USED_TAG_KEY) & 0x3fffff00) | INTERNAL_TAG_MARK) &&
     ((tag >>> 3) & 31) <= 16;
 }
 
@@ -198,20 +213,12 @@ function carve(
   needBytes: number,
   alignLog: number,
 ): number {
+  // Headers are written from the far end to the near one (tail, block, then
+  // the gap at c): until c's header changes, a walk of the chunks still sees
+  // the whole free chunk, so an operation cut short at any point leaves a
+  // walkable heap that `recover()` rebuilds (see `arenaRebuild`).
   const gap = start - c;
   let freed = 0; // bytes of c that stay free
-  if (gap >= MIN_CHUNK) {
-    writeFree(u32, c, gap);
-    insertFree(u32, c, gap);
-    freed += gap;
-  } else if (gap > 0) {
-    const prevSize = u32[(c - 4) >>> 2] & SIZE_MASK;
-    if (DEBUG) assert(prevSize >= MIN_CHUNK, "gap donated to a real used chunk");
-    const prev = c - prevSize;
-    const h = (prevSize + gap) | USED_BIT;
-    u32[prev >>> 2] = h;
-    u32[(start - 4) >>> 2] = h;
-  }
   let taken = sizeBytes - gap;
   const tail = taken - needBytes;
   if (tail >= MIN_CHUNK) {
@@ -222,6 +229,18 @@ function carve(
     taken = needBytes;
   }
   writeUsed(u32, start, taken, alignLog);
+  if (gap >= MIN_CHUNK) {
+    writeFree(u32, c, gap);
+    insertFree(u32, c, gap);
+    freed += gap;
+  } else if (gap > 0) {
+    const prevSize = (u32[(c - 4) >>> 2] & SIZE_MASK) >>> 0;
+    if (DEBUG) assert(prevSize >= MIN_CHUNK, "gap donated to a real used chunk");
+    const prev = c - prevSize;
+    const h = ((prevSize + gap) | USED_BIT) >>> 0;
+    u32[prev >>> 2] = h;
+    u32[(start - 4) >>> 2] = h;
+  }
   u32[H_FREE_BYTES] -= sizeBytes - freed;
   addUsed(u32, sizeBytes - freed);
   countAllocation(u32);
@@ -286,7 +305,7 @@ function arenaAllocLastResort(
   const lastBin = alignBytes > 8
     ? binOf(Math.min(needBytes + alignBytes + MIN_CHUNK, SIZE_MASK))
     : binOf(needBytes);
-  let budget = u32[H_FREE_CHUNKS];
+  let budget = freeChunkBound(u32);
   for (
     let bin = findBin(u32, binOf(needBytes));
     bin >= 0 && bin <= lastBin;
@@ -361,7 +380,7 @@ function bestFit(u32: Uint32Array, c: number, needBytes: number): number {
 
 /** Frees the used chunk `c` and coalesces it with free neighbours. */
 export function arenaFree(u32: Uint32Array, c: number): void {
-  const sizeBytes = u32[c >>> 2] & SIZE_MASK;
+  const sizeBytes = (u32[c >>> 2] & SIZE_MASK) >>> 0;
   if (DEBUG) assert((u32[c >>> 2] & USED_BIT) !== 0, "freed chunk is used");
   u32[H_USED_BYTES] -= sizeBytes;
   u32[H_LIVE]--;
@@ -394,7 +413,7 @@ export function arenaFree(u32: Uint32Array, c: number): void {
  */
 export function arenaResizeInPlace(u32: Uint32Array, c: number, needBytes: number): boolean {
   const h = u32[c >>> 2];
-  const sizeBytes = h & SIZE_MASK;
+  const sizeBytes = (h & SIZE_MASK) >>> 0;
   const alignLog = tagAlignLog(u32[(c + 4) >>> 2]);
   const next = c + sizeBytes;
   const nextHeader = u32[next >>> 2];
@@ -459,7 +478,7 @@ export function arenaResizeIntoPrevious(
   const prevSize = u32[(c - 4) >>> 2];
   if ((prevSize & USED_BIT) !== 0) return 0;
   const h = u32[c >>> 2];
-  const sizeBytes = h & SIZE_MASK;
+  const sizeBytes = (h & SIZE_MASK) >>> 0;
   const tag = u32[(c + 4) >>> 2];
   const alignLog = tagAlignLog(tag);
   const next = c + sizeBytes;
@@ -521,6 +540,11 @@ export function arenaExtend(u32: Uint32Array, newBytes: number): void {
   u32[H_HEAP_BYTES] = newBytes;
 }
 
+/** The free-chunk counter, capped by how many chunks the heap can hold: bounds every list walk. */
+function freeChunkBound(u32: Uint32Array): number {
+  return Math.min(u32[H_FREE_CHUNKS], Math.floor(u32[H_HEAP_BYTES] / MIN_CHUNK));
+}
+
 /** The largest free chunk's size in bytes (0 if none). */
 export function arenaLargestFree(u32: Uint32Array): number {
   for (let w = BITMAP_WORDS - 1; w >= 0; w--) {
@@ -528,7 +552,7 @@ export function arenaLargestFree(u32: Uint32Array): number {
     if (bits === 0) continue;
     const bin = (w << 5) + 31 - Math.clz32(bits);
     let largest = 0;
-    let n = u32[H_FREE_CHUNKS];
+    let n = freeChunkBound(u32);
     for (let c = u32[H_BINS + bin]; c !== 0 && n-- > 0; c = u32[(c + 8) >>> 2]) {
       if (u32[c >>> 2] > largest) largest = u32[c >>> 2];
     }
@@ -556,9 +580,11 @@ export function arenaCheck(u32: Uint32Array): number {
   let freeChunks = 0;
   let prevFree = false;
   const limit = end - EPILOGUE_BYTES;
+  let steps = 0;
   while (c < limit) {
+    if ((++steps & 4095) === 0) u32[H_LOCK_BEAT]++; // a long walk shows its holder is alive
     const h = u32[c >>> 2];
-    const sizeBytes = h & SIZE_MASK;
+    const sizeBytes = (h & SIZE_MASK) >>> 0;
     if ((h & 6) !== 0) fail(`chunk header has unknown flag bits (${h})`, c);
     if (sizeBytes < MIN_CHUNK) fail(`chunk size ${sizeBytes} is below the minimum ${MIN_CHUNK}`, c);
     if (c + sizeBytes > limit) {
@@ -569,7 +595,7 @@ export function arenaCheck(u32: Uint32Array): number {
     }
     const tag = u32[(c + 4) >>> 2];
     if ((h & USED_BIT) !== 0) {
-      if (!isUsedTag(c, tag)) fail("used chunk tag is wrong", c);
+      if (!isUsedTag(c, tag) && !isInternalTag(c, tag)) fail("used chunk tag is wrong", c);
       if (((c + 8) & ((1 << tagAlignLog(tag)) - 1)) !== 0) {
         fail("used chunk breaks its alignment", c);
       }
@@ -639,4 +665,79 @@ function checkBins(
     fail("bitmap summary disagrees with bitmap", H_BITMAP_SUMMARY * 4);
   }
   if (listed !== freeChunks) fail(`bins list ${listed} chunks but ${freeChunks} are free`, 0);
+}
+
+/**
+ * Repairs the arena after an operation was cut short (an exception, a
+ * terminated worker): when the chunks still tile the arena by their headers
+ * and tags, rewrites every footer, merges adjacent free chunks and rebuilds
+ * the bins, bitmap and counters from the walk. Throws `HeapCorruptionError`,
+ * writing nothing, when the chunks do not tile. A chunk whose header and tag
+ * disagree about being used (a cut between the two writes) counts as free:
+ * its allocation never returned, or its free had begun.
+ */
+export function arenaRebuild(u32: Uint32Array): void {
+  const end = u32[H_HEAP_BYTES];
+  const limit = end - EPILOGUE_BYTES;
+  if (u32[(ARENA_START - 4) >>> 2] !== USED_BIT) {
+    throw new HeapCorruptionError("prologue fence overwritten", ARENA_START - 4);
+  }
+  if (u32[limit >>> 2] !== USED_BIT) {
+    throw new HeapCorruptionError("epilogue fence overwritten", limit);
+  }
+  let c = ARENA_START;
+  for (let n = 1; c < limit; n++) {
+    if ((n & 4095) === 0) u32[H_LOCK_BEAT]++;
+    const h = u32[c >>> 2];
+    const sizeBytes = (h & SIZE_MASK) >>> 0;
+    const tag = u32[(c + 4) >>> 2];
+    if ((h & 6) !== 0 || sizeBytes < MIN_CHUNK || c + sizeBytes > limit) {
+      throw new HeapCorruptionError(`chunk header ${h} does not continue the walk`, c);
+    }
+    if (tag !== freeTag(c) && !isUsedTag(c, tag) && !isInternalTag(c, tag)) {
+      throw new HeapCorruptionError("chunk tag is neither used nor free", c);
+    }
+    c += sizeBytes;
+  }
+  if (c !== limit) throw new HeapCorruptionError("chunks do not tile the arena", c);
+  // The walk holds: rebuild everything else from it.
+  for (let b = 0; b < BIN_COUNT; b++) u32[H_BINS + b] = 0;
+  for (let w = 0; w < BITMAP_WORDS; w++) u32[H_BITMAP + w] = 0;
+  u32[H_BITMAP_SUMMARY] = 0;
+  u32[H_FREE_CHUNKS] = 0;
+  let usedBytes = 0;
+  let freeBytes = 0;
+  let live = 0;
+  c = ARENA_START;
+  while (c < limit) {
+    const sizeBytes = (u32[c >>> 2] & SIZE_MASK) >>> 0;
+    if (isLiveChunk(u32, c)) {
+      const h = (sizeBytes | USED_BIT) >>> 0;
+      u32[c >>> 2] = h;
+      u32[(c + sizeBytes - 4) >>> 2] = h;
+      usedBytes += sizeBytes;
+      live++;
+      c += sizeBytes;
+      continue;
+    }
+    let total = sizeBytes;
+    while (c + total < limit && !isLiveChunk(u32, c + total)) {
+      total += (u32[(c + total) >>> 2] & SIZE_MASK) >>> 0;
+    }
+    writeFree(u32, c, total);
+    insertFree(u32, c, total);
+    freeBytes += total;
+    c += total;
+  }
+  u32[H_USED_BYTES] = usedBytes;
+  u32[H_FREE_BYTES] = freeBytes;
+  u32[H_LIVE] = live;
+  if (usedBytes > u32[H_HWM]) u32[H_HWM] = usedBytes;
+  if (usedBytes > u32[H_TRIP_HWM]) u32[H_TRIP_HWM] = usedBytes;
+}
+
+/** True when the chunk at `c` is used by both its header and its tag. */
+function isLiveChunk(u32: Uint32Array, c: number): boolean {
+  const tag = u32[(c + 4) >>> 2];
+  return (u32[c >>> 2] & USED_BIT) !== 0 && (isUsedTag(c, tag) || isInternalTag(c, tag));
 }

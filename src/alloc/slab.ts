@@ -39,6 +39,8 @@ export const PAGE_USABLE_BYTES = PAGE_BYTES - 16;
 export const PAGE_HEADER_BYTES = 64;
 /** log2 of `PAGE_BYTES`: the alignment the arena records for a page chunk. */
 export const PAGE_ALIGN_LOG = 14;
+/** The most slots a page can hold (8-byte slots): bounds every walk of a page's lists. */
+export const MAX_PAGE_SLOTS = Math.floor((PAGE_USABLE_BYTES - PAGE_HEADER_BYTES) / 8);
 /** The largest request (in bytes) served by the slab; larger ones go to the arena. */
 export const SLAB_MAX_BYTES = 1024;
 /** The largest alignment served by the slab; larger ones go to the arena. */
@@ -121,6 +123,11 @@ export const H_SLAB_RETIRED_LO = H_SLAB_BASE + 3;
 export const H_SLAB_RETIRED_HI = H_SLAB_BASE + 4;
 /** Arena allocations made for the slab itself (pages and areas), kept out of user counts. */
 export const H_SLAB_INTERNAL = H_SLAB_BASE + 5;
+/**
+ * Areas of recovered workers kept as tombstones (internal chunks), so a
+ * handle that was still running when it was recovered never reads reused memory.
+ */
+export const H_SLAB_TOMBSTONES = H_SLAB_BASE + 6;
 /** Per class: head of the list of orphaned pages (owner gone), adopted by any worker. */
 export const H_SLAB_ORPHANS = H_SLAB_BASE + 8;
 if (H_SLAB_ORPHANS + CLASS_COUNT > H_SLAB_BASE + H_SLAB_WORDS) {
@@ -157,6 +164,14 @@ export const A_WORKER = 1;
 export const A_NEXT = 2;
 export const A_ALLOCS_LO = 3;
 export const A_ALLOCS_HI = 4;
+/**
+ * 1 while the owner is in a slow path that changes its page lists without
+ * the heap lock; left set when that path was cut short (an exception, a
+ * terminated worker), so the lists are rebuilt before anyone trusts them.
+ */
+export const A_BUSY = 5;
+/** Bumped by the owner at every slow path and heap-lock acquisition: shows it is alive. */
+export const A_BEAT = 6;
 /** First class entry; each class has 4 words: active head, full head, spare, page count. */
 export const A_CLASSES = 8;
 export const E_ACTIVE = 0;
@@ -169,6 +184,7 @@ export const AREA_BYTES = (A_CLASSES + 4 * CLASS_COUNT) * 4;
 /** Key of page magic words (exported for the heap's inlined hot path). */
 export const PAGE_MAGIC_KEY = 0x51ab9a6e;
 const AREA_MAGIC_KEY = 0x2ea5a1ab;
+const TOMBSTONE_MAGIC_KEY = 0x0d5ea5ed;
 /** Key of the second page magic word (exported for the heap's inlined hot path). */
 export const PAGE_MAGIC2_KEY = 0x1c6d3b27;
 /** Key of free-slot tags (exported for the heap's inlined hot path). */
@@ -187,6 +203,11 @@ export function pageMagic2(base: number): number {
 /** The magic word of an area at `ptr`. */
 export function areaMagic(ptr: number): number {
   return (ptr ^ AREA_MAGIC_KEY) & 0x3fffffff;
+}
+
+/** The magic word of a recovered worker's area kept as a tombstone at `ptr`. */
+export function tombstoneMagic(ptr: number): number {
+  return (ptr ^ TOMBSTONE_MAGIC_KEY) & 0x3fffffff;
 }
 
 /** The tag a free slot at `ptr` holds in its second word. Never 0. */
@@ -254,19 +275,27 @@ export function pageSlotsEnd(u32: Uint32Array, base: number): number {
  */
 export function collectRemote(u32: Uint32Array, i32: Int32Array, base: number): number {
   const h = base >>> 2;
-  if (Atomics.load(i32, h + P_REMOTE) === 0) return 0;
-  const list = Atomics.exchange(i32, h + P_REMOTE, 0) >>> 0;
-  let n = 1;
-  let tail = list;
-  const capacity = u32[h + P_CAPACITY];
-  while (u32[tail >>> 2] !== 0 && n <= capacity) {
-    tail = u32[tail >>> 2];
-    n++;
+  const capacity = Math.min(u32[h + P_CAPACITY], MAX_PAGE_SLOTS);
+  // Walk the list first and detach it with one compare-exchange at the end:
+  // the writes then follow in straight-line code, so a cut at any point (an
+  // exception, a terminated worker) loses no slot. Other workers only push
+  // (never pop), so an unchanged head means an unchanged list.
+  for (let attempt = 0; attempt < 64; attempt++) {
+    const list = Atomics.load(i32, h + P_REMOTE) >>> 0;
+    if (list === 0) return 0;
+    let n = 1;
+    let tail = list;
+    while (u32[tail >>> 2] !== 0 && n <= capacity) {
+      tail = u32[tail >>> 2];
+      n++;
+    }
+    if (Atomics.compareExchange(i32, h + P_REMOTE, list | 0, 0) !== (list | 0)) continue;
+    u32[tail >>> 2] = u32[h + P_FREE];
+    u32[h + P_FREE] = list;
+    u32[h + P_USED] -= n;
+    return n;
   }
-  u32[tail >>> 2] = u32[h + P_FREE];
-  u32[h + P_FREE] = list;
-  u32[h + P_USED] -= n;
-  return n;
+  return 0; // still contended: collected on a later refill
 }
 
 /** Unlinks a page from the doubly linked list whose head is at word `headIndex`. */

@@ -12,17 +12,20 @@ import {
   arenaFree,
   arenaInit,
   arenaLargestFree,
+  arenaRebuild,
   arenaResizeInPlace,
   arenaResizeIntoPrevious,
   arenaTailFreeBytes,
   freeTag,
+  internalTag,
   isUsedTag,
   tagAlignLog,
-  usedTag,
 } from "../alloc/arena.ts";
 import {
   A_ALLOCS_HI,
   A_ALLOCS_LO,
+  A_BEAT,
+  A_BUSY,
   A_CLASSES,
   A_MAGIC,
   A_NEXT,
@@ -47,7 +50,9 @@ import {
   H_SLAB_PAGES,
   H_SLAB_RETIRED_HI,
   H_SLAB_RETIRED_LO,
+  H_SLAB_TOMBSTONES,
   initPage,
+  MAX_PAGE_SLOTS,
   P_AREA,
   P_BUMP,
   P_CAPACITY,
@@ -79,6 +84,7 @@ import {
   STATE_FULL,
   STATE_ORPHAN,
   STATE_SPARE,
+  tombstoneMagic,
   unlinkPage,
 } from "../alloc/slab.ts";
 import { registerLocalWorker } from "../sync/_local.ts";
@@ -88,6 +94,7 @@ import {
   HeapFormatError,
   InvalidPointerError,
   OutOfMemoryError,
+  WorkerAliveError,
 } from "../errors.ts";
 import {
   ARENA_START,
@@ -96,6 +103,7 @@ import {
   FIXED_OVERHEAD_BYTES,
   FORMAT_VERSION,
   H_BASE_OFFSET,
+  H_DEFERRED,
   H_FREE_BYTES,
   H_FREE_CHUNKS,
   H_HEADER_BYTES,
@@ -104,9 +112,11 @@ import {
   H_LAST_WORKER,
   H_LIVE,
   H_LOCK,
+  H_LOCK_BEAT,
   H_LOCK_TIMEOUT_MS,
   H_MAGIC,
   H_MAX_BYTES,
+  H_OP,
   H_ROOTS,
   H_TOTAL_HI,
   H_TOTAL_LO,
@@ -145,13 +155,8 @@ import {
 } from "./_backing.ts";
 
 export type { RestoreOptions } from "./snapshot.ts";
-import {
-  forceReleaseWord,
-  lockWord,
-  tryLockWord,
-  unlockWord,
-  wordOwner,
-} from "../sync/lock_word.ts";
+import { forceReleaseWord, lockWord, unlockWord, wordOwner } from "../sync/lock_word.ts";
+import { canBlock } from "../sync/_blocking.ts";
 
 /**
  * Options for {@linkcode Heap.create}.
@@ -186,7 +191,8 @@ export interface HeapOptions {
   maxBytes?: number;
   /**
    * How long any worker waits for the heap lock before it throws
-   * `LockTimeoutError` naming the worker that holds it. `0` waits forever.
+   * `LockTimeoutError` naming the worker that holds it: an integer in
+   * `[1, 2^32)` (every wait is bounded, so `0` is rejected).
    *
    * @default {10000}
    */
@@ -312,7 +318,7 @@ export interface HeapStats {
  * import { Heap, type RecoverReport } from "@typedheap/typedheap";
  * import assert from "node:assert/strict";
  *
- * const heap = Heap.create();
+ * const heap = Heap.create({ lockTimeoutMs: 50 });
  * const gone = Heap.attach(heap.buffer);
  * gone.alloc(24); // it owns a slab page, then dies
  * const report: RecoverReport = heap.recover(gone.workerId);
@@ -351,6 +357,12 @@ export interface SlabStats {
   pageBytes: number;
   /** Worker areas (one per handle that allocated small blocks and has not detached). */
   areas: number;
+  /**
+   * Areas of recovered workers, kept (672 bytes each, counted in `usedBytes`)
+   * so that a recovered worker that was still running never reads memory
+   * handed to others; freed when that handle allocates or detaches again.
+   */
+  recoveredAreas: number;
   /** Slots in use over all classes. */
   usedSlots: number;
   /** One entry per size class, smallest first. */
@@ -555,10 +567,22 @@ export class Heap {
     this.memory = memory;
     this.base = base;
     this.refreshViews();
-    const id = Atomics.add(this._i32, H_LAST_WORKER, 1) + 1;
-    if (id > MAX_WORKER_ID) {
-      throw new RangeError(`Cannot attach heap: worker ids are exhausted: ${id}`);
+    // Take the next id with a bounded compare-exchange loop, checking the
+    // header's word before writing it (a corrupt word never yields id 0, a
+    // negative or an out-of-range id).
+    const i32 = this._i32;
+    let id = 0;
+    for (let attempt = 0; attempt < 1 << 20 && id === 0; attempt++) {
+      const last = Atomics.load(i32, H_LAST_WORKER);
+      if (last < 0 || last > MAX_WORKER_ID) {
+        throw new HeapFormatError("lastWorkerId", last >>> 0, `is outside [0, ${MAX_WORKER_ID}]`);
+      }
+      if (last === MAX_WORKER_ID) {
+        throw new RangeError(`Cannot attach heap: worker ids are exhausted: ${last}`);
+      }
+      if (Atomics.compareExchange(i32, H_LAST_WORKER, last, last + 1) === last) id = last + 1;
     }
+    if (id === 0) throw new RangeError("Cannot attach heap: the worker id word stayed contended");
     this.workerId = id;
     registerLocalWorker(buffer, id); // lockWord refuses to wait for a handle of this thread
   }
@@ -703,11 +727,13 @@ export class Heap {
       );
     }
     if (
-      typeof lockTimeoutMs !== "number" || !Number.isInteger(lockTimeoutMs) || lockTimeoutMs < 0 ||
+      typeof lockTimeoutMs !== "number" || !Number.isInteger(lockTimeoutMs) || lockTimeoutMs < 1 ||
       lockTimeoutMs > 0xffffffff
     ) {
       throw new RangeError(
-        `Cannot create heap: lockTimeoutMs must be an integer in [0, 2^32): ${lockTimeoutMs}`,
+        `Cannot create heap: lockTimeoutMs must be an integer in [1, 2^32): ${
+          String(lockTimeoutMs)
+        }`,
       );
     }
     const buffer = new SharedArrayBuffer(initialBytes, { maxByteLength: maxBytes });
@@ -1025,7 +1051,10 @@ export class Heap {
   tryAlloc(sizeBytes: number, alignBytes: number = 8): number {
     // Fast path: a small request with the default alignment goes straight to
     // this worker's slab pages (no lock, no atomics).
-    if (alignBytes === 8 && (sizeBytes >>> 0) === sizeBytes && sizeBytes <= H_SLAB_MAX) {
+    if (
+      alignBytes === 8 && typeof sizeBytes === "number" && (sizeBytes >>> 0) === sizeBytes &&
+      sizeBytes <= H_SLAB_MAX
+    ) {
       const ptr = this.allocSlot(H_CLASS8[(sizeBytes + 7) >>> 3]);
       if (ptr !== 0) return ptr + this.base;
     }
@@ -1048,7 +1077,12 @@ export class Heap {
     if (needBytes > MAX_HEAP_BYTES) return 0;
     this.lock();
     try {
-      return this.allocLocked(needBytes, alignLog);
+      this._u32[H_OP] = this.workerId; // cleared only when the operation completes
+      const ptr = this.allocLocked(needBytes, alignLog);
+      const u32 = this._u32;
+      u32[H_OP] = 0;
+      if (ptr !== 0 && this.areaWords !== 0) u32[this.areaWords + A_BEAT]++; // a heartbeat
+      return ptr;
     } finally {
       this.unlock();
     }
@@ -1105,6 +1139,11 @@ export class Heap {
    * ```
    */
   allocClass(classIndex: number): number {
+    if (typeof classIndex !== "number") {
+      throw new TypeError(
+        `Cannot allocate from slab class: index must be a number: ${typeof classIndex}`,
+      );
+    }
     if ((classIndex >>> 0) !== classIndex || classIndex >= H_CLASS_COUNT) {
       throw new RangeError(
         `Cannot allocate from slab class: index must be an integer in [0, ${CLASS_COUNT}): ${classIndex}`,
@@ -1201,7 +1240,7 @@ export class Heap {
    */
   free(ptr: number): void {
     if (this.base !== 0) ptr = this.toRel(ptr);
-    if ((ptr >>> 0) === ptr) {
+    if (typeof ptr === "number" && (ptr >>> 0) === ptr) {
       if (ptr === 0) return;
       if (ptr >= this.viewBytes) this.refreshViews(); // a pointer from a worker that grew the heap
       const u32 = this._u32;
@@ -1241,7 +1280,12 @@ export class Heap {
     }
     this.lock();
     try {
-      arenaFree(this._u32, this.chunkOf("free", ptr));
+      const c = this.chunkOf("free", ptr);
+      const u32 = this._u32;
+      u32[H_OP] = this.workerId;
+      arenaFree(u32, c);
+      u32[H_OP] = 0;
+      if (this.areaWords !== 0) u32[this.areaWords + A_BEAT]++; // a heartbeat
     } finally {
       this.unlock();
     }
@@ -1285,7 +1329,10 @@ export class Heap {
     try {
       c = this.chunkOf("reallocate", ptr);
       alignBytes = 1 << tagAlignLog(this._u32[(c + 4) >>> 2]);
+      this.begin();
       if (needBytes <= MAX_HEAP_BYTES) result = this.reallocLocked(c, needBytes);
+      if (result !== 0) this.end();
+      else this._u32[H_OP] = 0;
     } finally {
       this.unlock();
     }
@@ -1294,12 +1341,22 @@ export class Heap {
     // Moved: copy outside the lock (both blocks are ours until the old one is
     // freed), so other workers are not held up by a long copy.
     const moved = -result;
-    const oldUsable = (this._u32[c >>> 2] & SIZE_MASK) - CHUNK_OVERHEAD;
+    const oldUsable = ((this._u32[c >>> 2] & SIZE_MASK) >>> 0) - CHUNK_OVERHEAD;
     if (moved >= this.viewBytes) this.refreshViews();
     this._u8.copyWithin(moved, c + 8, c + 8 + Math.min(oldUsable, sizeBytes));
-    this.lock();
     try {
+      this.lock();
+    } catch {
+      // The heap lock is busy past the timeout (or the heap was found damaged):
+      // the new block is ready, so hand the old one to the next lock holder
+      // instead of leaking either block.
+      this.deferFree(c);
+      return moved;
+    }
+    try {
+      this.begin();
       arenaFree(this._u32, c);
+      this.end();
     } finally {
       this.unlock();
     }
@@ -1368,11 +1425,12 @@ export class Heap {
       let slabAllocs = u32[H_SLAB_RETIRED_HI] * 2 ** 32 + u32[H_SLAB_RETIRED_LO];
       for (const c of classes) usedSlots += c.usedSlots;
       let area = u32[H_SLAB_AREAS];
-      for (let n = u32[H_SLAB_AREA_COUNT]; area !== 0 && n > 0; n--) {
+      for (let n = this.maxAreas(); area !== 0 && n > 0; n--) {
+        this.checkArea(area);
         slabAllocs += u32[(area >>> 2) + A_ALLOCS_HI] * 2 ** 32 + u32[(area >>> 2) + A_ALLOCS_LO];
         area = u32[(area >>> 2) + A_NEXT];
       }
-      const internal = u32[H_SLAB_PAGES] + u32[H_SLAB_AREA_COUNT];
+      const internal = u32[H_SLAB_PAGES] + u32[H_SLAB_AREA_COUNT] + u32[H_SLAB_TOMBSTONES];
       return {
         heapBytes: u32[H_HEAP_BYTES],
         maxBytes: u32[H_MAX_BYTES],
@@ -1390,6 +1448,7 @@ export class Heap {
           pages: u32[H_SLAB_PAGES],
           pageBytes: PAGE_BYTES,
           areas: u32[H_SLAB_AREA_COUNT],
+          recoveredAreas: u32[H_SLAB_TOMBSTONES],
           usedSlots,
           classes,
         },
@@ -1515,14 +1574,17 @@ export class Heap {
    */
   detach(): void {
     this.flushAllocCount();
+    if (this.area !== 0 && this._u32[this.areaWords + A_MAGIC] !== areaMagic(this.area)) {
+      this.dropOwnArea();
+    }
     this.lock();
     try {
-      if (this.area !== 0 && this._u32[this.areaWords + A_MAGIC] === areaMagic(this.area)) {
-        this.abandonAreaLocked(this.area);
-      }
+      this.begin();
+      if (this.area !== 0) this.abandonAreaLocked(this.area, false);
       this.area = 0;
       this.areaWords = 0;
       this.sweepOrphansLocked();
+      this.end();
     } finally {
       this.unlock();
     }
@@ -1530,83 +1592,327 @@ export class Heap {
 
   /**
    * Recovers the heap after worker `workerId` died (was terminated, or
-   * crashed) — possibly while holding the heap lock. If it held the lock, the
-   * lock is released only when `check()` finds the heap consistent; otherwise
-   * a `HeapCorruptionError` reports what the dead worker left half done and
-   * the lock stays held by it (so no one works on a corrupted heap). Then the
-   * dead worker's slab pages are handed over: empty ones to the arena, the
-   * rest as orphans adopted by the next worker that needs their size class.
-   * Blocks the dead worker allocated stay valid until someone frees them.
+   * crashed), possibly in the middle of an operation or holding the heap lock.
    *
-   * Other workers waiting for the heap lock get a `LockTimeoutError` naming
-   * the holder after the heap's `lockTimeoutMs`; call `recover` with that id.
+   * What it needs from the caller: the worker must have stopped, or stop
+   * using this heap for good (terminated, crashed, or no longer calling it).
+   * `recover` first watches the worker for the heap's `lockTimeoutMs`: if the
+   * worker renews a heartbeat in that time (an allocation or free that took
+   * the heap lock, a slab refill, or a long operation such as `check()`
+   * walking), or takes or releases the heap lock, `WorkerAliveError` is
+   * thrown and nothing changes.
+   * Only then does it work on the worker's state: the arena is verified and
+   * rebuilt from a walk of the chunks if the worker held the lock or was cut
+   * short in an operation (`HeapCorruptionError`, and the heap stays locked or
+   * marked, if the chunks no longer tile the arena), the slab's lists are
+   * rebuilt, and the worker's pages are handed over: empty ones to the arena,
+   * the rest as orphans that the next worker needing their size class adopts.
+   * Its area is kept as a 672-byte tombstone, so a worker that was idle (not
+   * dead) and touches the heap again starts a new area instead of reading
+   * reused memory. Blocks the worker allocated stay valid until someone frees them.
    *
-   * @param workerId The dead worker's id (its `heap.workerId`, or `LockTimeoutError.ownerId`).
+   * `recover(heap.workerId)` (its own id) repairs what an operation of this
+   * handle left when it was cut short by an exception (for example a stack
+   * overflow), after which operations report `HeapCorruptionError`.
+   *
+   * @param workerId The dead worker's id (its `heap.workerId`, `LockTimeoutError.ownerId`,
+   *   or the id named by a `HeapCorruptionError` about a cut-short operation).
    * @returns What was recovered.
-   * @throws {HeapCorruptionError} When the heap is inconsistent.
-   * @throws {RangeError} When `workerId` is not a worker id of this heap, or is this handle's own.
+   * @throws {WorkerAliveError} When the worker showed signs of life while it was watched.
+   * @throws {HeapCorruptionError} When the heap is inconsistent beyond repair.
+   * @throws {RangeError} When `workerId` is not a worker id of this heap.
    *
    * @example Recovering from a worker that died holding the heap lock
    * ```ts
    * import { Heap, lockWord } from "@typedheap/typedheap";
    * import assert from "node:assert/strict";
    *
-   * const heap = Heap.create();
+   * const heap = Heap.create({ lockTimeoutMs: 50 }); // recover() watches for 50 ms
    * const dead = Heap.attach(heap.buffer);
    * dead.alloc(24);
    * lockWord(dead.i32, 5, dead.workerId, 1000); // it takes the heap lock (word 5), then dies
    * const report = heap.recover(dead.workerId);
    * assert.equal(report.lockReleased, true);
+   * assert.equal(report.pages, 1);
    * heap.check();
    * heap.free(heap.alloc(100));
    * ```
    */
   recover(workerId: number): RecoverReport {
     if (
-      !Number.isInteger(workerId) || workerId < 1 || workerId > this._u32[H_LAST_WORKER] ||
-      workerId === this.workerId
+      typeof workerId !== "number" || !Number.isInteger(workerId) || workerId < 1 ||
+      workerId > this._u32[H_LAST_WORKER]
     ) {
-      throw new RangeError(
-        `Cannot recover worker: not another worker id of this heap: ${workerId}`,
-      );
+      throw new RangeError(`Cannot recover worker: not a worker id of this heap: ${workerId}`);
     }
-    let lockReleased = false;
-    if (wordOwner(this._i32, H_LOCK) === workerId) {
-      // Check the arena while the dead worker still "holds" the lock, so nobody
-      // else touches it: reading is safe because the holder is gone. (Slab pages
-      // are not guarded by this lock; live workers keep using theirs meanwhile.)
-      this.checkLocked(false);
-      lockReleased = forceReleaseWord(this._i32, H_LOCK, workerId);
+    if (workerId === this.workerId) {
+      this.repairOwn();
+      return { lockReleased: false, areas: 0, pages: 0 };
     }
-    this.lock();
-    try {
-      let pages = 0;
-      let areas = 0;
-      const u32 = this._u32;
-      let area = u32[H_SLAB_AREAS];
-      for (let n = u32[H_SLAB_AREA_COUNT]; area !== 0 && n > 0; n--) {
-        const next = u32[(area >>> 2) + A_NEXT];
-        if (u32[(area >>> 2) + A_WORKER] === workerId) {
-          pages += this.abandonAreaLocked(area);
-          areas++;
-        }
-        area = next;
+    const holds = wordOwner(this._i32, H_LOCK) === workerId;
+    let areas: number[];
+    if (holds) {
+      areas = this.areasOf(workerId); // its lock keeps the area list still
+    } else {
+      this.lockRaw();
+      try {
+        areas = this.areasOf(workerId);
+      } finally {
+        this.unlock();
       }
+    }
+    if (!holds && areas.length === 0 && this._u32[H_OP] !== workerId) {
+      return { lockReleased: false, areas: 0, pages: 0 }; // nothing of it to recover
+    }
+    this.watch(workerId, areas);
+    // The worker showed no sign of life for lockTimeoutMs: work on its state,
+    // under its lock if it died holding it (nobody else may touch the arena).
+    if (!holds) this.lockRaw();
+    else if (this._u32[H_HEAP_BYTES] > this.viewBytes) this.refreshViews();
+    let done = false;
+    try {
+      const u32 = this._u32;
+      const op = u32[H_OP];
+      if (op !== 0 && op !== workerId) {
+        throw new HeapCorruptionError(
+          `an operation of worker ${op} was cut short; heap.recover(${op}) repairs it`,
+          H_OP * 4,
+        );
+      }
+      // If the repair fails, the mark names the worker it is about.
+      u32[H_OP] = workerId;
+      if (op === workerId || holds) arenaRebuild(u32); // throws, changing nothing, if it cannot
+      this.drainDeferredLocked();
+      this.rebuildSlabLocked(workerId);
+      let pages = 0;
+      for (const area of this.areasOf(workerId)) pages += this.abandonAreaLocked(area, true);
       this.sweepOrphansLocked();
       this.checkLocked(false);
-      return { lockReleased, areas, pages };
+      this._u32[H_OP] = 0;
+      done = true;
+      return { lockReleased: holds, areas: areas.length, pages };
+    } finally {
+      // A heap that could not be repaired stays locked by the dead worker (or
+      // marked), so nobody works on it.
+      if (!holds) this.unlock();
+      else if (done) forceReleaseWord(this._i32, H_LOCK, workerId);
+    }
+  }
+
+  /** `recover(this.workerId)`: repairs what an operation of this handle left when it was cut short. */
+  private repairOwn(): void {
+    this.lockRaw();
+    try {
+      const u32 = this._u32;
+      const op = u32[H_OP];
+      if (op !== 0 && op !== this.workerId) {
+        throw new HeapCorruptionError(
+          `an operation of worker ${op} was cut short; heap.recover(${op}) repairs it`,
+          H_OP * 4,
+        );
+      }
+      u32[H_OP] = this.workerId;
+      if (op !== 0) arenaRebuild(u32);
+      this.drainDeferredLocked();
+      if (this.areaWords !== 0 && this._u32[this.areaWords + A_MAGIC] === areaMagic(this.area)) {
+        this.rebuildSlabLocked(this.workerId);
+        this._u32[this.areaWords + A_BUSY] = 0;
+      }
+      this.checkLocked(false);
+      this._u32[H_OP] = 0;
     } finally {
       this.unlock();
     }
   }
 
+  /** The slab areas of worker `workerId` (a bounded walk of the area list). */
+  private areasOf(workerId: number): number[] {
+    const u32 = this._u32;
+    const out: number[] = [];
+    let area = u32[H_SLAB_AREAS];
+    for (let n = this.maxAreas(); area !== 0 && n > 0; n--) {
+      this.checkArea(area);
+      if (u32[(area >>> 2) + A_WORKER] === workerId) out.push(area);
+      area = u32[(area >>> 2) + A_NEXT];
+    }
+    return out;
+  }
+
+  /**
+   * Watches worker `workerId` for the heap's `lockTimeoutMs`: if it renews a
+   * heartbeat (its areas' beat words; the heap lock's beat while it holds the
+   * lock), takes or releases the heap lock, it is alive and `WorkerAliveError`
+   * is thrown. Writes nothing.
+   */
+  private watch(workerId: number, areas: number[]): void {
+    const u32 = this._u32;
+    const i32 = this._i32;
+    const lockWordAt = (): number => Atomics.load(i32, H_LOCK) >>> 1 === workerId ? 1 : 0;
+    const holding = lockWordAt();
+    const lockBeat = u32[H_LOCK_BEAT];
+    const beats = areas.map((a) => u32[(a >>> 2) + A_BEAT]);
+    const timeoutMs = u32[H_LOCK_TIMEOUT_MS] || DEFAULT_LOCK_TIMEOUT_MS;
+    const deadline = performance.now() + timeoutMs;
+    const sleeper = canBlock() ? new Int32Array(new SharedArrayBuffer(4)) : null;
+    for (let n = 0; n < 1 << 30; n++) {
+      if (lockWordAt() !== holding) {
+        throw new WorkerAliveError(workerId, "it took or released the heap lock");
+      }
+      if (holding === 1 && u32[H_LOCK_BEAT] !== lockBeat) {
+        throw new WorkerAliveError(workerId, "it renewed the heap lock's heartbeat");
+      }
+      for (let k = 0; k < areas.length; k++) {
+        if (u32[(areas[k] >>> 2) + A_BEAT] !== beats[k]) {
+          throw new WorkerAliveError(workerId, "it renewed its slab area's heartbeat");
+        }
+      }
+      const left = deadline - performance.now();
+      if (left <= 0) return;
+      if (sleeper !== null) Atomics.wait(sleeper, 0, 0, Math.min(left, 5));
+    }
+  }
+
+  /**
+   * Rebuilds the slab's shared lists from a walk of the arena (heap lock
+   * held, after the arena walk was verified): the area list and its count,
+   * the orphan lists, the page count, and the page lists of worker
+   * `workerId`'s areas (its pages all go on the active lists). Pages of other
+   * workers are left to them. Used after an operation was cut short.
+   */
+  private rebuildSlabLocked(workerId: number): void {
+    const u32 = this._u32;
+    const limit = u32[H_HEAP_BYTES] - EPILOGUE_BYTES;
+    const areas: number[] = [];
+    const pages: number[] = [];
+    let tombstones = 0;
+    for (let c = ARENA_START, n = 1; c < limit; n++) {
+      if ((n & 4095) === 0) u32[H_LOCK_BEAT]++;
+      const h = u32[c >>> 2];
+      const size = (h & SIZE_MASK) >>> 0;
+      if (size < MIN_CHUNK) throw new HeapCorruptionError("chunk walk broken", c);
+      const p = c + 8;
+      if ((h & USED_BIT) !== 0 && u32[(c + 4) >>> 2] === internalTag(c, 3)) {
+        if (u32[p >>> 2] === areaMagic(p)) areas.push(p);
+        else if (u32[p >>> 2] === tombstoneMagic(p)) tombstones++;
+      } else if (
+        (h & USED_BIT) !== 0 && p % PAGE_BYTES === 0 && this.isPage(p) &&
+        u32[p >>> 2] === pageMagic(p) && u32[(p >>> 2) + P_MAGIC2] === pageMagic2(p) &&
+        u32[(p >>> 2) + P_CLASS] < CLASS_COUNT
+      ) {
+        pages.push(p);
+      }
+      c += size;
+    }
+    u32[H_SLAB_AREAS] = 0;
+    for (let k = areas.length - 1; k >= 0; k--) {
+      u32[(areas[k] >>> 2) + A_NEXT] = u32[H_SLAB_AREAS];
+      u32[H_SLAB_AREAS] = areas[k];
+    }
+    u32[H_SLAB_AREA_COUNT] = areas.length;
+    u32[H_SLAB_PAGES] = pages.length;
+    u32[H_SLAB_TOMBSTONES] = tombstones;
+    const mine = new Set(areas.filter((a) => u32[(a >>> 2) + A_WORKER] === workerId));
+    const workerOf = new Map(areas.map((a) => [a, u32[(a >>> 2) + A_WORKER]]));
+    for (const a of mine) {
+      for (let cls = 0; cls < CLASS_COUNT; cls++) {
+        u32.fill(0, (a >>> 2) + A_CLASSES + (cls << 2), (a >>> 2) + A_CLASSES + (cls << 2) + 4);
+      }
+    }
+    for (let cls = 0; cls < CLASS_COUNT; cls++) u32[H_SLAB_ORPHANS + cls] = 0;
+    for (const p of pages) {
+      const h = p >>> 2;
+      const cls = u32[h + P_CLASS];
+      const area = u32[h + P_AREA];
+      if (mine.has(area) && u32[h + P_OWNER] === workerId) {
+        const entry = (area >>> 2) + A_CLASSES + (cls << 2);
+        u32[h + P_STATE] = STATE_ACTIVE;
+        pushPage(u32, entry + E_ACTIVE, p);
+        u32[entry + E_PAGES]++;
+      } else if (workerOf.get(area) !== u32[h + P_OWNER] || u32[h + P_OWNER] === 0) {
+        u32[h + P_OWNER] = 0;
+        u32[h + P_AREA] = 0;
+        u32[h + P_STATE] = STATE_ORPHAN;
+        pushPage(u32, H_SLAB_ORPHANS + cls, p);
+      }
+    }
+  }
+
   // ---- internals (the heap lock is held) ----
 
-  /** Takes the heap lock (bounded by the heap's lock timeout). */
+  /**
+   * Takes the heap lock (bounded by the heap's lock timeout). Throws
+   * `HeapCorruptionError`, not holding the lock, when an operation was cut
+   * short (its mark is still set); frees blocks whose free was deferred.
+   */
   private lock(): void {
     const i32 = this._i32;
     if (Atomics.compareExchange(i32, H_LOCK, 0, this.workerId << 1) !== 0) this.lockContended();
     if (this._u32[H_HEAP_BYTES] > this.viewBytes) this.refreshViews();
+    const u32 = this._u32;
+    if ((u32[H_OP] | u32[H_DEFERRED]) !== 0) this.lockedSlowChecks();
+  }
+
+  /** Takes the heap lock, without looking at the heap's marks. */
+  private lockRaw(): void {
+    const i32 = this._i32;
+    if (Atomics.compareExchange(i32, H_LOCK, 0, this.workerId << 1) !== 0) this.lockContended();
+    if (this._u32[H_HEAP_BYTES] > this.viewBytes) this.refreshViews();
+  }
+
+  /**
+   * Marks the start of an operation that writes (heap lock held): the mark
+   * stays if the operation is cut short.
+   */
+  private begin(): void {
+    this._u32[H_OP] = this.workerId;
+  }
+
+  /**
+   * Ends an operation that changed the heap (heap lock held): clears its mark
+   * and renews this handle's heartbeats, which `recover()` watches. (A failed
+   * operation only clears the mark: bad input changes no byte.)
+   */
+  private end(): void {
+    const u32 = this._u32;
+    u32[H_OP] = 0;
+    if (this.areaWords !== 0) u32[this.areaWords + A_BEAT]++;
+  }
+
+  /** `lock()`'s rare cases: a cut-short operation's mark, or deferred frees (lock held). */
+  private lockedSlowChecks(): void {
+    const u32 = this._u32;
+    const op = u32[H_OP];
+    if (op !== 0) {
+      this.unlock();
+      throw new HeapCorruptionError(
+        `an operation of worker ${op} was cut short; heap.recover(${op}) repairs it`,
+        H_OP * 4,
+      );
+    }
+    this.begin();
+    try {
+      this.drainDeferredLocked();
+    } catch (e) {
+      this.unlock(); // the mark stays: the deferred list is broken
+      throw e;
+    }
+    this._u32[H_OP] = 0;
+  }
+
+  /**
+   * Takes the heap lock if it is free (for a free that must not wait);
+   * returns false when it is busy or an operation's mark is set.
+   */
+  private tryLock(): boolean {
+    const seen = Atomics.compareExchange(this._i32, H_LOCK, 0, this.workerId << 1);
+    if (seen !== 0 && seen >>> 1 !== this.workerId) return false;
+    if (this._u32[H_HEAP_BYTES] > this.viewBytes) this.refreshViews();
+    const u32 = this._u32;
+    if (u32[H_OP] !== 0) {
+      this.unlock();
+      return false;
+    }
+    return true;
   }
 
   /**
@@ -1622,10 +1928,46 @@ export class Heap {
       if (seen === 0) {
         if (Atomics.compareExchange(i32, H_LOCK, 0, mine) === 0) return;
       } else if (seen >>> 1 === this.workerId) {
-        break; // lockWord names the mistake (relocking a held lock)
+        // No heap operation takes the lock inside another, so this handle
+        // holding it means an unlock was cut short (an exception thrown at the
+        // call): the lock is ours to reuse; a cut-short write left its mark.
+        return;
       }
     }
-    lockWord(i32, H_LOCK, this.workerId, this._u32[H_LOCK_TIMEOUT_MS] || Infinity);
+    lockWord(i32, H_LOCK, this.workerId, this._u32[H_LOCK_TIMEOUT_MS] || DEFAULT_LOCK_TIMEOUT_MS);
+  }
+
+  /**
+   * Queues the used arena chunk `c` to be freed by the next holder of the
+   * heap lock (lock-free push). The chunk is re-tagged internal first, so the
+   * old pointer is no longer accepted by `free` or `realloc`.
+   */
+  private deferFree(c: number): void {
+    const i32 = this._i32;
+    const u32 = this._u32;
+    u32[(c + 4) >>> 2] = internalTag(c, tagAlignLog(u32[(c + 4) >>> 2]));
+    for (let attempt = 0; attempt < REMOTE_PUSH_LIMIT; attempt++) {
+      const head = Atomics.load(i32, H_DEFERRED);
+      i32[(c + 8) >>> 2] = head;
+      if (Atomics.compareExchange(i32, H_DEFERRED, head, c | 0) === head) return;
+    }
+  }
+
+  /** Frees every chunk on the deferred list (heap lock held). */
+  private drainDeferredLocked(): void {
+    const u32 = this._u32;
+    let c = Atomics.exchange(this._i32, H_DEFERRED, 0) >>> 0;
+    for (let n = Math.floor(u32[H_HEAP_BYTES] / MIN_CHUNK); c !== 0; n--) {
+      const h = u32[c >>> 2];
+      if (
+        n === 0 || c < ARENA_START || c % 8 !== 0 || c >= u32[H_HEAP_BYTES] || (h & USED_BIT) === 0
+      ) {
+        throw new HeapCorruptionError("deferred-free list is broken", c);
+      }
+      const next = u32[(c + 8) >>> 2];
+      arenaFree(u32, c);
+      c = next;
+    }
   }
 
   /** Releases the heap lock. */
@@ -1647,6 +1989,19 @@ export class Heap {
       heapBytes > u32[H_MAX_BYTES]
     ) {
       throw new HeapCorruptionError(`heap size ${heapBytes} is inconsistent`, H_HEAP_BYTES * 4);
+    }
+    const problem = headerWordsProblem(u32);
+    if (problem !== null) {
+      throw new HeapCorruptionError(
+        `header ${problem.field} ${problem.reason}: ${problem.value}`,
+        0,
+      );
+    }
+    if (this.workerId > u32[H_LAST_WORKER]) {
+      throw new HeapCorruptionError(
+        `last worker id ${u32[H_LAST_WORKER]} is below this handle's id ${this.workerId}`,
+        H_LAST_WORKER * 4,
+      );
     }
     const used = arenaCheck(u32);
     if (used !== u32[H_LIVE]) {
@@ -1728,7 +2083,7 @@ export class Heap {
     const h = u32[c >>> 2];
     const tag = u32[(c + 4) >>> 2];
     if ((h & USED_BIT) !== 0) {
-      const sizeBytes = h & SIZE_MASK;
+      const sizeBytes = (h & SIZE_MASK) >>> 0;
       if (
         (h & 6) === 0 && sizeBytes >= MIN_CHUNK && c + sizeBytes <= end &&
         u32[(c + sizeBytes - 4) >>> 2] === h && isUsedTag(c, tag)
@@ -1746,7 +2101,7 @@ export class Heap {
   /** True when `base` (whose first word matched a page magic) is a slab page chunk of the arena. */
   private isPage(base: number): boolean {
     return base >= ARENA_START + 8 &&
-      this._u32[(base - 4) >>> 2] === usedTag(base - 8, PAGE_ALIGN_LOG);
+      this._u32[(base - 4) >>> 2] === internalTag(base - 8, PAGE_ALIGN_LOG);
   }
 
   /** The slab page that `ptr` points into, or 0 when it is not a slab pointer. */
@@ -1810,6 +2165,18 @@ export class Heap {
 
   /** The owner's slow path after a local free: a full page has room again, or a page is empty. */
   private pageChanged(base: number): void {
+    const aw = this.areaWords;
+    const u32 = this._u32;
+    // While a rebuild of this area is pending, leave the lists alone.
+    if (u32[aw + A_BUSY] !== 0 || u32[aw + A_MAGIC] !== areaMagic(this.area)) return;
+    u32[aw + A_BUSY] = 1; // cleared when the lists are whole again
+    u32[aw + A_BEAT]++; // a heartbeat for recover()
+    this.pageChangedBusy(base);
+    this._u32[aw + A_BUSY] = 0;
+  }
+
+  /** `pageChanged` with this area marked busy. */
+  private pageChangedBusy(base: number): void {
     const u32 = this._u32;
     const h = base >>> 2;
     const entry = this.areaWords + A_CLASSES + (u32[h + P_CLASS] << 2);
@@ -1829,13 +2196,14 @@ export class Heap {
     // Giving a page back needs the heap lock. A free must not wait for it (nor
     // fail after changing state), so when the lock is busy the empty page
     // simply stays in the list and is reused or given back later.
-    if (!tryLockWord(this._i32, H_LOCK, this.workerId)) return;
+    if (!this.tryLock()) return;
     try {
-      if (this._u32[H_HEAP_BYTES] > this.viewBytes) this.refreshViews();
       const v = this._u32;
+      this.begin();
       unlinkPage(v, entry + E_ACTIVE, base);
       v[entry + E_PAGES]--;
       this.releasePageLocked(base);
+      this.end();
     } finally {
       this.unlock();
     }
@@ -1863,29 +2231,60 @@ export class Heap {
 
   /** Refills this worker's pages of a class: remote frees, full pages, the spare, orphans, then a new page. */
   private allocClassSlow(classIndex: number): number {
+    if (this.areaWords !== 0 && this._u32[this.areaWords + A_MAGIC] !== areaMagic(this.area)) {
+      this.dropOwnArea(); // recovered while it was still running: start afresh
+    }
     if (this.areaWords === 0 && !this.createArea()) return 0;
     this.flushAllocCount();
+    const aw = this.areaWords;
+    const u32 = this._u32;
+    if (u32[aw + A_BUSY] !== 0) this.recover(this.workerId); // a cut-short slow path: rebuild the lists
+    this._u32[aw + A_BUSY] = 1;
+    const ptr = this.refillFromOwnPages(classIndex);
+    this._u32[aw + A_BUSY] = 0;
+    if (ptr !== 0) {
+      this._u32[aw + A_BEAT]++; // a heartbeat for recover()
+      return ptr;
+    }
+    // 4. Orphaned pages of this class, else a new page: under the heap lock.
+    this.lock();
+    try {
+      this.begin();
+      const p = this.refillLocked(classIndex);
+      if (p !== 0) this.end();
+      else this._u32[H_OP] = 0;
+      return p;
+    } finally {
+      this.unlock();
+    }
+  }
+
+  /**
+   * Steps 1-3 of a refill, on this worker's own lists (no lock): returns a
+   * slot, or 0 when a page must come from the orphans or the arena.
+   */
+  private refillFromOwnPages(classIndex: number): number {
     const u32 = this._u32;
     const entry = this.areaWords + A_CLASSES + (classIndex << 2);
     // 1. Pages in use: collect their remote frees; retire the full ones.
-    for (let n = u32[entry + E_PAGES] + 1; n > 0; n--) {
+    for (let n = Math.min(u32[entry + E_PAGES], this.maxPages()) + 1; n > 0; n--) {
       const page = u32[entry + E_ACTIVE];
       if (page === 0) break;
       collectRemote(u32, this._i32, page);
-      if (this.pageHasRoom(page)) return this.allocSlot(classIndex);
+      if (this.pageHasRoom(page)) return this.popSlot(classIndex);
       unlinkPage(u32, entry + E_ACTIVE, page);
       u32[(page >>> 2) + P_STATE] = STATE_FULL;
       pushPage(u32, entry + E_FULL, page);
     }
     // 2. Full pages that other workers freed slots in.
     let page = u32[entry + E_FULL];
-    for (let n = u32[entry + E_PAGES]; page !== 0 && n > 0; n--) {
+    for (let n = Math.min(u32[entry + E_PAGES], this.maxPages()); page !== 0 && n > 0; n--) {
       const next = u32[(page >>> 2) + P_NEXT];
       if (collectRemote(u32, this._i32, page) > 0) {
         unlinkPage(u32, entry + E_FULL, page);
         u32[(page >>> 2) + P_STATE] = STATE_ACTIVE;
         pushPage(u32, entry + E_ACTIVE, page);
-        return this.allocSlot(classIndex);
+        return this.popSlot(classIndex);
       }
       page = next;
     }
@@ -1895,15 +2294,23 @@ export class Heap {
       u32[entry + E_SPARE] = 0;
       u32[(page >>> 2) + P_STATE] = STATE_ACTIVE;
       pushPage(u32, entry + E_ACTIVE, page);
-      return this.allocSlot(classIndex);
+      return this.popSlot(classIndex);
     }
-    // 4. Orphaned pages of this class (adopted: the full ones join this
-    //    worker's full pages), else a new page from the arena.
-    this.lock();
-    try {
+    return 0;
+  }
+
+  /**
+   * Step 4 of a refill (heap lock held): adopts orphaned pages of the class
+   * (the full ones join this worker's full pages), else takes a new page
+   * from the arena. Returns a slot, or 0 when no page can be had.
+   */
+  private refillLocked(classIndex: number): number {
+    const entry = this.areaWords + A_CLASSES + (classIndex << 2);
+    let page = 0;
+    {
       // lock() and allocLocked() may rebuild the views after growth: re-read them.
       const u32 = this._u32;
-      for (let n = u32[H_SLAB_PAGES]; n > 0; n--) {
+      for (let n = Math.min(u32[H_SLAB_PAGES], this.maxPages()); n > 0; n--) {
         page = u32[H_SLAB_ORPHANS + classIndex];
         if (page === 0) break;
         unlinkPage(u32, H_SLAB_ORPHANS + classIndex, page);
@@ -1915,7 +2322,7 @@ export class Heap {
         if (this.pageHasRoom(page)) {
           u32[h + P_STATE] = STATE_ACTIVE;
           pushPage(u32, entry + E_ACTIVE, page);
-          return this.allocSlot(classIndex);
+          return this.popSlot(classIndex);
         }
         u32[h + P_STATE] = STATE_FULL;
         pushPage(u32, entry + E_FULL, page);
@@ -1923,16 +2330,45 @@ export class Heap {
       const ptr = this.allocLocked(chunkBytesFor(PAGE_USABLE_BYTES), PAGE_ALIGN_LOG);
       if (ptr === 0) return 0;
       const v = this._u32; // fresh after any growth
+      v[(ptr - 4) >>> 2] = internalTag(ptr - 8, PAGE_ALIGN_LOG); // never a user pointer
       page = ptr;
       initPage(v, page, classIndex, this.workerId, this.area);
       v[H_SLAB_PAGES]++;
       v[H_SLAB_INTERNAL]++;
       v[entry + E_PAGES]++;
       pushPage(v, entry + E_ACTIVE, page);
-      return this.allocSlot(classIndex);
-    } finally {
-      this.unlock();
+      return this.popSlot(classIndex);
     }
+  }
+
+  /**
+   * Takes a slot from the current page of `classIndex` after a refill made
+   * one available (the allocation fast path, without falling back to the
+   * refill: a page whose fields disagree is reported, never retried).
+   */
+  private popSlot(classIndex: number): number {
+    const u32 = this._u32;
+    const page = u32[this.areaWords + A_CLASSES + (classIndex << 2)];
+    const h = page >>> 2;
+    let slot = u32[h + P_FREE];
+    if (slot !== 0) {
+      u32[h + P_FREE] = u32[slot >>> 2];
+    } else {
+      slot = u32[h + P_BUMP];
+      if (
+        slot + u32[h + P_SLOT] > page + PAGE_USABLE_BYTES || u32[h + P_USED] >= u32[h + P_CAPACITY]
+      ) {
+        throw new HeapCorruptionError(
+          "slab page has room by its lists but not by its counts",
+          page,
+        );
+      }
+      u32[h + P_BUMP] = slot + u32[h + P_SLOT];
+    }
+    u32[(slot + 4) >>> 2] = 0;
+    u32[h + P_USED]++;
+    this.pendingAllocs++;
+    return slot;
   }
 
   /** True when the page has a free slot or room to bump. */
@@ -1946,9 +2382,23 @@ export class Heap {
   private createArea(): boolean {
     this.lock();
     try {
+      this.begin();
+      const ok = this.createAreaLocked();
+      if (ok) this.end();
+      else this._u32[H_OP] = 0;
+      return ok;
+    } finally {
+      this.unlock();
+    }
+  }
+
+  /** `createArea` with the heap lock held and the operation marked. */
+  private createAreaLocked(): boolean {
+    {
       const ptr = this.allocLocked(chunkBytesFor(AREA_BYTES), 3);
       if (ptr === 0) return false;
       const u32 = this._u32; // fresh after any growth
+      u32[(ptr - 4) >>> 2] = internalTag(ptr - 8, 3); // never a user pointer
       u32.fill(0, ptr >>> 2, (ptr + AREA_BYTES) >>> 2);
       u32[(ptr >>> 2) + A_MAGIC] = areaMagic(ptr);
       u32[(ptr >>> 2) + A_WORKER] = this.workerId;
@@ -1959,6 +2409,29 @@ export class Heap {
       this.area = ptr;
       this.areaWords = ptr >>> 2;
       return true;
+    }
+  }
+
+  /**
+   * Forgets this handle's area after another handle recovered this worker
+   * while it still ran: frees the tombstone left in its place (only this
+   * handle could still read it), or reports an overwritten area.
+   */
+  private dropOwnArea(): void {
+    const area = this.area;
+    this.lock();
+    try {
+      const u32 = this._u32;
+      if (u32[(area >>> 2) + A_MAGIC] !== tombstoneMagic(area)) {
+        throw new HeapCorruptionError("this handle's slab area was overwritten", area);
+      }
+      this.begin();
+      u32[(area >>> 2) + A_MAGIC] = 0;
+      u32[H_SLAB_TOMBSTONES]--;
+      arenaFree(u32, area - 8);
+      this.area = 0;
+      this.areaWords = 0;
+      u32[H_OP] = 0;
     } finally {
       this.unlock();
     }
@@ -1982,13 +2455,17 @@ export class Heap {
    * pages go back to the arena, the rest become orphans that any worker adopts.
    * Returns the number of pages handed over.
    */
-  private abandonAreaLocked(area: number): number {
+  private abandonAreaLocked(area: number, tombstone: boolean): number {
     const u32 = this._u32;
     let pages = 0;
     for (let cls = 0; cls < CLASS_COUNT; cls++) {
       const entry = (area >>> 2) + A_CLASSES + (cls << 2);
       for (const head of [entry + E_ACTIVE, entry + E_FULL]) {
-        for (let n = u32[entry + E_PAGES]; u32[head] !== 0 && n > 0; n--) {
+        for (
+          let n = Math.min(u32[entry + E_PAGES], this.maxPages());
+          u32[head] !== 0 && n > 0;
+          n--
+        ) {
           const page = u32[head];
           unlinkPage(u32, head, page);
           this.orphanPageLocked(page, cls);
@@ -2005,7 +2482,7 @@ export class Heap {
     }
     // Unlink and free the area itself.
     let link = H_SLAB_AREAS;
-    for (let n = u32[H_SLAB_AREA_COUNT]; u32[link] !== 0 && n > 0; n--) {
+    for (let n = Math.min(u32[H_SLAB_AREA_COUNT], this.maxAreas()); u32[link] !== 0 && n > 0; n--) {
       if (u32[link] === area) {
         u32[link] = u32[(area >>> 2) + A_NEXT];
         u32[H_SLAB_AREA_COUNT]--;
@@ -2016,6 +2493,13 @@ export class Heap {
     const retired = u32[H_SLAB_RETIRED_LO] + u32[(area >>> 2) + A_ALLOCS_LO];
     u32[H_SLAB_RETIRED_HI] += u32[(area >>> 2) + A_ALLOCS_HI] + (retired >= 2 ** 32 ? 1 : 0);
     u32[H_SLAB_RETIRED_LO] = retired;
+    if (tombstone) {
+      // The worker may still run and read its area (its fast path caches it):
+      // keep the chunk, emptied, so it never reads memory handed to others.
+      u32[(area >>> 2) + A_MAGIC] = tombstoneMagic(area);
+      u32[H_SLAB_TOMBSTONES]++;
+      return pages;
+    }
     u32[(area >>> 2) + A_MAGIC] = 0;
     arenaFree(u32, area - 8);
     return pages;
@@ -2030,7 +2514,7 @@ export class Heap {
     let released = 0;
     for (let cls = 0; cls < CLASS_COUNT; cls++) {
       let page = u32[H_SLAB_ORPHANS + cls];
-      for (let n = u32[H_SLAB_PAGES]; page !== 0 && n > 0; n--) {
+      for (let n = Math.min(u32[H_SLAB_PAGES], this.maxPages()); page !== 0 && n > 0; n--) {
         const next = u32[(page >>> 2) + P_NEXT];
         collectRemote(u32, this._i32, page);
         if (u32[(page >>> 2) + P_USED] === 0) {
@@ -2075,7 +2559,15 @@ export class Heap {
       // Slots freed by other workers and not yet collected are free already.
       let remote = 0;
       const capacity = u32[h + P_CAPACITY];
-      for (let p = u32[h + P_REMOTE]; p !== 0 && remote < capacity; p = u32[p >>> 2]) remote++;
+      const slotsEnd = page + PAGE_USABLE_BYTES;
+      for (let p = u32[h + P_REMOTE]; p !== 0; p = u32[p >>> 2]) {
+        if (p <= page || p >= slotsEnd || ++remote > capacity) {
+          throw new HeapCorruptionError(`slab page's remote-free list is broken at ${p}`, page);
+        }
+      }
+      if (u32[h + P_USED] < remote || u32[h + P_USED] > capacity) {
+        throw new HeapCorruptionError(`slab page's used count ${u32[h + P_USED]} is wrong`, page);
+      }
       s.pages++;
       s.usedSlots += u32[h + P_USED] - remote;
       s.freeSlots += capacity - u32[h + P_USED] + remote;
@@ -2087,19 +2579,26 @@ export class Heap {
   /** Calls `fn` for every slab page: every area's lists, then the orphans. */
   private forEachPageLocked(fn: (page: number, state: number, area: number) => void): void {
     const u32 = this._u32;
-    const limit = u32[H_SLAB_PAGES] + 1;
+    const limit = Math.min(u32[H_SLAB_PAGES], this.maxPages()) + 1;
     let area = u32[H_SLAB_AREAS];
-    for (let a = u32[H_SLAB_AREA_COUNT]; area !== 0 && a > 0; a--) {
+    for (let a = this.maxAreas(); area !== 0; a--) {
+      if (a === 0) throw new HeapCorruptionError("slab area list has a cycle", area);
+      this.checkArea(area);
       for (let cls = 0; cls < CLASS_COUNT; cls++) {
         const entry = (area >>> 2) + A_CLASSES + (cls << 2);
         for (const [head, state] of [[E_ACTIVE, STATE_ACTIVE], [E_FULL, STATE_FULL]]) {
           let n = 0;
           for (let p = u32[entry + head]; p !== 0; p = u32[(p >>> 2) + P_NEXT]) {
             if (++n > limit) throw new HeapCorruptionError("slab page list has a cycle", p);
+            this.checkPageAddress(p);
             fn(p, state, area);
           }
         }
-        if (u32[entry + E_SPARE] !== 0) fn(u32[entry + E_SPARE], STATE_SPARE, area);
+        const spare = u32[entry + E_SPARE];
+        if (spare !== 0) {
+          this.checkPageAddress(spare);
+          fn(spare, STATE_SPARE, area);
+        }
       }
       area = u32[(area >>> 2) + A_NEXT];
     }
@@ -2107,8 +2606,46 @@ export class Heap {
       let n = 0;
       for (let p = u32[H_SLAB_ORPHANS + cls]; p !== 0; p = u32[(p >>> 2) + P_NEXT]) {
         if (++n > limit) throw new HeapCorruptionError("orphan page list has a cycle", p);
+        this.checkPageAddress(p);
         fn(p, STATE_ORPHAN, 0);
       }
+    }
+  }
+
+  /** Most slab pages the heap can hold now: bounds every walk of page lists. */
+  private maxPages(): number {
+    return Math.floor(this._u32[H_HEAP_BYTES] / PAGE_BYTES) + 1;
+  }
+
+  /** Most slab areas the heap can hold now: bounds every walk of the area list. */
+  private maxAreas(): number {
+    return Math.floor(this._u32[H_HEAP_BYTES] / AREA_BYTES) + 1;
+  }
+
+  /** Throws `HeapCorruptionError` unless `area` is a slab area chunk inside the heap. */
+  private checkArea(area: number): void {
+    const u32 = this._u32;
+    if (
+      area < ARENA_START + 8 || area % 8 !== 0 || area + AREA_BYTES > u32[H_HEAP_BYTES] ||
+      u32[(area >>> 2) + A_MAGIC] !== areaMagic(area) ||
+      u32[(area - 4) >>> 2] !== internalTag(area - 8, 3)
+    ) {
+      throw new HeapCorruptionError(`slab area list links to ${area}, not an area`, area);
+    }
+  }
+
+  /** Throws `HeapCorruptionError` unless `page` is a slab page (magic, arena tag, class) inside the heap. */
+  private checkPageAddress(page: number): void {
+    const u32 = this._u32;
+    const h = page >>> 2;
+    if (
+      page % PAGE_BYTES !== 0 || page < ARENA_START + 8 ||
+      page + PAGE_USABLE_BYTES > u32[H_HEAP_BYTES] ||
+      u32[h] !== pageMagic(page) || u32[h + P_MAGIC2] !== pageMagic2(page) || !this.isPage(page) ||
+      u32[h + P_CLASS] >= CLASS_COUNT || u32[h + P_SLOT] !== CLASS_BYTES[u32[h + P_CLASS]] ||
+      u32[h + P_CAPACITY] > MAX_PAGE_SLOTS
+    ) {
+      throw new HeapCorruptionError(`slab list links to ${page}, not a valid slab page`, page);
     }
   }
 
@@ -2119,11 +2656,19 @@ export class Heap {
     let pages = 0;
     let areas = 0;
     for (let a = u32[H_SLAB_AREAS], n = 0; a !== 0; a = u32[(a >>> 2) + A_NEXT]) {
-      if (++n > u32[H_SLAB_AREA_COUNT]) {
+      if (++n > u32[H_SLAB_AREA_COUNT] || n > this.maxAreas()) {
         throw new HeapCorruptionError("slab area list is longer than its count", a);
       }
-      if (a < ARENA_START || a >= end || u32[(a >>> 2) + A_MAGIC] !== areaMagic(a)) {
+      if (
+        a < ARENA_START + 8 || a >= end || a % 8 !== 0 ||
+        u32[(a >>> 2) + A_MAGIC] !== areaMagic(a) ||
+        u32[(a - 4) >>> 2] !== internalTag(a - 8, 3)
+      ) {
         throw new HeapCorruptionError("slab area magic is wrong", a);
+      }
+      const worker = u32[(a >>> 2) + A_WORKER];
+      if (worker < 1 || worker > u32[H_LAST_WORKER]) {
+        throw new HeapCorruptionError(`slab area names worker ${worker}, not a handed-out id`, a);
       }
       areas++;
     }
@@ -2138,7 +2683,7 @@ export class Heap {
       };
       if (seen.has(page)) fail("is on two lists");
       seen.add(page);
-      pages++;
+      if ((++pages & 63) === 0) u32[H_LOCK_BEAT]++; // a long walk shows its holder is alive
       const h = page >>> 2;
       if (page % PAGE_BYTES !== 0 || page >= end) fail("is not page-aligned inside the heap");
       if (
@@ -2217,7 +2762,7 @@ export class Heap {
 
   /** Usable bytes of the arena block at `ptr` (trusted). */
   private usableSizeUnchecked(ptr: number): number {
-    return (this._u32[(ptr - 8) >>> 2] & SIZE_MASK) - CHUNK_OVERHEAD;
+    return ((this._u32[(ptr - 8) >>> 2] & SIZE_MASK) >>> 0) - CHUNK_OVERHEAD;
   }
 }
 
@@ -2301,4 +2846,32 @@ function validateHeader(buffer: unknown): void {
       `is inconsistent with a buffer whose maxByteLength is ${buffer.maxByteLength}`,
     );
   }
+  const problem = headerWordsProblem(u32);
+  if (problem !== null) throw new HeapFormatError(problem.field, problem.value, problem.reason);
+}
+
+/**
+ * Checks the header words a handle trusts when it attaches (worker ids, lock
+ * timeout, lock owner); returns what is wrong, or null.
+ */
+function headerWordsProblem(
+  u32: Uint32Array,
+): { field: string; value: number; reason: string } | null {
+  const last = u32[H_LAST_WORKER];
+  if (last > MAX_WORKER_ID) {
+    return { field: "lastWorkerId", value: last, reason: `is outside [0, ${MAX_WORKER_ID}]` };
+  }
+  const timeout = u32[H_LOCK_TIMEOUT_MS];
+  if (timeout === 0) {
+    return { field: "lockTimeoutMs", value: timeout, reason: "is 0 (every wait must be bounded)" };
+  }
+  const owner = u32[H_LOCK] >>> 1;
+  if (owner > last) {
+    return {
+      field: "lock",
+      value: u32[H_LOCK],
+      reason: `names a worker above the last id ${last}`,
+    };
+  }
+  return null;
 }

@@ -30,6 +30,17 @@ export const H_MAX_BYTES = 4;
 export const H_LOCK = 5;
 /** The last worker id handed out. */
 export const H_LAST_WORKER = 6;
+/**
+ * Worker id of the handle in the middle of a heap-locked operation, 0 between
+ * operations: an operation cut short (an exception, a terminated worker)
+ * leaves it set, so the next operation reports `HeapCorruptionError` and
+ * `recover()` repairs the heap.
+ */
+export const H_OP = 7;
+/** Bumped at every heap-lock acquisition and by long operations: shows the holder is alive. */
+export const H_LOCK_BEAT = 8;
+/** Head of the list of arena blocks whose free was deferred (a moving realloc that could not re-lock). */
+export const H_DEFERRED = 9;
 // The counters live in their own cache line (bytes 128-191), away from the
 // lock word: a worker spinning on the lock would otherwise steal the line the
 // lock holder is updating.
