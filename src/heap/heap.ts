@@ -842,7 +842,7 @@ export class Heap {
     try {
       const u32 = heap._u32;
       for (let n = u32[H_SLAB_AREA_COUNT]; u32[H_SLAB_AREAS] !== 0 && n > 0; n--) {
-        heap.abandonAreaLocked(u32[H_SLAB_AREAS]);
+        heap.abandonAreaLocked(u32[H_SLAB_AREAS], false); // the old process is gone: no tombstones
       }
       heap.sweepOrphansLocked();
       heap.checkLocked();
