@@ -133,6 +133,7 @@ import {
   SIZE_MASK,
   USED_BIT,
 } from "./layout.ts";
+import { checkLockTimeoutMs } from "./_options.ts";
 import { type HeapRegions, walkRegions } from "./regions.ts";
 import {
   rootDelete,
@@ -726,16 +727,7 @@ export class Heap {
         `Cannot create heap: maxBytes must be in [initialBytes, ${MAX_HEAP_BYTES}]: ${options.maxBytes}`,
       );
     }
-    if (
-      typeof lockTimeoutMs !== "number" || !Number.isInteger(lockTimeoutMs) || lockTimeoutMs < 1 ||
-      lockTimeoutMs > 0xffffffff
-    ) {
-      throw new RangeError(
-        `Cannot create heap: lockTimeoutMs must be an integer in [1, 2^32): ${
-          String(lockTimeoutMs)
-        }`,
-      );
-    }
+    checkLockTimeoutMs("create heap", lockTimeoutMs);
     const buffer = new SharedArrayBuffer(initialBytes, { maxByteLength: maxBytes });
     const u32 = new Uint32Array(buffer);
     u32[H_MAGIC] = MAGIC;
@@ -790,11 +782,7 @@ export class Heap {
     }
     const base = checkBaseOffset("create", options.baseOffset ?? 0);
     const lockTimeoutMs = options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS;
-    if (!Number.isInteger(lockTimeoutMs) || lockTimeoutMs < 0 || lockTimeoutMs > 0xffffffff) {
-      throw new RangeError(
-        `Cannot create heap: lockTimeoutMs must be an integer in [0, 2^32): ${lockTimeoutMs}`,
-      );
-    }
+    checkLockTimeoutMs("create heap", lockTimeoutMs);
     const buffer = createInMemory(memory, base, {
       initialBytes: options.initialBytes,
       maxBytes: options.maxBytes,

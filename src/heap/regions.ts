@@ -17,7 +17,7 @@
  * @module
  */
 
-import { isUsedTag, tagAlignLog } from "../alloc/arena.ts";
+import { isInternalTag, isUsedTag, tagAlignLog } from "../alloc/arena.ts";
 import {
   A_ALLOCS_HI,
   A_ALLOCS_LO,
@@ -49,6 +49,7 @@ import {
   STATE_FULL,
   STATE_ORPHAN,
   STATE_SPARE,
+  tombstoneMagic,
 } from "../alloc/slab.ts";
 import { HeapCorruptionError } from "../errors.ts";
 import {
@@ -312,8 +313,12 @@ export function walkRegions(u32: Uint32Array): HeapRegions {
       usedChunks++;
       const payload = c + 8;
       const tag = u32[(c + 4) >>> 2];
-      if (!isUsedTag(c, tag)) fail("used chunk tag is wrong", c);
-      if (
+      const internal = isInternalTag(c, tag);
+      if (!internal && !isUsedTag(c, tag)) fail("used chunk tag is wrong", c);
+      if (!internal) {
+        chunkKind[n] = RegionKind.Block;
+        blockChunks++;
+      } else if (
         tagAlignLog(tag) === PAGE_ALIGN_LOG && payload % PAGE_BYTES === 0 &&
         sizeBytes >= PAGE_BYTES && u32[payload >>> 2] === pageMagic(payload) &&
         u32[(payload >>> 2) + P_MAGIC2] === pageMagic2(payload)
@@ -326,9 +331,10 @@ export function walkRegions(u32: Uint32Array): HeapRegions {
       } else if (areaOffsets.has(payload)) {
         chunkKind[n] = RegionKind.SlabArea;
         areas.push(readArea(u32, payload, n));
+      } else if (u32[payload >>> 2] === tombstoneMagic(payload)) {
+        chunkKind[n] = RegionKind.SlabArea; // a recovered worker's emptied area (no entry in `areas`)
       } else {
-        chunkKind[n] = RegionKind.Block;
-        blockChunks++;
+        fail("an internal chunk is neither a slab page nor an area", c);
       }
     }
     c += sizeBytes;

@@ -12,6 +12,7 @@
  * @module
  */
 
+import { checkLockTimeoutMs } from "./_options.ts";
 import { arenaTailFreeBytes, freeTag } from "../alloc/arena.ts";
 import { HeapFormatError } from "../errors.ts";
 import { checkBaseOffset, growMemory, isWasmMemory, memoryBuffer } from "./_backing.ts";
@@ -182,11 +183,7 @@ function readSnapshot(bytes: unknown, options: RestoreOptions, baseOffset: numbe
     );
   }
   const lockTimeoutMs = options.lockTimeoutMs ?? word(H_LOCK_TIMEOUT_MS);
-  if (!Number.isInteger(lockTimeoutMs) || lockTimeoutMs < 0 || lockTimeoutMs > 0xffffffff) {
-    throw new RangeError(
-      `Cannot restore heap: lockTimeoutMs must be an integer in [0, 2^32): ${lockTimeoutMs}`,
-    );
-  }
+  checkLockTimeoutMs("restore heap", lockTimeoutMs);
   return { heapBytes, maxBytes, lockTimeoutMs };
 }
 

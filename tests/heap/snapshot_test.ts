@@ -128,13 +128,14 @@ describe("snapshot and restore", () => {
 
   it("takes maxBytes and lockTimeoutMs from options", () => {
     const heap = Heap.create({ maxBytes: 4 * MiB, lockTimeoutMs: 500 });
-    const copy = Heap.restore(heap.snapshot(), { maxBytes: 64 * MiB, lockTimeoutMs: 0 });
+    const copy = Heap.restore(heap.snapshot(), { maxBytes: 64 * MiB, lockTimeoutMs: 250 });
     assert.equal(copy.stats().maxBytes, 64 * MiB);
     assert.equal(copy.buffer.maxByteLength, 64 * MiB);
-    assert.equal(copy.u32[13], 0);
+    assert.equal(copy.lockTimeoutMs, 250);
     assert.equal(Heap.restore(heap.snapshot()).u32[13], 500);
     assert.throws(() => Heap.restore(heap.snapshot(), { maxBytes: 1024 }), RangeError);
     assert.throws(() => Heap.restore(heap.snapshot(), { lockTimeoutMs: -1 }), RangeError);
+    assert.throws(() => Heap.restore(heap.snapshot(), { lockTimeoutMs: 0 }), RangeError); // unbounded
   });
 
   it("reads a snapshot at any byte offset (a Node Buffer from a file)", () => {
