@@ -173,7 +173,10 @@ describe("Heap.regions", () => {
     heap.alloc(24);
     const page = heap.regions().pages[0].offset;
     heap.u32[page >>> 2] ^= 1;
-    assert.throws(() => heap.regions(), /internal chunk is neither a slab page nor an area|pages but the arena has 0/);
+    assert.throws(
+      () => heap.regions(),
+      /internal chunk is neither a slab page nor an area|pages but the arena has 0/,
+    );
   });
 
   it("releases the heap lock after an error", () => {
