@@ -79,9 +79,6 @@ export interface Runtime {
   validate(init: object, type: AnyStructType, views: HeapViews, where: string): void;
   /** Throws for a record given as init that cannot be copied into this heap. */
   checkCopy(source: ViewInstance, views: HeapViews, where: string): void;
-  /** The error for an invalid scalar init value of field `index` (create's fast path). */
-  initScalarError(layout: Layout, index: number, value: unknown): Error;
-  checkInit(init: object, layout: Layout): void;
   copy(target: ViewInstance, source: ViewInstance): void;
   freeOwned(views: HeapViews, heap: { free(ptr: number): void }, ptr: number, layout: Layout): void;
   /** Views of an empty buffer: the first value of every view's views field (same shape as the real ones). */
@@ -458,27 +455,26 @@ function scalarCreate(layout: Layout, allocAlign: number): string {
   const locals = new Locals();
   const values: string[] = [];
   const reads: string[] = [];
+  const valid: string[] = [];
   const stores: string[] = [];
   const fields = [...layout.fields].sort((a, b) => a.offset - b.offset);
   let at = 0;
   for (const field of fields) {
     const kind = (field.type as { name: string }).name;
-    const local = `$${layout.fields.indexOf(field)}`; // the field's value
+    const local = `$${layout.fields.indexOf(field)}`; // the field's init value, as given
     values.push(`${local} = ${kind === "u64" || kind === "i64" ? "0n" : "0"}`);
-    const index = layout.fields.indexOf(field);
-    reads.push(
-      `if ((t = o.${field.name}) !== undefined) { if (!(${
-        _scalarValid(kind, "t")
-      })) throw $r.initScalarError($L, ${index}, t); ${local} = ${
-        kind === "bool" ? "t ? 1 : 0" : "t"
-      }; n++; }`,
-    );
+    reads.push(`if ((t = o.${field.name}) !== undefined) { ${local} = t; n++; }`);
+    valid.push(_scalarValid(kind, local));
     if (size <= INLINE_ZERO_BYTES) stores.push(...zeroRange(at, field.offset, locals));
-    stores.push(storeScalar(field, kind, layout.align, local, locals));
+    const value = kind === "bool" ? `${local} ? 1 : 0` : local;
+    stores.push(storeScalar(field, kind, layout.align, value, locals));
     at = Math.max(at, field.offset + field.size);
   }
   if (size <= INLINE_ZERO_BYTES) stores.push(...zeroRange(at, size, locals));
   else stores.unshift(`v.u8.fill(0, p, p + ${size});`);
+  // One fused test of every value (a type test per field, no call): the
+  // cold path finds and throws the first error, in field order, keys last.
+  // Kept short, since the bytecode size decides whether callers inline it.
   return `function create(heap, o) {
   var b = heap.buffer, v = b === lastBuffer ? lastViews : refresh(b);
   var ${values.join(", ")};
@@ -488,7 +484,7 @@ function scalarCreate(layout: Layout, allocAlign: number): string {
     var t, n = 0;
     ${reads.join("\n    ")}
     for (var key in o) n--;
-    if (n !== 0) checkInit(o);
+    if (n !== 0 || !(${valid.join(" && ")})) $r.validate(o, $T, v, WHERE);
   }
   var p = heap.alloc(${size}, ${allocAlign}), end = p + ${size};
   if (end > v.byteLength) v.cover(end);
@@ -582,11 +578,12 @@ function generalCreate(layout: Layout, allocAlign: number): string {
  * callee's, plus what the callee's own optimized code inlined, such as the
  * heap's allocation path) fits its budget, and inlining lets it drop the
  * view of a record that is created and destroyed in one function. Measured
- * in Deno 2.9 for `{ x: f64, y: f64, z: f64 }`: 277 bytes of bytecode, plus
- * about 414 inlined (`Heap.alloc`, `tryAlloc`, `allocSlot`, the view
- * constructor); a caller that has already inlined `destroy` (64 bytes) may
- * inline it while 64 + 1.2 × (277 + 414) stays within 920. Check with
- * `--v8-flags=--trace-turbo-inlining` after growing either side.
+ * in Deno 2.9 for `{ x: f64, y: f64, z: f64 }`: 318 bytes of bytecode
+ * (with the value checks fused into one test; a check and an error call per
+ * field made it 369, which left the heap's `buffer` getter out of the budget
+ * and cost create + destroy 3-9%), plus the inlined `Heap.alloc`,
+ * `tryAlloc`, `allocSlot` and view constructor; the caller's budget is 920.
+ * Check with `--v8-flags=--trace-turbo-inlining` after growing either side.
  */
 export function _buildCreate(
   type: AnyStructType,
@@ -605,9 +602,6 @@ function refresh(b) {
   lastViews = viewsOf(b);
   lastBuffer = b;
   return lastViews;
-}
-function checkInit(o) {
-  $r.checkInit(o, $L);
 }
 var WHERE = ${JSON.stringify(`Cannot create ${layout.name}`)};
 function copyNew(heap, o, v) {
