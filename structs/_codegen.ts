@@ -171,6 +171,15 @@ function className(name: string): string {
 }
 
 /**
+ * Counts generated sources. Each one carries its number: V8 caches
+ * `new Function` by source text, and two functions compiled from one text
+ * (two struct types with the same name and fields) would share one
+ * SharedFunctionInfo and its type feedback, so each type's getters would
+ * see the other's view class and go polymorphic.
+ */
+let generated = 0;
+
+/**
  * The object at the end of a view prototype chain: reads fall through to
  * `Object.prototype`; a store to a string key that is not a field (one the
  * prototype has no accessor for) throws, naming the closest field.
@@ -323,7 +332,7 @@ export function _buildViewClass(
     }
     init.push(`if ((t = o.${name}) !== undefined) { ${assignInit} }`);
   });
-  const source = `"use strict";
+  const source = `"use strict"; // view class ${++generated}
 return class ${className(layout.name)} {
   #v = $E; #p = 0; ${privates.map((p) => `${p};`).join(" ")}
   ptr = 0;
@@ -594,7 +603,7 @@ export function _buildCreate(
   helpers: CreateHelpers,
 ): CreateRecord {
   const scalarsOnly = layout.fields.every((field) => field.type.kind === "scalar");
-  const source = `"use strict";
+  const source = `"use strict"; // create ${++generated}
 var viewsOf = $h.viewsOf, initError = $h.initError;
 var asUintN = BigInt.asUintN, asIntN = BigInt.asIntN;
 var lastBuffer = null, lastViews = null;
