@@ -153,8 +153,9 @@ const sides = args.order === "now-first"
   : [...accessCases(old, "(before)"), ...accessCases(now, "(now)")];
 // `--only=<text>` keeps the cases whose name contains it (e.g. `--only=create`).
 const only = args.only;
+// (several, separated by commas).
 const cases = [...sides, ...(only === undefined ? stringCases() : [])].filter((c) =>
-  only === undefined || c.name.includes(only)
+  only === undefined || only.split(",").some((part) => c.name.includes(part))
 );
 const times = new Map<string, number[]>(cases.map((c) => [c.name, []]));
 for (let round = 0; round < ROUNDS + WARMUP; round++) {

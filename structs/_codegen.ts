@@ -1,6 +1,6 @@
 // Generates one record view class per struct type (and per base alignment):
 // a getter and setter per field that reads the heap's typed arrays at a
-// constant offset, e.g. `get x() { return this.#v.f64[(this.#p + 8) >>> 3]; }`.
+// constant offset, e.g. `get x() { return this.#v.f64[(this.#p >>> 3) + 1]; }`.
 // Generated code (rather than closures made in a loop) gives every getter its
 // own feedback in V8, so field reads stay monomorphic and inline into the
 // caller. Not exported from mod.ts.
@@ -125,26 +125,60 @@ const DATAVIEW_OF: Record<string, string> = {
 };
 const SHIFT: Record<number, number> = { 1: 0, 2: 1, 4: 2, 8: 3 };
 
-/** Source of a read of scalar `kind` at byte address expression `addr` through views `v`. */
-function readScalar(kind: string, addr: string, aligned: boolean, v = "this.#v"): string {
-  const size = sizeOf(kind);
-  if (size === 1) {
-    const read = `${v}.${ARRAY_OF[kind]}[${addr}]`;
-    return kind === "bool" ? `${read} !== 0` : read;
-  }
-  if (aligned) return `${v}.${ARRAY_OF[kind]}[${addr} >>> ${SHIFT[size]}]`;
-  return `${v}.dv.get${DATAVIEW_OF[kind]}(${addr}, true)`;
+/** The source of byte address `base + offset`. */
+function byteAt(base: string, offset: number): string {
+  return offset === 0 ? base : `${base} + ${offset}`;
 }
 
-/** Source of a write of expression `value` to scalar `kind` at `addr`. */
-function writeScalar(kind: string, addr: string, aligned: boolean, value: string): string {
+/**
+ * The source of the index of byte `base + offset` in an array of
+ * `1 << shift`-byte elements, for an address that is a multiple of the
+ * element size (`base` is then one too, and `offset` as well): the base is
+ * shifted first, `(p >>> 3) + 2`, not `(p + 16) >>> 3`. Measured in a cursor
+ * loop over `{ x, y, vx, vy: f64 }` doing `p.x += p.vx; p.y += p.vy`: 1.29x a
+ * raw `Float64Array` loop with a shift per field, 1.12x with the shift first
+ * (V8 gives the four indexes of a record one shifted base).
+ */
+function indexAt(base: string, offset: number, shift: number): string {
+  const shifted = shift === 0 ? base : `(${base} >>> ${shift})`;
+  const words = offset >>> shift;
+  return words === 0 ? shifted : `${shifted} + ${words}`;
+}
+
+/** Source of a read of scalar `kind` at byte address `base + offset` through views `v`. */
+function readScalar(
+  kind: string,
+  base: string,
+  offset: number,
+  aligned: boolean,
+  v = "this.#v",
+): string {
+  const size = sizeOf(kind);
+  if (size === 1) {
+    const read = `${v}.${ARRAY_OF[kind]}[${byteAt(base, offset)}]`;
+    return kind === "bool" ? `${read} !== 0` : read;
+  }
+  if (aligned) return `${v}.${ARRAY_OF[kind]}[${indexAt(base, offset, SHIFT[size])}]`;
+  return `${v}.dv.get${DATAVIEW_OF[kind]}(${byteAt(base, offset)}, true)`;
+}
+
+/** Source of a write of expression `value` to scalar `kind` at byte address `base + offset`. */
+function writeScalar(
+  kind: string,
+  base: string,
+  offset: number,
+  aligned: boolean,
+  value: string,
+): string {
   const size = sizeOf(kind);
   if (size === 1) {
     const v = kind === "bool" ? `(${value} ? 1 : 0)` : value;
-    return `this.#v.${ARRAY_OF[kind]}[${addr}] = ${v};`;
+    return `this.#v.${ARRAY_OF[kind]}[${byteAt(base, offset)}] = ${v};`;
   }
-  if (aligned) return `this.#v.${ARRAY_OF[kind]}[${addr} >>> ${SHIFT[size]}] = ${value};`;
-  return `this.#v.dv.set${DATAVIEW_OF[kind]}(${addr}, ${value}, true);`;
+  if (aligned) {
+    return `this.#v.${ARRAY_OF[kind]}[${indexAt(base, offset, SHIFT[size])}] = ${value};`;
+  }
+  return `this.#v.dv.set${DATAVIEW_OF[kind]}(${byteAt(base, offset)}, ${value}, true);`;
 }
 
 function sizeOf(kind: string): number {
@@ -233,9 +267,9 @@ export function _buildViewClass(
       case "scalar": {
         const aligned = fieldAlign >= t.size;
         members.push(
-          `get ${name}() { return ${readScalar(t.name, addr, aligned)}; }`,
+          `get ${name}() { return ${readScalar(t.name, "this.#p", field.offset, aligned)}; }`,
           `set ${name}(a) { if (!(${_scalarValid(t.name, "a")})) $r.badScalar($L, ${i}, a); ${
-            writeScalar(t.name, addr, aligned, "a")
+            writeScalar(t.name, "this.#p", field.offset, aligned, "a")
           } }`,
         );
         break;
@@ -248,12 +282,11 @@ export function _buildViewClass(
         break;
       case "string": {
         const aligned = fieldAlign >= 4;
-        const at = `a${field.offset === 0 ? "" : ` + ${field.offset}`}`;
         members.push(
           `get ${name}() { const v = this.#v, a = this.#p; const q = ${
-            readScalar("u32", at, aligned, "v")
+            readScalar("u32", "a", field.offset, aligned, "v")
           }; return q === 0 ? "" : $r.strRead(v, q, ${
-            readScalar("u32", `${at} + 4`, aligned, "v")
+            readScalar("u32", "a", field.offset + 4, aligned, "v")
           }, ${label}); }`,
           `set ${name}(a) { $r.strSet(this.#v, ${addr}, a, ${label}); }`,
         );
@@ -279,10 +312,10 @@ export function _buildViewClass(
         const target = t.kind === "selfref" ? "$T" : `$K[${k}].target`;
         members.push(
           `get ${name}() { const q = ${
-            readScalar("u32", addr, aligned)
+            readScalar("u32", "this.#p", field.offset, aligned)
           }; return q === 0 ? null : $r.openRef(this.#v, q, ${target}); }`,
           `set ${name}(a) { const q = $r.refPtr(a, this.#v, ${target}, $L, ${i}); ${
-            writeScalar("u32", addr, aligned, "q")
+            writeScalar("u32", "this.#p", field.offset, aligned, "q")
           } }`,
         );
         break;
