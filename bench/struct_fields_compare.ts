@@ -16,7 +16,7 @@
  * the harness itself).
  *
  * Run with `deno run -A bench/struct_fields_compare.ts [--base=<rev>] [--rounds=40]
- * [--order=now-first]`.
+ * [--order=now-first] [--only=create]`.
  *
  * @module
  */
@@ -72,6 +72,11 @@ const CREATE = [
   "T, heap",
   "for (let k = 0; k < 50000; k++) T.destroy(heap, T.create(heap, { x: k, y: 2, z: 3 }));",
 ] as const;
+// The records outlive the loop that makes them: every view is a real object.
+const CREATE_HELD = [
+  "T, heap, held",
+  "for (let j = 0; j < 50; j++) { for (let k = 0; k < held.length; k++) held[k] = T.create(heap, { x: k, y: 2, z: 3 }); for (let k = 0; k < held.length; k++) T.destroy(heap, held[k]); }",
+] as const;
 const READ = [
   "recs",
   "let n = 0; for (let i = 0; i < recs.length; i++) n += recs[i].s.length; return n;",
@@ -103,10 +108,13 @@ function accessCases(structs: Structs, label: string): Case[] {
   const held = kernel(...HELD);
   const cursor = kernel(...CURSOR);
   const create = kernel(...CREATE);
+  const createHeld = kernel(...CREATE_HELD);
+  const held1000 = new Array(1000).fill(null);
   return [
     { name: `held views ${label}`, run: () => held(views) },
     { name: `cursor ${label}`, run: () => cursor(arr) },
     { name: `create+destroy ${label}`, run: () => create(Vec3, small) },
+    { name: `create held+destroy ${label}`, run: () => createHeld(Vec3, small, held1000) },
   ];
 }
 
@@ -143,7 +151,12 @@ function stringCases(): Case[] {
 const sides = args.order === "now-first"
   ? [...accessCases(now, "(now)"), ...accessCases(old, "(before)")]
   : [...accessCases(old, "(before)"), ...accessCases(now, "(now)")];
-const cases = [...sides, ...stringCases()];
+// `--only=<text>` keeps the cases whose name contains it (e.g. `--only=create`).
+const only = args.only;
+// (several, separated by commas).
+const cases = [...sides, ...(only === undefined ? stringCases() : [])].filter((c) =>
+  only === undefined || only.split(",").some((part) => c.name.includes(part))
+);
 const times = new Map<string, number[]>(cases.map((c) => [c.name, []]));
 for (let round = 0; round < ROUNDS + WARMUP; round++) {
   // interleaved, in a rotating order so no case always runs first
@@ -175,6 +188,11 @@ const report: [string, string, string][] = [
   ["field access, a view per record (now / before)", "held views (now)", "held views (before)"],
   ["field access, cursor.seekUnchecked (now / before)", "cursor (now)", "cursor (before)"],
   ["create + destroy with init (now / before)", "create+destroy (now)", "create+destroy (before)"],
+  [
+    "create 1,000 held records, then destroy them (now / before)",
+    "create held+destroy (now)",
+    "create held+destroy (before)",
+  ],
   ["read 16-byte ASCII: utf8() / utf8(16)", "read utf8()", "read utf8(16)"],
   ["set 16-byte ASCII (same length): utf8() / utf8(16)", "set utf8()", "set utf8(16)"],
   [
@@ -189,6 +207,7 @@ console.log(
   }`,
 );
 for (const [title, a, b] of report) {
+  if (!times.has(a) || !times.has(b)) continue;
   const r = ratios(a, b);
   console.log(
     `${title}: min ${r.min.toFixed(3)}x, median of per-round ratios ${

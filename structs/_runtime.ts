@@ -287,10 +287,6 @@ export function _readElement(dv: DataView, kind: string, at: number): number | b
   }
 }
 
-function checkInit(init: object, layout: Layout): void {
-  checkKeys(init, layout, `Cannot create ${layout.name}`, "");
-}
-
 /** Throws for the first key of `init` that is not a field of `layout`. */
 function checkKeys(init: object, layout: Layout, where: string, path: string): void {
   for (const key in init) {
@@ -472,15 +468,6 @@ function badScalar(layout: Layout, index: number, value: unknown): never {
   ) ?? new TypeError(`Cannot set field "${fieldName(layout, index)}": ${_describe(value)}`);
 }
 
-function initScalarError(layout: Layout, index: number, value: unknown): Error {
-  const field = layout.fields[index];
-  return _scalarError(
-    (field.type as { name: string }).name,
-    value,
-    `Cannot create ${layout.name}: field "${field.name}"`,
-  ) ?? new TypeError(`Cannot create ${layout.name}: field "${field.name}": ${_describe(value)}`);
-}
-
 const READ_ONLY_HINT: Record<string, string> = {
   struct: "write its fields, or use Type.assign",
   array: "write its elements through the typed array or StructArray it reads as",
@@ -509,14 +496,12 @@ export const _RUNTIME: Runtime = {
   assign,
   validate,
   checkCopy,
-  initScalarError,
   badScalar,
   readOnly,
   strRead: _strRead,
   strSet: _strSet,
   Vec: _VecHandle as unknown as Runtime["Vec"],
   freeOwned: (views, heap, ptr, layout) => _freeOwned(views, heap, ptr, layout.owned),
-  checkInit,
   copy,
   emptyViews: new HeapViews(new SharedArrayBuffer(8)),
   AtomicInt,

@@ -159,6 +159,35 @@ describe("create with init", () => {
     assert.equal(heap.stats().liveAllocations, before);
   });
 
+  it("checks every field of a scalar struct in one pass: the first bad field in order is named", () => {
+    // create tests all values together and takes a cold path to find the
+    // error; each field must still be checked, whichever the others hold.
+    const Mix = defineStruct("Mix", { a: u8, b: f64, c: bool, d: u64, e: i32 });
+    const good = { a: 1, b: 0.5, c: true, d: 2n, e: -3 };
+    const bad: Record<string, unknown> = { a: 256, b: "1", c: 2, d: 1, e: 1.5 };
+    const heap = Heap.create();
+    const stats = heap.stats();
+    for (const key of Object.keys(good)) {
+      assert.throws(() => Mix.create(heap, { ...good, [key]: bad[key] } as never), {
+        message: new RegExp(`^Cannot create Mix: field "${key}": `),
+      }, key);
+      // with every field bad, the first in field order is named
+      const all = Object.fromEntries(
+        Object.keys(good).map((k) => [k, k < key ? good[k as "a"] : bad[k]]),
+      );
+      assert.throws(() => Mix.create(heap, all as never), {
+        message: new RegExp(`^Cannot create Mix: field "${key}": `),
+      }, `from ${key}`);
+    }
+    // a bad value is reported before an unknown key; keys holding undefined are skipped
+    assert.throws(() => Mix.create(heap, { zz: 1, e: "x" } as never), /field "e"/);
+    assert.throws(() => Mix.create(heap, { ...good, zz: 1 } as never), /Mix has no field 'zz'/);
+    assert.deepEqual(heap.stats(), stats);
+    heap.check();
+    const rec = Mix.create(heap, { ...good, b: undefined });
+    assert.deepEqual(rec.toJSON(), { ...good, b: 0, d: "2" });
+  });
+
   it("checks the whole init before allocating: a failing create leaves the heap as it was", () => {
     // Issue 9, item 10: an 8 KiB heap grew to 64 KiB on a create that threw.
     const Big = defineStruct("Big", {

@@ -72,6 +72,13 @@ describe("sealed views", () => {
     many.destroy();
   });
 
+  it("the fields as a plain object, for keys and spread: rec.toJSON() (README)", () => {
+    const plain = p.toJSON();
+    assert.deepEqual(Object.keys(plain), Particle.fields.map((f) => f.name));
+    assert.deepEqual({ ...plain }, plain);
+    assert.notEqual(Object.getPrototypeOf(plain), Object.getPrototypeOf(p));
+  });
+
   it("JSON.stringify and console.log (util.inspect) show the fields and their values", () => {
     assert.equal(
       JSON.stringify(p),
