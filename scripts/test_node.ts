@@ -3,7 +3,7 @@
  * (run `deno task build:npm` first; `deno task test:npm` does both).
  *
  * - Portable tests are the `*_test.ts` files under tests/, written with `node:test`;
- *   a file that uses `Deno.` (itself or through a helper it imports) is
+ *   a file that uses `Deno.` or starts a web `Worker` (itself or through a helper it imports) is
  *   Deno-only and skipped.
  * - Each test and the test helpers it imports are copied to `npm/test/` with
  *   their imports rewritten: `mod.ts` → `@typedheap/typedheap`,
@@ -156,7 +156,7 @@ function plan(testFile: string, imports: Record<string, string>, deps: Map<strin
     seen.add(source);
     if (!exists(source)) return { ok: false, reason: `${rel(source)} does not exist` };
     const text = Deno.readTextFileSync(source);
-    if (/\bDeno\./.test(text)) {
+    if (/\bDeno\./.test(text) || usesWebWorker(text)) {
       return {
         ok: false,
         reason: source === testFile ? "uses Deno APIs" : `imports ${rel(source)}, which uses Deno`,
@@ -356,3 +356,12 @@ function nodeVersion(): string {
 }
 
 Deno.exit(await main());
+
+/**
+ * True when `text` starts a web `Worker` (a global of Deno and browsers; Node
+ * 20 has only `worker_threads.Worker`, which such a file would import).
+ */
+function usesWebWorker(text: string): boolean {
+  return /\bnew Worker\(/.test(text) &&
+    !/import\s*\{[^}]*\bWorker\b[^}]*\}\s*from\s*"node:worker_threads"/.test(text);
+}
