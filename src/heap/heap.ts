@@ -1130,9 +1130,12 @@ export class Heap {
     this.lock();
     try {
       this.begin();
-      if (this.area !== 0) this.abandonAreaLocked(this.area, false);
+      // Forget the area before it is freed: a handle must never reach a freed
+      // area, even when this operation is cut short.
+      const area = this.area;
       this.area = 0;
       this.areaWords = 0;
+      if (area !== 0) this.abandonAreaLocked(area, false);
       this.sweepOrphansLocked();
       this.end();
     } finally {
@@ -1233,9 +1236,9 @@ export class Heap {
       u32[H_OP] = workerId;
       if (op === workerId || holds) arenaRebuild(u32); // throws, changing nothing, if it cannot
       this.drainDeferredLocked();
-      this.rebuildSlabLocked(workerId);
-      let pages = 0;
-      for (const area of this.areasOf(workerId)) pages += this.abandonAreaLocked(area, true);
+      // Its pages become orphans (whatever state its lists were left in), its
+      // areas tombstones.
+      const pages = this.rebuildSlabLocked(workerId, 0, true);
       this.sweepOrphansLocked();
       this.checkLocked(false);
       this._u32[H_OP] = 0;
@@ -1264,10 +1267,12 @@ export class Heap {
       u32[H_OP] = this.workerId;
       if (op !== 0) arenaRebuild(u32);
       this.drainDeferredLocked();
-      if (this.areaWords !== 0 && this._u32[this.areaWords + A_MAGIC] === areaMagic(this.area)) {
-        this.rebuildSlabLocked(this.workerId);
-        this._u32[this.areaWords + A_BUSY] = 0;
-      }
+      const keep = this.areaWords !== 0 &&
+          this._u32[this.areaWords + A_MAGIC] === areaMagic(this.area)
+        ? this.area
+        : 0;
+      this.rebuildSlabLocked(this.workerId, keep, false);
+      if (keep !== 0) this._u32[this.areaWords + A_BUSY] = 0;
       this.checkLocked(false);
       this._u32[H_OP] = 0;
     } finally {
@@ -1325,11 +1330,13 @@ export class Heap {
   /**
    * Rebuilds the slab's shared lists from a walk of the arena (heap lock
    * held, after the arena walk was verified): the area list and its count,
-   * the orphan lists, the page count, and the page lists of worker
-   * `workerId`'s areas (its pages all go on the active lists). Pages of other
-   * workers are left to them. Used after an operation was cut short.
+   * the orphan lists and the page count. Worker `workerId`'s pages go on the
+   * active lists of `keepArea` when it is theirs (this handle's own repair),
+   * else become orphans; its other areas are given up (as tombstones with
+   * `asTombstones`). Pages of other workers are left to them. Returns the
+   * number of the worker's pages made orphans.
    */
-  private rebuildSlabLocked(workerId: number): void {
+  private rebuildSlabLocked(workerId: number, keepArea: number, asTombstones: boolean): number {
     const u32 = this._u32;
     const limit = u32[H_HEAP_BYTES] - EPILOGUE_BYTES;
     const areas: number[] = [];
@@ -1361,7 +1368,7 @@ export class Heap {
     u32[H_SLAB_AREA_COUNT] = areas.length;
     u32[H_SLAB_PAGES] = pages.length;
     u32[H_SLAB_TOMBSTONES] = tombstones;
-    const mine = new Set(areas.filter((a) => u32[(a >>> 2) + A_WORKER] === workerId));
+    const mine = areas.filter((a) => u32[(a >>> 2) + A_WORKER] === workerId);
     const workerOf = new Map(areas.map((a) => [a, u32[(a >>> 2) + A_WORKER]]));
     for (const a of mine) {
       for (let cls = 0; cls < CLASS_COUNT; cls++) {
@@ -1369,22 +1376,33 @@ export class Heap {
       }
     }
     for (let cls = 0; cls < CLASS_COUNT; cls++) u32[H_SLAB_ORPHANS + cls] = 0;
+    let orphaned = 0;
     for (const p of pages) {
       const h = p >>> 2;
       const cls = u32[h + P_CLASS];
       const area = u32[h + P_AREA];
-      if (mine.has(area) && u32[h + P_OWNER] === workerId) {
+      const owner = u32[h + P_OWNER];
+      if (owner === workerId && area === keepArea && keepArea !== 0) {
+        // The handle's current area keeps its pages, all on the active lists.
         const entry = (area >>> 2) + A_CLASSES + (cls << 2);
         u32[h + P_STATE] = STATE_ACTIVE;
         pushPage(u32, entry + E_ACTIVE, p);
         u32[entry + E_PAGES]++;
-      } else if (workerOf.get(area) !== u32[h + P_OWNER] || u32[h + P_OWNER] === 0) {
+      } else if (owner === workerId || owner === 0 || workerOf.get(area) !== owner) {
+        // The worker's other pages, orphans, and pages whose area is gone.
+        if (owner === workerId) orphaned++;
         u32[h + P_OWNER] = 0;
         u32[h + P_AREA] = 0;
         u32[h + P_STATE] = STATE_ORPHAN;
         pushPage(u32, H_SLAB_ORPHANS + cls, p);
       }
     }
+    // The worker's other areas hold no pages now: give them up (kept as
+    // tombstones when another handle recovers the worker: it may still read them).
+    for (const a of mine) {
+      if (a !== keepArea) this.abandonAreaLocked(a, asTombstones);
+    }
+    return orphaned;
   }
 
   // ---- internals (the heap lock is held) ----
@@ -1967,11 +1985,11 @@ export class Heap {
         throw new HeapCorruptionError("this handle's slab area was overwritten", area);
       }
       this.begin();
+      this.area = 0;
+      this.areaWords = 0;
       u32[(area >>> 2) + A_MAGIC] = 0;
       u32[H_SLAB_TOMBSTONES]--;
       arenaFree(u32, area - 8);
-      this.area = 0;
-      this.areaWords = 0;
       u32[H_OP] = 0;
     } finally {
       this.unlock();
