@@ -919,6 +919,7 @@ export class Heap {
     let c = 0;
     this.lock();
     try {
+      this.drainDeferredIfAnyLocked();
       c = this.chunkOf("reallocate", ptr);
       alignBytes = 1 << tagAlignLog(this._u32[(c + 4) >>> 2]);
       this.begin();
@@ -940,7 +941,7 @@ export class Heap {
       this.lock();
     } catch {
       // The heap lock is busy past the timeout (or the heap was found damaged):
-      // the new block is ready, so hand the old one to the next lock holder
+      // the new block is ready, so queue the old one for a later operation to free
       // instead of leaking either block.
       this.deferFree(c);
       return moved;
@@ -1009,6 +1010,7 @@ export class Heap {
     this.flushAllocCount();
     this.lock();
     try {
+      this.drainDeferredIfAnyLocked();
       const u32 = this._u32;
       const largest = arenaLargestFree(u32);
       const classes = this.slabStatsLocked();
@@ -1093,6 +1095,7 @@ export class Heap {
   check(): void {
     this.lock();
     try {
+      this.drainDeferredIfAnyLocked();
       this.checkLocked();
     } finally {
       this.unlock();
@@ -1130,6 +1133,7 @@ export class Heap {
     this.lock();
     try {
       this.begin();
+      this.drainDeferredLocked();
       // Forget the area before it is freed: a handle must never reach a freed
       // area, even when this operation is cut short.
       const area = this.area;
@@ -1416,8 +1420,7 @@ export class Heap {
     const i32 = this._i32;
     if (Atomics.compareExchange(i32, H_LOCK, 0, this.workerId << 1) !== 0) this.lockContended();
     if (this._u32[H_HEAP_BYTES] > this.viewBytes) this.refreshViews();
-    const u32 = this._u32;
-    if ((u32[H_OP] | u32[H_DEFERRED]) !== 0) this.lockedSlowChecks();
+    if (this._u32[H_OP] !== 0) this.lockedSlowChecks();
   }
 
   /** Takes the heap lock, without looking at the heap's marks. */
@@ -1446,25 +1449,28 @@ export class Heap {
     if (this.areaWords !== 0) u32[this.areaWords + A_BEAT]++;
   }
 
-  /** `lock()`'s rare cases: a cut-short operation's mark, or deferred frees (lock held). */
+  /** `lock()` found a cut-short operation's mark: releases the lock and reports it. */
   private lockedSlowChecks(): void {
+    const op = this._u32[H_OP];
+    this.unlock();
+    throw new HeapCorruptionError(
+      `an operation of worker ${op} was cut short; heap.recover(${op}) repairs it`,
+      H_OP * 4,
+    );
+  }
+
+  /**
+   * Frees the blocks whose free was deferred, if any (heap lock held). Runs
+   * on the less frequent paths (`realloc`, an allocation about to grow the
+   * heap, `stats`, `check`, `detach`, `recover`), not on every lock.
+   */
+  private drainDeferredIfAnyLocked(): void {
     const u32 = this._u32;
+    if (u32[H_DEFERRED] === 0) return;
     const op = u32[H_OP];
-    if (op !== 0) {
-      this.unlock();
-      throw new HeapCorruptionError(
-        `an operation of worker ${op} was cut short; heap.recover(${op}) repairs it`,
-        H_OP * 4,
-      );
-    }
-    this.begin();
-    try {
-      this.drainDeferredLocked();
-    } catch (e) {
-      this.unlock(); // the mark stays: the deferred list is broken
-      throw e;
-    }
-    this._u32[H_OP] = 0;
+    u32[H_OP] = this.workerId;
+    this.drainDeferredLocked(); // throws with the mark set if the list is broken
+    this._u32[H_OP] = op;
   }
 
   /**
@@ -1506,8 +1512,8 @@ export class Heap {
   }
 
   /**
-   * Queues the used arena chunk `c` to be freed by the next holder of the
-   * heap lock (lock-free push). The chunk is re-tagged internal first, so the
+   * Queues the used arena chunk `c` to be freed by a later operation (see
+   * `drainDeferredIfAnyLocked`; lock-free push). The chunk is re-tagged internal first, so the
    * old pointer is no longer accepted by `free` or `realloc`.
    */
   private deferFree(c: number): void {
@@ -1579,6 +1585,10 @@ export class Heap {
   private allocLocked(needBytes: number, alignLog: number): number {
     const alignBytes = 1 << alignLog;
     let ptr = arenaAlloc(this._u32, needBytes, alignBytes, alignLog);
+    if (ptr === 0 && this._u32[H_DEFERRED] !== 0) {
+      this.drainDeferredIfAnyLocked();
+      ptr = arenaAlloc(this._u32, needBytes, alignBytes, alignLog);
+    }
     if (ptr === 0 && this.growFor(needBytes + (alignBytes > 8 ? alignBytes + MIN_CHUNK : 0))) {
       ptr = arenaAlloc(this._u32, needBytes, alignBytes, alignLog);
     }
