@@ -21,12 +21,23 @@
 export { Heap } from "./src/heap/heap.ts";
 export { SlabClass } from "./src/heap/heap.ts";
 export type {
+  AttachOptions,
   HeapOptions,
   HeapStats,
   RecoverReport,
+  RestoreOptions,
   SlabClassStats,
   SlabStats,
+  WasmMemory,
 } from "./src/heap/heap.ts";
+export { RegionKind } from "./src/heap/regions.ts";
+export type {
+  HeapRegions,
+  RegionKindValue,
+  SlabAreaRegion,
+  SlabPageRegion,
+  SlabPageState,
+} from "./src/heap/regions.ts";
 export * from "./src/sync/mod.ts";
 export {
   DoubleFreeError,

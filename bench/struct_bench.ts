@@ -16,12 +16,16 @@
  *   own `alloc` + `free` of 24 bytes.
  * - "walk": visiting 1,000,000 records of a `StructArray` (summing a field)
  *   by checked cursor, unchecked cursor, `each`, `at(i)` and `for…of`.
+ * - "string fields": reading and setting a 16-byte ASCII string in 10,000
+ *   records, a variable-length `utf8()` field against a fixed `utf8(16)`
+ *   (the baseline). `bench/struct_fields_compare.ts` has the same in
+ *   interleaved rounds, and field access against the previous commit.
  *
  * @module
  */
 
 import { Heap } from "../mod.ts";
-import { defineStruct, f64, type ViewOf } from "../structs/mod.ts";
+import { defineStruct, f64, u32, utf8, type ViewOf } from "../structs/mod.ts";
 
 const N = 1_000_000;
 const Vec3 = defineStruct("Vec3", { x: f64, y: f64, z: f64 });
@@ -190,6 +194,53 @@ Deno.bench("for…of (a view per record)", walk, () => {
   let sum = 0;
   for (const r of records) sum += r.x;
   sink = sum;
+});
+
+// ---------------------------------------------------------------------------
+
+const strings = { group: "string fields: 16-byte ASCII x 10,000 records" };
+const S = 10_000;
+const FixedText = defineStruct("FixedText", { id: u32, s: utf8(16) });
+const VarText = defineStruct("VarText", { id: u32, s: utf8() });
+const textHeap = Heap.create({ initialBytes: 4 << 20 });
+const fixedTexts = Array.from(
+  { length: S },
+  (_, i) => FixedText.create(textHeap, { s: `${String(i).padStart(6, "0")}-abcdefghi` }),
+);
+const varTexts = Array.from(
+  { length: S },
+  (_, i) => VarText.create(textHeap, { s: `${String(i).padStart(6, "0")}-abcdefghi` }),
+);
+
+Deno.bench("read utf8(16)", { group: `${strings.group} (read)`, baseline: true }, () => {
+  let n = 0;
+  for (let i = 0; i < S; i++) n += fixedTexts[i].s.length;
+  sink = n;
+});
+
+Deno.bench("read utf8()", { group: `${strings.group} (read)` }, () => {
+  let n = 0;
+  for (let i = 0; i < S; i++) n += varTexts[i].s.length;
+  sink = n;
+});
+
+Deno.bench("set utf8(16)", { group: `${strings.group} (set)`, baseline: true }, () => {
+  for (let i = 0; i < S; i++) {
+    fixedTexts[i].s = (i & 1) === 0 ? "abcdefghijklmnop" : "ABCDEFGHIJKLMNOP";
+  }
+});
+
+Deno.bench("set utf8() (same length: in place)", { group: `${strings.group} (set)` }, () => {
+  for (let i = 0; i < S; i++) {
+    varTexts[i].s = (i & 1) === 0 ? "abcdefghijklmnop" : "ABCDEFGHIJKLMNOP";
+  }
+});
+
+Deno.bench('set utf8() "" then 16 bytes (a new block)', { group: `${strings.group} (set)` }, () => {
+  for (let i = 0; i < S; i++) {
+    varTexts[i].s = "";
+    varTexts[i].s = "abcdefghijklmnop";
+  }
 });
 
 globalThis.addEventListener("unload", () => {

@@ -53,6 +53,16 @@ function registerBenches(): void {
   });
 
   Deno.bench({
+    name: "Mutex lock+unlock through the token with using",
+    group,
+    fn(): void {
+      for (let i = 0; i < PAIRS; i++) {
+        using _ = mutex.lock();
+      }
+    },
+  });
+
+  Deno.bench({
     name: "bare spin lock, plain Int32Array",
     group,
     fn(): void {

@@ -1,5 +1,5 @@
 /**
- * The shared work queue of `examples/work_queue.ts`: a ring of job numbers in
+ * The shared work queue of `examples/work_queue.ts`: a ring of job numbers (there: pointers to job records) in
  * heap words, guarded by a `Mutex`, with `Condition`s for "not empty" and
  * "not full". Every worker opens the same queue from its pointers.
  *

@@ -20,6 +20,7 @@ particles.each((p, i) => {
   p.pos.x = i;
   p.vel.x = 1;
   p.vel.y = 0.5;
+  p.label = i % 1000 === 0 ? `particle ${i}, a milestone` : `p${i}`;
 });
 
 // Two workers, each owns half of the particles; both see the same memory.
@@ -53,14 +54,17 @@ const workersMs = performance.now() - started;
 
 let moved = 0;
 particles.each((p, i) => {
-  if (p.steps === STEPS && p.pos.x === i + STEPS && p.pos.y === STEPS * 0.5) moved++;
+  const label = i % 1000 === 0 ? `particle ${i}, a milestone` : `p${i}`;
+  if (p.steps === STEPS && p.pos.x === i + STEPS && p.pos.y === STEPS * 0.5 && p.label === label) {
+    moved++;
+  }
 });
 console.log(
   `2 workers (ids ${results.map((r) => r.workerId).join(", ")}) moved ${moved} of ${COUNT} ` +
     `particles ${STEPS} steps each in ${workersMs.toFixed(0)} ms`,
 );
 if (moved !== COUNT) throw new Error(`Demo failed: ${COUNT - moved} particles were not updated`);
-particles.destroy();
+particles.destroy(); // the records and every label's block
 
 // Churn: random alloc / free / realloc of blocks from 4 bytes to 2 KiB.
 const live: number[] = [];

@@ -49,6 +49,11 @@ export interface Entry {
 export const ENTRIES: readonly Entry[] = [
   { subpath: ".", specifier: PACKAGE_NAME, source: "mod.ts" },
   { subpath: "./structs", specifier: `${PACKAGE_NAME}/structs`, source: "structs/mod.ts" },
+  {
+    subpath: "./collections",
+    specifier: `${PACKAGE_NAME}/collections`,
+    source: "src/collections/mod.ts",
+  },
 ];
 
 /** The parts of deno.json the npm tooling reads. */

@@ -9,6 +9,14 @@
 // record beyond their end is opened (create, at, a reference, an array), and
 // every record keeps a reference to this shared object, not to the arrays.
 
+/** What the blocks of variable-length fields are allocated and freed with. */
+export interface OwnerHeap {
+  /** Allocates a block. */
+  alloc(sizeBytes: number, alignBytes: number): number;
+  /** Frees a block. */
+  free(ptr: number): void;
+}
+
 /** The views of one buffer. Fields are replaced, never mutated, when the buffer grows. */
 export class HeapViews {
   /** The buffer viewed. */
@@ -37,6 +45,12 @@ export class HeapViews {
   i64: BigInt64Array = new BigInt64Array(0);
   /** Little-endian access at any byte offset. */
   dv: DataView = new DataView(new ArrayBuffer(0));
+  /**
+   * The heap handle this buffer was last used with in this thread (`create`,
+   * `at`, `createArray`, `arrayAt`): variable-length fields allocate and free
+   * their blocks through it.
+   */
+  heap: OwnerHeap | null = null;
 
   constructor(buffer: SharedArrayBuffer) {
     this.buffer = buffer;

@@ -19,6 +19,19 @@ export interface FieldLayout {
   readonly align: number;
 }
 
+/**
+ * A heap block a record owns: a variable-length string or vec field, at any
+ * depth (nested structs and fixed arrays of structs are flattened).
+ */
+export interface OwnedSlot {
+  /** Byte offset of the field's pointer word in the record (its length word follows). */
+  readonly offset: number;
+  /** Bytes per element: 1 for a string, the element size for a vec. */
+  readonly elementSize: number;
+  /** True for a vec (a capacity word follows the length). */
+  readonly vec: boolean;
+}
+
 /** A complete layout. */
 export interface Layout {
   readonly name: string;
@@ -28,6 +41,34 @@ export interface Layout {
   readonly packed: boolean;
   /** True if the struct holds atomic fields at any depth (they need natural alignment). */
   readonly needsNaturalAlign: boolean;
+  /** The blocks a record owns (empty for most types): freed by `destroy`, duplicated by copies. */
+  readonly owned: readonly OwnedSlot[];
+}
+
+/** The owned slots of a field of `type` at `offset`. */
+function ownedOf(type: FieldType, offset: number, out: OwnedSlot[]): void {
+  switch (type.kind) {
+    case "string":
+      out.push({ offset, elementSize: 1, vec: false });
+      return;
+    case "vec":
+      out.push({ offset, elementSize: type.element.size, vec: true });
+      return;
+    case "struct":
+      for (const slot of _layoutOf(type).owned) {
+        out.push({ ...slot, offset: offset + slot.offset });
+      }
+      return;
+    case "array":
+      if (type.element.kind === "struct") {
+        const inner = _layoutOf(type.element).owned;
+        if (inner.length === 0) return;
+        for (let i = 0; i < type.length; i++) {
+          ownedOf(type.element, offset + i * type.element.size, out);
+        }
+      }
+      return;
+  }
 }
 
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -204,5 +245,7 @@ export function _computeLayout(
       }
     }
   }
-  return { name, fields: out, size, align, packed, needsNaturalAlign: natural };
+  const owned: OwnedSlot[] = [];
+  for (const f of out) ownedOf(f.type, f.offset, owned);
+  return { name, fields: out, size, align, packed, needsNaturalAlign: natural, owned };
 }

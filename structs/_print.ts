@@ -44,7 +44,15 @@ function fieldValue(view: ViewInstance, field: FieldLayout, json: boolean): unkn
       return json && typeof value === "bigint" ? String(value) : value;
     }
     case "utf8":
+    case "string":
       return record[field.name];
+    case "vec": {
+      const handle = record[field.name] as { toJSON(): unknown[]; toArray(): unknown[] };
+      if (json) return handle.toJSON();
+      return handle.toArray().map((v) =>
+        typeof v === "object" && v !== null ? snapshot(v as ViewInstance, false, null) : v
+      );
+    }
     case "ref":
     case "selfref": {
       const ptr = view.$v.dv.getUint32(at, true);

@@ -3,9 +3,19 @@
 // exported from mod.ts.
 
 import { _describe } from "./_brand.ts";
+import { _noField, _scalarError } from "./_check.ts";
 import type { Runtime, ViewClass, ViewInstance } from "./_codegen.ts";
-import type { HeapViews } from "./_heap_views.ts";
-import type { FieldLayout, Layout } from "./_layout.ts";
+import { HeapViews } from "./_heap_views.ts";
+import { _layoutOf, type FieldLayout, type Layout } from "./_layout.ts";
+import {
+  _copyOwned,
+  _freeOwned,
+  _heapOf,
+  _setValidateHook,
+  _strRead,
+  _strSet,
+  _VecHandle,
+} from "./_owned.ts";
 import { _utf8Length, _utf8Read, _utf8Write } from "./_utf8_codec.ts";
 import { AtomicBigInt, AtomicInt } from "./atomic.ts";
 import { _StructArray } from "./struct_array.ts";
@@ -109,7 +119,25 @@ function copy(target: ViewInstance, source: ViewInstance): void {
       `Cannot copy ${type.name} record: the source record is in another heap: ${source.$p}`,
     );
   }
-  target.$v.u8.copyWithin(target.$p, source.$p, source.$p + type.size);
+  copyRecord(target.$v, type, target.$p, source.$p);
+}
+
+/**
+ * Copies the `type` record at `from` onto the one at `to`: the bytes, then
+ * a copy of every block the source owns (the target's old blocks are freed
+ * first). Copying a record onto itself changes nothing.
+ */
+function copyRecord(views: HeapViews, type: AnyStructType, to: number, from: number): void {
+  if (to === from) return;
+  const owned = _layoutOf(type).owned;
+  if (owned.length === 0) {
+    views.u8.copyWithin(to, from, from + type.size);
+    return;
+  }
+  const heap = _heapOf(views, type.name);
+  _freeOwned(views, heap, to, owned);
+  views.u8.copyWithin(to, from, from + type.size);
+  _copyOwned(views, heap, to, owned);
 }
 
 function assign(view: ViewInstance, layout: Layout, index: number, value: unknown): void {
@@ -139,7 +167,7 @@ function assignStruct(
         }": the ${type.name} record is in another heap: ${source.$p}`,
       );
     }
-    views.u8.copyWithin(ptr, source.$p, source.$p + type.size);
+    copyRecord(views, type, ptr, source.$p);
     return;
   }
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
@@ -259,14 +287,201 @@ export function _readElement(dv: DataView, kind: string, at: number): number | b
   }
 }
 
-function checkInit(init: object, layout: Layout): void {
+/** Throws for the first key of `init` that is not a field of `layout`. */
+function checkKeys(init: object, layout: Layout, where: string, path: string): void {
   for (const key in init) {
     if (!layout.fields.some((f) => f.name === key)) {
-      throw new TypeError(
-        `Cannot initialise ${layout.name}: it has no field named ${JSON.stringify(key)}`,
-      );
+      const names = layout.fields.map((f) => f.name);
+      const at = path === "" ? "" : ` (at "${path.slice(0, -1)}")`;
+      throw new TypeError(`${where}: ${_noField(layout.name, key, names)}${at}`);
     }
   }
+}
+
+/**
+ * Checks a whole init object for `type` against the field types, without
+ * writing anything: every error `create` or `assign` could meet while
+ * writing is thrown here first, naming the field's path.
+ */
+function validate(init: object, type: AnyStructType, views: HeapViews, where: string): void {
+  validateFields(init, type, views, where, "");
+}
+
+function validateFields(
+  init: object,
+  type: AnyStructType,
+  views: HeapViews,
+  where: string,
+  path: string,
+): void {
+  const layout = _layoutOf(type);
+  const fields = layout.fields;
+  const values = init as Record<string, unknown>;
+  let known = 0;
+  let keys = 0;
+  for (let i = 0; i < fields.length; i++) {
+    const value = values[fields[i].name];
+    if (value === undefined) continue;
+    known++;
+    validateValue(fields[i].type, value, views, where, path + fields[i].name, type);
+  }
+  for (const _ in init) keys++;
+  if (keys !== known) checkKeys(init, layout, where, path);
+}
+
+function validateValue(
+  type: FieldType,
+  value: unknown,
+  views: HeapViews,
+  where: string,
+  path: string,
+  self: AnyStructType,
+): void {
+  const at = `${where}: field "${path}"`;
+  switch (type.kind) {
+    case "scalar": {
+      const error = _scalarError(type.name, value, at);
+      if (error !== null) throw error;
+      return;
+    }
+    case "atomic": {
+      const error = _scalarError(type.element, value, at);
+      if (error !== null) throw error;
+      return;
+    }
+    case "utf8": {
+      if (typeof value !== "string") {
+        throw new TypeError(`${at}: value must be a string: ${_describe(value)}`);
+      }
+      const length = _utf8Length(value);
+      if (length < 0) {
+        throw new RangeError(
+          `${at}: string contains U+0000 at index ${-1 - length}: ${preview(value)}`,
+        );
+      }
+      if (length > type.maxBytes) {
+        throw new RangeError(
+          `${at}: string needs ${length} UTF-8 bytes but the field holds ${type.maxBytes}: ${
+            preview(value)
+          }`,
+        );
+      }
+      return;
+    }
+    case "string":
+      if (typeof value !== "string") {
+        throw new TypeError(`${at}: value must be a string: ${_describe(value)}`);
+      }
+      return;
+    case "ref":
+    case "selfref": {
+      if (value === null) return;
+      const target = type.kind === "ref" ? type.target : self;
+      if (!target.is(value)) {
+        throw new TypeError(
+          `${at}: value must be a ${target.name} record or null: ${_describe(value)}`,
+        );
+      }
+      if ((value as unknown as ViewInstance).$v !== views) {
+        throw new TypeError(
+          `${at}: the ${target.name} record is in another heap: ${
+            (value as unknown as ViewInstance).$p
+          }`,
+        );
+      }
+      return;
+    }
+    case "struct":
+      validateStruct(type, value, views, where, path);
+      return;
+    case "array":
+    case "vec": {
+      if (
+        typeof value !== "object" || value === null ||
+        typeof (value as ArrayLike<unknown>).length !== "number"
+      ) {
+        throw new TypeError(
+          `${at}: value must be an array-like${
+            type.kind === "array" ? ` of ${type.length} elements` : ""
+          }: ${_describe(value)}`,
+        );
+      }
+      const items = value as ArrayLike<unknown>;
+      if (type.kind === "array" && items.length !== type.length) {
+        throw new RangeError(`${at}: expected ${type.length} elements, got ${items.length}`);
+      }
+      const element = type.element;
+      for (let i = 0; i < items.length; i++) {
+        if (element.kind === "struct") {
+          validateStruct(element, items[i], views, where, `${path}[${i}]`);
+        } else {
+          const error = _scalarError(element.name, items[i], `${where}: field "${path}[${i}]"`);
+          if (error !== null) throw error;
+        }
+      }
+      return;
+    }
+  }
+}
+
+function validateStruct(
+  type: AnyStructType,
+  value: unknown,
+  views: HeapViews,
+  where: string,
+  path: string,
+): void {
+  if (type.is(value)) {
+    if ((value as unknown as ViewInstance).$v !== views) {
+      throw new TypeError(
+        `${where}: field "${path}": the ${type.name} record is in another heap: ${
+          (value as unknown as ViewInstance).$p
+        }`,
+      );
+    }
+    return;
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new TypeError(
+      `${where}: field "${path}": value must be a ${type.name} init object or record: ${
+        _describe(value)
+      }`,
+    );
+  }
+  validateFields(value, type, views, where, `${path}.`);
+}
+
+_setValidateHook((init, type, views, where) => validateFields(init, type, views, where, ""));
+
+function checkCopy(source: ViewInstance, views: HeapViews, where: string): void {
+  if (source.$v !== views) {
+    throw new TypeError(`${where}: the source record is in another heap: ${source.$p}`);
+  }
+}
+
+function badScalar(layout: Layout, index: number, value: unknown): never {
+  const field = layout.fields[index];
+  throw _scalarError(
+    (field.type as { name: string }).name,
+    value,
+    `Cannot set field "${fieldName(layout, index)}"`,
+  ) ?? new TypeError(`Cannot set field "${fieldName(layout, index)}": ${_describe(value)}`);
+}
+
+const READ_ONLY_HINT: Record<string, string> = {
+  struct: "write its fields, or use Type.assign",
+  array: "write its elements through the typed array or StructArray it reads as",
+  atomic: "use its store() method",
+  vec: "use its assign(), set() or push() methods",
+};
+
+function readOnly(layout: Layout, index: number): never {
+  const kind = layout.fields[index].type.kind;
+  throw new TypeError(
+    `Cannot set field "${fieldName(layout, index)}": a ${kind} field cannot be assigned: ${
+      READ_ONLY_HINT[kind]
+    }`,
+  );
 }
 
 /** The helpers handed to every generated view class. */
@@ -279,8 +494,16 @@ export const _RUNTIME: Runtime = {
   inlineArray: (views, element, elementClass, ptr, length) =>
     new _StructArray(element, views, elementClass, ptr, length, null, 0),
   assign,
-  checkInit,
+  validate,
+  checkCopy,
+  badScalar,
+  readOnly,
+  strRead: _strRead,
+  strSet: _strSet,
+  Vec: _VecHandle as unknown as Runtime["Vec"],
+  freeOwned: (views, heap, ptr, layout) => _freeOwned(views, heap, ptr, layout.owned),
   copy,
+  emptyViews: new HeapViews(new SharedArrayBuffer(8)),
   AtomicInt,
   AtomicBigInt,
 };

@@ -100,3 +100,59 @@ export function _utf8Read(u8: Uint8Array, offset: number, maxBytes: number): str
   scratch.set(u8.subarray(offset, end));
   return decoder.decode(scratch.subarray(0, n));
 }
+
+/** The number of UTF-8 bytes `text` encodes to (lone surrogates count as U+FFFD; U+0000 is one byte). */
+export function _utf8Bytes(text: string): number {
+  let bytes = 0;
+  const n = text.length;
+  for (let i = 0; i < n; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x80) {
+      bytes += 1;
+    } else if (c < 0x800) {
+      bytes += 2;
+    } else if (c >= 0xd800 && c <= 0xdbff && i + 1 < n) {
+      const d = text.charCodeAt(i + 1);
+      if (d >= 0xdc00 && d <= 0xdfff) {
+        bytes += 4;
+        i++;
+      } else {
+        bytes += 3;
+      }
+    } else {
+      bytes += 3;
+    }
+  }
+  return bytes;
+}
+
+/** Longest string read by the straight-line ASCII readers. */
+const ASCII_READ_MAX = 32;
+
+/**
+ * `ASCII_READERS[n](u8, q)`: the `n` bytes at `q` as a string if they are all
+ * ASCII, else null. One `String.fromCharCode` call with `n` arguments, so the
+ * only object made is the string itself.
+ */
+const ASCII_READERS: ((u8: Uint8Array, q: number) => string | null)[] = [];
+for (let n = 1; n <= ASCII_READ_MAX; n++) {
+  const names = Array.from({ length: n }, (_, i) => `c${i}`);
+  const loads = names.map((c, i) => `${c} = u8[q${i === 0 ? "" : ` + ${i}`}]`).join(", ");
+  ASCII_READERS[n] = new Function(
+    "fromCharCode",
+    `"use strict"; return function ascii${n}(u8, q) { var ${loads}; if ((${
+      names.join(" | ")
+    }) > 127) return null; return fromCharCode(${names.join(", ")}); };`,
+  )(String.fromCharCode);
+}
+
+/** Decodes the `n` (≥ 1) UTF-8 bytes at `offset` (malformed sequences become U+FFFD). */
+export function _utf8ReadN(u8: Uint8Array, offset: number, n: number): string {
+  if (n <= ASCII_READ_MAX) {
+    const s = ASCII_READERS[n](u8, offset);
+    if (s !== null) return s;
+  }
+  if (scratch.length < n) scratch = new Uint8Array(Math.max(n, scratch.length * 2));
+  scratch.set(u8.subarray(offset, offset + n));
+  return decoder.decode(scratch.subarray(0, n));
+}

@@ -53,6 +53,13 @@ export { ref, RefType, selfRef, SelfRefType } from "./ref.ts";
 export { bool, f32, f64, i16, i32, i64, i8, ScalarType, u16, u32, u64, u8 } from "./scalar.ts";
 export type { ScalarKind, ScalarValues } from "./scalar.ts";
 export type { StructArray, StructArrayHeap, StructCursor } from "./struct_array.ts";
+export type {
+  ColumnsCursor,
+  ColumnsView,
+  NumberArray,
+  StructColumn,
+  StructColumns,
+} from "./struct_columns.ts";
 export { defineStruct, StructType } from "./struct_type.ts";
 export type { StructFieldInfo, StructHeap, StructOptions } from "./struct_type.ts";
 export type {
@@ -72,7 +79,11 @@ export type {
   StructInit,
   StructRecord,
   StructView,
+  VecInit,
+  VecValue,
   ViewOf,
   WritableFieldNames,
 } from "./types.ts";
-export { utf8, Utf8Type } from "./utf8.ts";
+export { StringType, utf8, Utf8Type } from "./utf8.ts";
+export { vec, VecType } from "./vec.ts";
+export type { Vec, VecElementType } from "./vec.ts";

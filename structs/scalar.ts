@@ -53,8 +53,10 @@ export interface ScalarValues {
 /**
  * A scalar field type. Its size and alignment follow the x86-64 C ABI
  * (`uint8_t` … `double`, `bool` as one byte, 64-bit integers aligned to 8).
- * Stores wrap like a C cast (`u8` stores `300` as `44`); 64-bit fields take
- * only `bigint` values.
+ * Stores are checked: integer fields take integers in their range (a
+ * `RangeError` otherwise, never a silent wrap), floats any number, 64-bit
+ * fields `bigint`s in range, `bool` booleans (or 0 and 1); a value of the
+ * wrong JS type is a `TypeError`. Every error names the field.
  *
  * @typeParam K The scalar kind.
  *
@@ -96,16 +98,18 @@ export class ScalarType<K extends ScalarKind = ScalarKind> {
 /**
  * Unsigned 8-bit integer field (`uint8_t`), read as a `number` in `0..255`.
  *
- * @example An unsigned byte wraps like C
+ * @example An unsigned byte is checked
  * ```ts
  * import { Heap } from "@typedheap/typedheap";
  * import { defineStruct, u8 } from "@typedheap/typedheap/structs";
  * import assert from "node:assert/strict";
  *
  * const Pixel = defineStruct("Pixel", { r: u8, g: u8, b: u8 });
- * const pixel = Pixel.create(Heap.create(), { r: 300, g: -1 });
- * assert.equal(pixel.r, 44);
- * assert.equal(pixel.g, 255);
+ * const pixel = Pixel.create(Heap.create(), { r: 255, g: 1 });
+ * assert.equal(pixel.r, 255);
+ * assert.throws(() => (pixel.g = 300), RangeError); // Cannot set field "Pixel.g": …
+ * assert.throws(() => (pixel.g = "7" as never), TypeError);
+ * assert.equal(pixel.g, 1);
  * assert.equal(Pixel.size, 3);
  * ```
  */
@@ -175,8 +179,9 @@ export const u32: ScalarType<"u32"> = new ScalarType("u32", 4);
  * import assert from "node:assert/strict";
  *
  * const Counter = defineStruct("Counter", { value: i32 });
- * const c = Counter.create(Heap.create(), { value: 2 ** 31 });
- * assert.equal(c.value, -(2 ** 31));
+ * const c = Counter.create(Heap.create(), { value: -(2 ** 31) });
+ * assert.equal(c.value, -2147483648);
+ * assert.throws(() => (c.value = 2 ** 31), RangeError);
  * ```
  */
 export const i32: ScalarType<"i32"> = new ScalarType("i32", 4);
@@ -213,8 +218,8 @@ export const f32: ScalarType<"f32"> = new ScalarType("f32", 4);
 export const f64: ScalarType<"f64"> = new ScalarType("f64", 8);
 
 /**
- * Boolean field stored as one byte (`bool`): writes store `1` for truthy
- * values and `0` otherwise; reads are `true` for any non-zero byte.
+ * Boolean field stored as one byte (`bool`): writes take `true`/`false`
+ * (or 1 and 0) and store 1 or 0; reads are `true` for any non-zero byte.
  *
  * @example A boolean flag
  * ```ts
@@ -232,7 +237,8 @@ export const f64: ScalarType<"f64"> = new ScalarType("f64", 8);
 export const bool: ScalarType<"bool"> = new ScalarType("bool", 1);
 
 /**
- * Unsigned 64-bit integer field (`uint64_t`), read and written as a `bigint`.
+ * Unsigned 64-bit integer field (`uint64_t`), read and written as a `bigint`
+ * (a `number` is a `TypeError`: convert with `BigInt(n)`).
  *
  * @example Storing the largest u64
  * ```ts

@@ -5,8 +5,18 @@
  * @module
  */
 
+import { _layoutOf } from "./_layout.ts";
+import { _freeOwned } from "./_owned.ts";
 import type { ViewClass, ViewInstance } from "./_codegen.ts";
 import type { HeapViews } from "./_heap_views.ts";
+import {
+  _buildIteration,
+  _loopFor,
+  _reduceLoopFor,
+  type CursorInstance,
+  type Iteration,
+} from "./_iterate.ts";
+import { _arrayColumn, type StructColumn } from "./struct_columns.ts";
 import type { StructFields, StructType, StructView } from "./types.ts";
 
 /**
@@ -50,6 +60,7 @@ export interface StructArrayHeap {
  *   p.y = i * 10;
  * });
  * assert.equal(points.at(2).y, 20);
+ * assert.equal(points.reduce((sum, p) => sum + p.y, 0), 30);
  * assert.deepEqual([...points].map((p) => p.x), [0, 1, 2]);
  * assert.equal(points.at(1).ptr, points.ptr + Point.size);
  * points.destroy();
@@ -81,12 +92,37 @@ export interface StructArray<F extends StructFields> {
    */
   each(fn: (record: StructView<F>, index: number) => void): void;
   /**
+   * Folds the records into one value, like `Array.prototype.reduce` with an
+   * initial value, moving one reused view as {@linkcode StructArray.each}
+   * does. For sums and other aggregates prefer it to `each` with a captured
+   * variable: V8 keeps the accumulator in a register here, where a number
+   * written to a variable of the enclosing function is boxed on every write
+   * (several times slower, with a plain `Float64Array` as much as here).
+   *
+   * @typeParam A The accumulator's type.
+   * @param fn Called with the accumulator, the moving view and the record's index; returns the new accumulator.
+   * @param initial The accumulator before the first record.
+   * @returns The accumulator after the last record (`initial` for an empty array).
+   */
+  reduce<A>(fn: (acc: A, record: StructView<F>, index: number) => A, initial: A): A;
+  /**
    * A cursor: one reusable view that {@linkcode StructCursor.seek} moves to
    * any record, for loops that must make no object per record.
    *
    * @returns A new cursor at record 0.
    */
   cursor(): StructCursor<F>;
+  /**
+   * One number field of every record as a typed array (a view of the whole
+   * heap), the index of record 0's field and the stride in elements, for a
+   * raw loop: `for (let i = 0, j = start; i < length; i++, j += stride) array[j]`.
+   *
+   * @param path A number field, or a dotted path through nested structs (`"pos.x"`).
+   * @returns The column.
+   * @throws {TypeError} If `path` does not name a number field.
+   * @throws {RangeError} If the field is not aligned for a typed array (packed layouts).
+   */
+  column(path: string): StructColumn;
   /** A new view per record, in order. @returns An iterator over the records. */
   [Symbol.iterator](): IterableIterator<StructView<F>>;
   /**
@@ -107,8 +143,9 @@ export interface StructArray<F extends StructFields> {
  *
  * `seek` checks its index, which costs about as much again as the field
  * accesses of a small record in a tight loop; `seekUnchecked` (for loops
- * whose bounds are already right) and {@linkcode StructArray.each} run at
- * the speed of raw typed-array indexing.
+ * whose bounds are already right) runs at the speed of a raw typed-array
+ * loop (`bench/struct_program.ts`). The cursor class is generated per struct
+ * type, so cursors of other types never slow it down.
  *
  * @typeParam F The fields of the element type.
  *
@@ -196,18 +233,31 @@ export class _StructArray<F extends StructFields> implements StructArray<F> {
   each(fn: (record: StructView<F>, index: number) => void): void {
     const n = this.length;
     if (n === 0) return;
-    const stride = this.stride;
-    const ptr = this.ptr;
-    const view = new this.$C(this.$v, ptr);
-    const record = view as unknown as StructView<F>;
-    for (let i = 0; i < n; i++) {
-      view.$p = ptr + i * stride;
-      fn(record, i);
-    }
+    // A loop generated for this record type and this callback's source:
+    // see structs/_iterate.ts for why one shared loop is slow.
+    const loop = _loopFor(_iterationOf(this.$C, this.type.name, this.stride), fn, n);
+    loop(this.$v, this.ptr, n, fn);
+  }
+
+  reduce<A>(fn: (acc: A, record: StructView<F>, index: number) => A, initial: A): A {
+    const n = this.length;
+    if (n === 0) return initial;
+    const loop = _reduceLoopFor(_iterationOf(this.$C, this.type.name, this.stride), fn, initial, n);
+    return loop(this.$v, this.ptr, n, fn, initial) as A;
   }
 
   cursor(): StructCursor<F> {
-    return new _StructCursor(this, new this.$C(this.$v, this.ptr));
+    const Cursor = _iterationOf(this.$C, this.type.name, this.stride).Cursor;
+    return new Cursor(
+      this,
+      new this.$C(this.$v, this.ptr),
+      this.ptr,
+      this.length,
+    ) as unknown as StructCursor<F>;
+  }
+
+  column(path: string): StructColumn {
+    return _arrayColumn(this.type, this.$v, this.ptr, this.length, path);
   }
 
   *[Symbol.iterator](): IterableIterator<StructView<F>> {
@@ -221,6 +271,13 @@ export class _StructArray<F extends StructFields> implements StructArray<F> {
       throw new TypeError(
         `Cannot destroy ${this.type.name} array: it is a field of another record: ${this.ptr}`,
       );
+    }
+    const owned = _layoutOf(this.type).owned;
+    if (owned.length > 0) {
+      // Every element's strings and vecs first (their words are in the block).
+      for (let i = 0; i < this.length; i++) {
+        _freeOwned(this.$v, this.$heap, this.ptr + i * this.stride, owned);
+      }
     }
     this.$heap.free(this.$block);
   }
@@ -282,50 +339,98 @@ function indexError(operation: string, type: string, length: number, index: numb
   );
 }
 
-/** The implementation of {@linkcode StructCursor}. */
-class _StructCursor<F extends StructFields> implements StructCursor<F> {
-  readonly array: _StructArray<F>;
-  index: number;
-  readonly $view: ViewInstance;
-  readonly $base: number;
-  readonly $stride: number;
-  readonly $length: number;
+const iterations = new WeakMap<ViewClass, Iteration>();
+const arrayClasses = new WeakMap<ViewClass, typeof _StructArray>();
+let generatedArrays = 0;
 
-  constructor(array: _StructArray<F>, view: ViewInstance) {
-    this.array = array;
-    this.index = 0;
-    this.$view = view;
-    this.$base = array.ptr;
-    this.$stride = array.stride;
-    this.$length = array.length;
-  }
+function atError(array: _StructArray<StructFields>, index: number): never {
+  indexError("get record of", array.type.name, array.length, index);
+}
 
-  get record(): StructView<F> {
-    return this.$view as unknown as StructView<F>;
+/**
+ * A new array of records whose class is generated for its element view
+ * class: its `at` constructs views of that one class, so V8 can inline the
+ * construction into the caller and, when the view does not escape, not
+ * allocate it at all (the shared `at` constructs the views of every struct
+ * type and cannot). Arrays of different types have different classes; the
+ * other methods stay shared (they run once per loop, not once per record).
+ */
+export function _newStructArray<F extends StructFields>(
+  type: StructType<F>,
+  views: HeapViews,
+  View: ViewClass,
+  ptr: number,
+  length: number,
+  heap: StructArrayHeap | null,
+  block: number,
+): _StructArray<F> {
+  let ArrayClass = arrayClasses.get(View);
+  if (ArrayClass === undefined) {
+    const name = type.name.replace(/[^A-Za-z0-9_]/g, "_");
+    // The counter keeps every source distinct (see structs/_iterate.ts).
+    const source = `"use strict";
+return class _${name}_array_${++generatedArrays} extends Base {
+  at(i) {
+    if ((i >>> 0) !== i || i >= this.length) atError(this, i);
+    return new View(this.$v, this.ptr + i * ${type.size});
   }
+  cursor() {
+    return new Cursor(this, new View(this.$v, this.ptr), this.ptr, this.length);
+  }
+};
+//# sourceURL=typedheap:${name}.array`;
+    const Cursor = _iterationOf(View, type.name, type.size).Cursor;
+    ArrayClass = new Function("Base", "View", "Cursor", "atError", source)(
+      _StructArray,
+      View,
+      Cursor,
+      atError,
+    ) as typeof _StructArray;
+    arrayClasses.set(View, ArrayClass);
+  }
+  return new ArrayClass(type, views, View, ptr, length, heap, block) as _StructArray<F>;
+}
 
-  seek(index: number): StructView<F> {
-    if ((index >>> 0) !== index || index >= this.$length) {
-      indexError("seek", this.array.type.name, this.$length, index);
-    }
-    this.index = index;
-    const view = this.$view;
-    view.$p = this.$base + index * this.$stride;
-    return view as unknown as StructView<F>;
+/** The generated cursor class and `each` loops of a view class (made on first use). */
+export function _iterationOf(View: ViewClass, typeName: string, stride: number): Iteration {
+  let iteration = iterations.get(View);
+  if (iteration === undefined) {
+    iteration = _buildIteration(View, typeName, "$p", stride, _seekError, _addCursorPrinting);
+    iterations.set(View, iteration);
   }
+  return iteration;
+}
 
-  seekUnchecked(index: number): StructView<F> {
-    this.index = index;
-    const view = this.$view;
-    view.$p = this.$base + index * this.$stride;
-    return view as unknown as StructView<F>;
-  }
+/** What a cursor's printing and errors read from the array (or columns) it walks. */
+interface Walked {
+  readonly type: { readonly name: string };
+  readonly length: number;
+  readonly ptr: number;
+}
 
-  [Symbol.for("Deno.customInspect")](): string {
-    return `StructCursor(${this.array.type.name}[${this.$length}]@${this.$base}, index ${this.index})`;
-  }
+function cursorName(cursor: CursorInstance): string {
+  const array = cursor.array as Walked;
+  return `StructCursor(${array.type.name}[${array.length}]@${array.ptr}, index ${cursor.index})`;
+}
 
-  [Symbol.for("nodejs.util.inspect.custom")](): string {
-    return `StructCursor(${this.array.type.name}[${this.$length}]@${this.$base}, index ${this.index})`;
-  }
+/** Throws the error of `seek` to a bad index. */
+export function _seekError(cursor: CursorInstance, index: number): never {
+  const array = cursor.array as Walked;
+  indexError("seek", array.type.name, array.length, index);
+}
+
+/** Adds the Deno and Node inspect hooks to a generated cursor class. */
+export function _addCursorPrinting(prototype: object): void {
+  Object.defineProperties(prototype, {
+    [Symbol.for("Deno.customInspect")]: {
+      value: function inspect(this: CursorInstance): string {
+        return cursorName(this);
+      },
+    },
+    [Symbol.for("nodejs.util.inspect.custom")]: {
+      value: function inspect(this: CursorInstance): string {
+        return cursorName(this);
+      },
+    },
+  });
 }

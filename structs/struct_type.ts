@@ -17,8 +17,10 @@ import {
 import { _viewsOf, type HeapViews } from "./_heap_views.ts";
 import { _computeLayout, _layouts, type Layout } from "./_layout.ts";
 import { _addPrinting } from "./_print.ts";
+import { _freeOwned } from "./_owned.ts";
 import { _hooks, _RUNTIME } from "./_runtime.ts";
-import { _StructArray, type StructArray } from "./struct_array.ts";
+import { _newStructArray, type StructArray } from "./struct_array.ts";
+import { _columnsAt, _createColumns, type StructColumns } from "./struct_columns.ts";
 import type {
   AnyStructType,
   FieldEntries,
@@ -168,6 +170,7 @@ export class StructType<F extends StructFields> {
   #create: CreateRecord;
   #allocAlign: number;
   #headerBytes: number;
+  #owned: boolean;
 
   /**
    * Defines a struct type; same as {@linkcode defineStruct}.
@@ -189,6 +192,7 @@ export class StructType<F extends StructFields> {
     this.#layout = layout;
     this.#allocAlign = Math.max(layout.align, 8);
     this.#headerBytes = Math.max(layout.align, 8);
+    this.#owned = layout.owned.length > 0;
     _layouts.set(this, layout);
     _brand(this);
     this.#View = buildView(this, layout, layout.align);
@@ -317,6 +321,7 @@ export class StructType<F extends StructFields> {
   at(heap: StructHeap, ptr: number): StructView<F> {
     const views = _viewsOf(heap.buffer);
     this.#checkPtr(views, ptr, this.size, "open");
+    views.heap = heap;
     return new this.#View(views, ptr) as unknown as StructView<F>;
   }
 
@@ -349,13 +354,22 @@ export class StructType<F extends StructFields> {
     // a map check, where `instanceof` would keep a view that is created and
     // destroyed in one function from being optimized away. Anything else
     // goes through `is()`.
-    heap.free(
-      typeof record === "number"
-        ? record
-        : (record as unknown as ViewInstance | null)?.$t === this
-        ? (record as unknown as ViewInstance).$p
-        : pointerOf(this, record),
-    );
+    const ptr = typeof record === "number"
+      ? record
+      : (record as unknown as ViewInstance | null)?.$t === this
+      ? (record as unknown as ViewInstance).$p
+      : pointerOf(this, record);
+    if (this.#owned) this.#freeBlocks(heap, ptr);
+    heap.free(ptr);
+  }
+
+  /** Frees the blocks of the record at `ptr` (checked to be a live block first, when the heap can tell). */
+  #freeBlocks(heap: StructHeap, ptr: number): void {
+    const sized = heap as StructHeap & { usableSize?(ptr: number): number };
+    if (typeof sized.usableSize === "function") sized.usableSize(ptr);
+    const views = _viewsOf(heap.buffer);
+    this.#checkPtr(views, ptr, this.size, "destroy");
+    _freeOwned(views, heap, ptr, this.#layout.owned);
   }
 
   /**
@@ -393,13 +407,14 @@ export class StructType<F extends StructFields> {
       );
     }
     const header = this.#headerBytes;
+    views.heap = heap;
     const block = heap.alloc(header + length * size, this.#allocAlign);
     const ptr = block + header;
     views.cover(ptr + length * size);
     views.u8.fill(0, block, ptr + length * size);
     views.u32[(ptr - 8) >>> 2] = length;
     views.u32[(ptr - 4) >>> 2] = size;
-    return new _StructArray(this, views, this.#View, ptr, length, heap, block);
+    return _newStructArray(this, views, this.#View, ptr, length, heap, block);
   }
 
   /**
@@ -442,7 +457,65 @@ export class StructType<F extends StructFields> {
       );
     }
     if (!views.cover(ptr + length * stride)) throw outside(this, "open array", ptr, views);
-    return new _StructArray(this, views, this.#View, ptr, length, heap, ptr - header);
+    views.heap = heap;
+    return _newStructArray(this, views, this.#View, ptr, length, heap, ptr - header);
+  }
+
+  /**
+   * Allocates zeroed struct-of-arrays storage for `length` records: each
+   * field is its own contiguous typed array in the heap (16-byte aligned),
+   * walked with the same `at`, `each`, `cursor` and `column` as an array of
+   * records. See {@linkcode StructColumns} for when to prefer it.
+   *
+   * @param heap The heap to allocate in.
+   * @param length The number of records: an integer from 0.
+   * @returns The columns.
+   * @throws {TypeError} If a field is not a scalar (nested structs, arrays, strings, references and atomics are not stored as columns).
+   * @throws {RangeError} If `length` is not such an integer or the columns would exceed 4 GiB.
+   *
+   * @example One typed array per field
+   * ```ts
+   * import { Heap } from "@typedheap/typedheap";
+   * import { defineStruct, f64 } from "@typedheap/typedheap/structs";
+   * import assert from "node:assert/strict";
+   *
+   * const Body = defineStruct("Body", { x: f64, vx: f64 });
+   * const bodies = Body.createColumns(Heap.create(), 3);
+   * bodies.each((b, i) => (b.vx = i));
+   * bodies.each((b) => (b.x += b.vx));
+   * assert.deepEqual([...bodies.column("x").array], [0, 1, 2]);
+   * bodies.destroy();
+   * ```
+   */
+  createColumns(heap: StructHeap, length: number): StructColumns<F> {
+    return _createColumns<F>(this, heap, length);
+  }
+
+  /**
+   * Opens struct-of-arrays storage made by {@linkcode StructType.createColumns}
+   * from its pointer, in any worker that attached the same heap.
+   *
+   * @param heap The heap holding the columns.
+   * @param ptr The columns' pointer (their `ptr`).
+   * @returns The columns.
+   * @throws {InvalidPointerError} If `ptr` cannot be such columns, or their header does not match this type.
+   *
+   * @example Sharing columns by pointer
+   * ```ts
+   * import { Heap } from "@typedheap/typedheap";
+   * import { defineStruct, i32 } from "@typedheap/typedheap/structs";
+   * import assert from "node:assert/strict";
+   *
+   * const Score = defineStruct("Score", { points: i32 });
+   * const heap = Heap.create();
+   * const scores = Score.createColumns(heap, 5);
+   * scores.at(4).points = 9;
+   * assert.equal(Score.columnsAt(Heap.attach(heap.buffer), scores.ptr).at(4).points, 9);
+   * scores.destroy();
+   * ```
+   */
+  columnsAt(heap: StructHeap, ptr: number): StructColumns<F> {
+    return _columnsAt<F>(this, heap, ptr);
   }
 
   /**
@@ -602,6 +675,10 @@ function cDeclaration(type: FieldType, name: string): string {
       return `${cDeclaration(type.element, name)}[${type.length}]`;
     case "utf8":
       return `char ${name}[${type.maxBytes}]`;
+    case "string":
+      return `uint32_t ${name}[2] /* utf8: block pointer, byte length */`;
+    case "vec":
+      return `uint32_t ${name}[3] /* ${type.name}: block pointer, length, capacity */`;
     case "ref":
     case "selfref":
       return `uint32_t ${name} /* ${type.name} */`;

@@ -12,7 +12,8 @@ import type { RefType, SelfRefType } from "./ref.ts";
 import type { ScalarType, ScalarValues } from "./scalar.ts";
 import type { StructArray } from "./struct_array.ts";
 import type { StructType } from "./struct_type.ts";
-import type { Utf8Type } from "./utf8.ts";
+import type { StringType, Utf8Type } from "./utf8.ts";
+import type { Vec, VecElementType, VecType } from "./vec.ts";
 
 export type { StructType };
 
@@ -47,6 +48,8 @@ export type FieldType =
   | ScalarType
   | ArrayType
   | Utf8Type
+  | StringType
+  | VecType
   // deno-lint-ignore no-explicit-any
   | RefType<any>
   | SelfRefType
@@ -200,6 +203,8 @@ export interface AtomicInits {
 export type FieldValue<T, F extends StructFields> = T extends ScalarType<infer K> ? ScalarValues[K]
   : T extends ArrayType<infer E> ? ArrayValue<E>
   : T extends Utf8Type ? string
+  : T extends StringType ? string
+  : T extends VecType<infer E> ? VecValue<E>
   : T extends SelfRefType ? StructView<F> | null
   : T extends RefType<infer G> ? StructView<G> | null
   : T extends AtomicType<infer K> ? AtomicHandles[K]
@@ -243,11 +248,51 @@ export type ArrayValue<E extends ArrayElementType> = E extends ScalarType<infer 
 export type FieldInit<T, F extends StructFields> = T extends ScalarType<infer K> ? ScalarValues[K]
   : T extends ArrayType<infer E> ? ArrayInit<E>
   : T extends Utf8Type ? string
+  : T extends StringType ? string
+  : T extends VecType<infer E> ? VecInit<E>
   : T extends SelfRefType ? StructView<F> | null
   : T extends RefType<infer G> ? StructView<G> | null
   : T extends AtomicType<infer K> ? AtomicInits[K]
   : T extends StructType<infer G> ? StructInit<G> | StructView<G>
   : never;
+
+/**
+ * The handle a vec field reads as: a {@linkcode Vec} of numbers, booleans or
+ * bigints with a typed-array `view()`, or of record views.
+ *
+ * @typeParam E The element type.
+ *
+ * @example Vec value types
+ * ```ts
+ * import { Heap } from "@typedheap/typedheap";
+ * import { defineStruct, f32, vec, type VecValue } from "@typedheap/typedheap/structs";
+ * import assert from "node:assert/strict";
+ *
+ * const T = defineStruct("T", { v: vec(f32) });
+ * const v: VecValue<typeof f32> = T.create(Heap.create(), { v: [0.5] }).v;
+ * assert.ok(v.view() instanceof Float32Array);
+ * ```
+ */
+export type VecValue<E extends VecElementType> = E extends ScalarType<infer K>
+  ? Vec<ScalarValues[K], K extends "bool" ? boolean | number : ScalarValues[K], ScalarArrays[K]>
+  : E extends StructType<infer G> ? Vec<StructView<G>, StructInit<G> | StructView<G>>
+  : never;
+
+/**
+ * The value a vec field takes in an init object: any number of elements.
+ *
+ * @typeParam E The element type.
+ *
+ * @example Vec init types
+ * ```ts
+ * import type { u8, VecInit } from "@typedheap/typedheap/structs";
+ * import assert from "node:assert/strict";
+ *
+ * const bytes: VecInit<typeof u8> = [1, 2, 3, 4, 5];
+ * assert.equal(bytes.length, 5);
+ * ```
+ */
+export type VecInit<E extends VecElementType> = ArrayInit<E>;
 
 /**
  * The value an array field takes in an init object: exactly `length` elements.
@@ -286,7 +331,8 @@ export type ArrayInit<E extends ArrayElementType> = E extends ScalarType<"bool">
  * ```
  */
 export type WritableFieldNames<F> = {
-  [K in keyof F]: F[K] extends { readonly kind: "array" | "atomic" | "struct" } ? never : K;
+  [K in keyof F]: F[K] extends { readonly kind: "array" | "atomic" | "struct" | "vec" } ? never
+    : K;
 }[keyof F];
 
 /**

@@ -1,5 +1,6 @@
 /**
- * Fixed-capacity UTF-8 string fields.
+ * UTF-8 string fields: fixed-capacity (inline in the record) and
+ * variable-length (in a heap block the record owns).
  *
  * @module
  */
@@ -53,6 +54,66 @@ export class Utf8Type {
 }
 
 /**
+ * A variable-length UTF-8 string field: the record holds a pointer to a heap
+ * block with the string's bytes and the byte length (8 bytes, aligned to 4:
+ * `uint32_t ptr, len`). The record owns the block: assigning a new string
+ * reuses it when the new bytes fit its size (rounded up to 8), otherwise
+ * allocates a new block and frees the old one; `destroy` frees it. The empty
+ * string holds no block. Any string fits, U+0000 included; lone surrogates
+ * are stored as U+FFFD, as `TextEncoder` does. Made by {@linkcode utf8}
+ * without a capacity.
+ *
+ * @example Inspecting a variable-length string type
+ * ```ts
+ * import { utf8 } from "@typedheap/typedheap/structs";
+ * import assert from "node:assert/strict";
+ *
+ * const text = utf8();
+ * assert.equal(text.name, "utf8");
+ * assert.deepEqual([text.kind, text.size, text.align], ["string", 8, 4]);
+ * ```
+ */
+export class StringType {
+  /** Which family of field type this is. */
+  readonly kind: "string" = "string";
+  /** The name of this type in layouts: `"utf8"`. */
+  readonly name: "utf8" = "utf8";
+  /** Size in bytes in the record (pointer and byte length). */
+  readonly size: number = 8;
+  /** Alignment in bytes. */
+  readonly align: number = 4;
+
+  /** Creates the type. Use {@linkcode utf8} without arguments instead. */
+  constructor() {
+    _brand(this);
+    Object.freeze(this);
+  }
+}
+
+const VARIABLE = new StringType();
+
+/**
+ * Makes a variable-length UTF-8 string field type: any length, stored in a
+ * heap block the record owns (see {@linkcode StringType}).
+ *
+ * @returns The field type.
+ *
+ * @example A name of any length
+ * ```ts
+ * import { Heap } from "@typedheap/typedheap";
+ * import { defineStruct, utf8 } from "@typedheap/typedheap/structs";
+ * import assert from "node:assert/strict";
+ *
+ * const heap = Heap.create();
+ * const User = defineStruct("User", { name: utf8() });
+ * const user = User.create(heap, { name: "zoë" });
+ * user.name = "a much longer name than any fixed field would hold";
+ * assert.equal(user.name.length, 50);
+ * User.destroy(heap, user); // frees the string's block too
+ * ```
+ */
+export function utf8(): StringType;
+/**
  * Makes a fixed-capacity UTF-8 string field type.
  *
  * @param maxBytes The capacity in bytes: an integer from 1 to 2^30.
@@ -74,7 +135,10 @@ export class Utf8Type {
  * assert.equal(user.name, "12345678");
  * ```
  */
-export function utf8(maxBytes: number): Utf8Type {
+export function utf8(maxBytes: number): Utf8Type;
+export function utf8(...args: unknown[]): Utf8Type | StringType {
+  if (args.length === 0 || (args.length === 1 && args[0] === undefined)) return VARIABLE;
+  const maxBytes = args[0];
   if (!_isPositiveInteger(maxBytes, MAX_FIELD_BYTES)) {
     throw new RangeError(
       `Cannot define utf8 field type: capacity must be an integer from 1 to ${MAX_FIELD_BYTES}: ${

@@ -87,6 +87,7 @@ import {
   tombstoneMagic,
   unlinkPage,
 } from "../alloc/slab.ts";
+import { registerLocalWorker } from "../sync/_local.ts";
 import {
   DoubleFreeError,
   HeapCorruptionError,
@@ -101,6 +102,7 @@ import {
   EPILOGUE_BYTES,
   FIXED_OVERHEAD_BYTES,
   FORMAT_VERSION,
+  H_BASE_OFFSET,
   H_DEFERRED,
   H_FREE_BYTES,
   H_FREE_CHUNKS,
@@ -115,6 +117,7 @@ import {
   H_MAGIC,
   H_MAX_BYTES,
   H_OP,
+  H_ROOTS,
   H_TOTAL_HI,
   H_TOTAL_LO,
   H_TRIP_HWM,
@@ -126,9 +129,33 @@ import {
   MAX_HEAP_BYTES,
   MIN_CHUNK,
   MIN_HEAP_BYTES,
+  ROOT_SLOTS,
   SIZE_MASK,
   USED_BIT,
 } from "./layout.ts";
+import { checkLockTimeoutMs } from "./_options.ts";
+import { type HeapRegions, walkRegions } from "./regions.ts";
+import {
+  rootDelete,
+  rootGet,
+  rootList,
+  rootNameBytes,
+  rootPointer,
+  rootSet,
+  rootsProblem,
+} from "./roots.ts";
+import { restoreBuffer, restoreMemory, type RestoreOptions, snapshotEnd } from "./snapshot.ts";
+import {
+  attachMemory,
+  checkBaseOffset,
+  createInMemory,
+  currentMemoryBuffer,
+  growMemory,
+  isWasmMemory,
+  memoryGrew,
+} from "./_backing.ts";
+
+export type { RestoreOptions } from "./snapshot.ts";
 import { forceReleaseWord, lockWord, unlockWord, wordOwner } from "../sync/lock_word.ts";
 import { canBlock } from "../sync/_blocking.ts";
 
@@ -171,6 +198,75 @@ export interface HeapOptions {
    * @default {10000}
    */
   lockTimeoutMs?: number;
+  /**
+   * A shared `WebAssembly.Memory` to hold the heap instead of a new
+   * `SharedArrayBuffer`. Pointers are then plain wasm addresses, so wasm code
+   * reads and writes records in place; the heap grows by growing the memory.
+   * With a memory, `initialBytes` defaults to the memory's bytes above
+   * `baseOffset` and must be a multiple of 64 KiB; `maxBytes` defaults to
+   * what the memory's maximum allows (or 4 GiB - 64 KiB where the engine
+   * cannot tell).
+   *
+   * @default {undefined}
+   */
+  memory?: WasmMemory;
+  /**
+   * Where the heap starts in `memory`, a multiple of 64 KiB (a wasm page):
+   * the module's own data below it is never written. Pass the same value to
+   * {@linkcode Heap.attach}.
+   *
+   * @default {0}
+   */
+  baseOffset?: number;
+}
+
+/**
+ * A shared `WebAssembly.Memory`, typed by the parts the heap uses so that no
+ * DOM or wasm type library is needed to use the package (Node's types lack one).
+ *
+ * @example A memory for a heap
+ * ```ts
+ * import { Heap, type WasmMemory } from "@typedheap/typedheap";
+ * import assert from "node:assert/strict";
+ *
+ * const memory: WasmMemory = new WebAssembly.Memory({ initial: 2, maximum: 64, shared: true });
+ * assert.equal(Heap.create({ memory }).byteLength, 131072);
+ * ```
+ */
+export interface WasmMemory {
+  /** The memory's bytes (a `SharedArrayBuffer` for a shared memory). */
+  readonly buffer: ArrayBuffer | SharedArrayBuffer;
+  /**
+   * Grows the memory by `deltaPages` pages of 64 KiB.
+   *
+   * @param deltaPages Pages to add.
+   * @returns The previous size in pages.
+   */
+  grow(deltaPages: number): number;
+}
+
+/**
+ * Options for {@linkcode Heap.attach} with a `WebAssembly.Memory`.
+ *
+ * @example Attaching a heap at an offset
+ * ```ts
+ * import { Heap, type AttachOptions } from "@typedheap/typedheap";
+ * import assert from "node:assert/strict";
+ *
+ * const memory = new WebAssembly.Memory({ initial: 4, maximum: 64, shared: true });
+ * const heap = Heap.create({ memory, baseOffset: 65536 });
+ * const options: AttachOptions = { baseOffset: 65536 };
+ * const p = heap.alloc(8);
+ * assert.equal(Heap.attach(memory, options).usableSize(p), 8);
+ * ```
+ */
+export interface AttachOptions {
+  /**
+   * Where the heap starts in the memory: the `baseOffset` it was created with.
+   *
+   * @default {0}
+   */
+  baseOffset?: number;
 }
 
 /**
@@ -428,9 +524,22 @@ const H_SLOT_KEY = FREE_SLOT_KEY;
  * ```
  */
 export class Heap {
-  /** The shared buffer that holds the whole heap; send it to a worker and {@linkcode Heap.attach} it there. */
-  readonly buffer: SharedArrayBuffer;
-  // Set by refreshViews (called from the constructor).
+  /** The buffer viewed; for a heap in a `WebAssembly.Memory`, re-read after the memory grows. */
+  private _buffer: SharedArrayBuffer;
+  /** The WebAssembly memory holding the heap, or null for a heap in its own buffer. */
+  private readonly memory: WasmMemory | null;
+  /** Byte offset of the heap in the buffer (the memory's `baseOffset`; 0 in a buffer of its own). */
+  private readonly base: number;
+  /** Bytes of the buffer when the views were built. */
+  private bufferBytes = 0;
+  // The public views (from offset 0 of the buffer, so pointers index them);
+  // the same arrays as the private ones below when the heap starts at 0.
+  private _xu8!: Uint8Array;
+  private _xi32!: Int32Array;
+  private _xu32!: Uint32Array;
+  private _xf64!: Float64Array;
+  private _xdv!: DataView;
+  // Set by refreshViews (called from the constructor); they start at the heap's header.
   private _u8!: Uint8Array;
   private _i32!: Int32Array;
   private _u32!: Uint32Array;
@@ -450,8 +559,14 @@ export class Heap {
    */
   private pendingAllocs = 0;
 
-  private constructor(buffer: SharedArrayBuffer) {
-    this.buffer = buffer;
+  private constructor(
+    buffer: SharedArrayBuffer,
+    memory: WasmMemory | null = null,
+    base: number = 0,
+  ) {
+    this._buffer = buffer;
+    this.memory = memory;
+    this.base = base;
     this.refreshViews();
     // Take the next id with a bounded compare-exchange loop, checking the
     // header's word before writing it (a corrupt word never yields id 0, a
@@ -470,6 +585,26 @@ export class Heap {
     }
     if (id === 0) throw new RangeError("Cannot attach heap: the worker id word stayed contended");
     this.workerId = id;
+    registerLocalWorker(buffer, id); // lockWord refuses to wait for a handle of this thread
+  }
+
+  /**
+   * The heap's lock timeout from its header, in milliseconds: how long the heap
+   * lock, and a `Mutex`/`Condition`/`Semaphore`/`Barrier` made on this handle
+   * without a timeout of its own, wait at most (lock objects treat `0` as 10000).
+   *
+   * @returns The timeout in milliseconds.
+   *
+   * @example Reading the lock timeout
+   * ```ts
+   * import { Heap } from "@typedheap/typedheap";
+   * import assert from "node:assert/strict";
+   *
+   * assert.equal(Heap.create({ lockTimeoutMs: 250 }).lockTimeoutMs, 250);
+   * ```
+   */
+  get lockTimeoutMs(): number {
+    return this._u32[H_LOCK_TIMEOUT_MS];
   }
 
   /**
@@ -478,46 +613,82 @@ export class Heap {
    * cover the heap as it is now, rebuilt after any worker grew it. Inside a hot
    * loop, read the view once into a local; read it again after anything that
    * may grow the heap (an allocation, or a pointer received from another worker).
+   * For a heap in a `WebAssembly.Memory` the views start at address 0 of the
+   * memory, so pointers (wasm addresses) index them directly.
    */
   get u8(): Uint8Array {
-    if (this.buffer.byteLength !== this.viewBytes) this.refreshViews();
-    return this._u8;
+    if (this.viewsStale()) this.refreshViews();
+    return this._xu8;
   }
 
   /** Int32 view over the whole heap (usable with `Atomics`); see {@linkcode Heap.u8} on freshness. */
   get i32(): Int32Array {
-    if (this.buffer.byteLength !== this.viewBytes) this.refreshViews();
-    return this._i32;
+    if (this.viewsStale()) this.refreshViews();
+    return this._xi32;
   }
 
   /** Uint32 view over the whole heap; see {@linkcode Heap.u8} on freshness. */
   get u32(): Uint32Array {
-    if (this.buffer.byteLength !== this.viewBytes) this.refreshViews();
-    return this._u32;
+    if (this.viewsStale()) this.refreshViews();
+    return this._xu32;
   }
 
   /** Float64 view over the whole heap; see {@linkcode Heap.u8} on freshness. */
   get f64(): Float64Array {
-    if (this.buffer.byteLength !== this.viewBytes) this.refreshViews();
-    return this._f64;
+    if (this.viewsStale()) this.refreshViews();
+    return this._xf64;
   }
 
   /** DataView over the whole heap (pass `true` for little-endian); see {@linkcode Heap.u8} on freshness. */
   get dv(): DataView {
-    if (this.buffer.byteLength !== this.viewBytes) this.refreshViews();
-    return this._dv;
+    if (this.viewsStale()) this.refreshViews();
+    return this._xdv;
+  }
+
+  /**
+   * The shared buffer that holds the whole heap; send it to a worker and
+   * {@linkcode Heap.attach} it there. For a heap in a `WebAssembly.Memory`,
+   * the memory's buffer (send the memory itself to workers).
+   */
+  get buffer(): SharedArrayBuffer {
+    if (this.viewsStale()) this.refreshViews();
+    return this._buffer;
+  }
+
+  /** True when the buffer grew (in any worker) since the views were built. */
+  private viewsStale(): boolean {
+    return this.memory === null
+      ? this._buffer.byteLength !== this.viewBytes
+      : memoryGrew(this.memory, this._buffer, this.bufferBytes);
   }
 
   /** Rebuilds the views over the buffer's current length (after any worker grew it). */
   private refreshViews(): void {
-    const buffer = this.buffer;
-    const n = buffer.byteLength;
-    this._u8 = new Uint8Array(buffer, 0, n);
-    this._i32 = new Int32Array(buffer, 0, n >>> 2);
-    this._u32 = new Uint32Array(buffer, 0, n >>> 2);
-    this._f64 = new Float64Array(buffer, 0, n >>> 3);
-    this._dv = new DataView(buffer, 0, n);
+    if (this.memory !== null) this._buffer = currentMemoryBuffer(this.memory, this._buffer);
+    const buffer = this._buffer;
+    const total = buffer.byteLength;
+    const base = this.base;
+    const n = total - base;
+    this._u8 = new Uint8Array(buffer, base, n);
+    this._i32 = new Int32Array(buffer, base, n >>> 2);
+    this._u32 = new Uint32Array(buffer, base, n >>> 2);
+    this._f64 = new Float64Array(buffer, base, n >>> 3);
+    this._dv = new DataView(buffer, base, n);
+    if (base === 0) {
+      this._xu8 = this._u8;
+      this._xi32 = this._i32;
+      this._xu32 = this._u32;
+      this._xf64 = this._f64;
+      this._xdv = this._dv;
+    } else {
+      this._xu8 = new Uint8Array(buffer, 0, total);
+      this._xi32 = new Int32Array(buffer, 0, total >>> 2);
+      this._xu32 = new Uint32Array(buffer, 0, total >>> 2);
+      this._xf64 = new Float64Array(buffer, 0, total >>> 3);
+      this._xdv = new DataView(buffer, 0, total);
+    }
     this.viewBytes = n;
+    this.bufferBytes = total;
   }
 
   /**
@@ -537,6 +708,7 @@ export class Heap {
    * ```
    */
   static create(options: HeapOptions = {}): Heap {
+    if (options.memory !== undefined) return Heap.createInMemory(options.memory, options);
     const initialBytes = roundUp8(
       checkByteCount("initialBytes", options.initialBytes ?? DEFAULT_INITIAL_BYTES),
     );
@@ -555,16 +727,7 @@ export class Heap {
         `Cannot create heap: maxBytes must be in [initialBytes, ${MAX_HEAP_BYTES}]: ${options.maxBytes}`,
       );
     }
-    if (
-      typeof lockTimeoutMs !== "number" || !Number.isInteger(lockTimeoutMs) || lockTimeoutMs < 1 ||
-      lockTimeoutMs > 0xffffffff
-    ) {
-      throw new RangeError(
-        `Cannot create heap: lockTimeoutMs must be an integer in [1, 2^32): ${
-          String(lockTimeoutMs)
-        }`,
-      );
-    }
+    checkLockTimeoutMs("create heap", lockTimeoutMs);
     const buffer = new SharedArrayBuffer(initialBytes, { maxByteLength: maxBytes });
     const u32 = new Uint32Array(buffer);
     u32[H_MAGIC] = MAGIC;
@@ -581,7 +744,9 @@ export class Heap {
    * `heap.buffer` by `postMessage`. A buffer that does not hold a heap of this
    * format is rejected with {@linkcode HeapFormatError} and left unwritten.
    *
-   * @param buffer The buffer of a heap made by {@linkcode Heap.create}.
+   * @param buffer The buffer of a heap made by {@linkcode Heap.create}, or the shared
+   *   `WebAssembly.Memory` that holds one (see {@linkcode HeapOptions.memory}).
+   * @param options Where the heap starts in a memory; see {@linkcode AttachOptions}.
    * @returns A new handle (with its own worker id) on the same heap.
    *
    * @example Two handles see the same blocks
@@ -599,14 +764,231 @@ export class Heap {
    * assert.equal(heap.stats().liveAllocations, 0);
    * ```
    */
-  static attach(buffer: SharedArrayBuffer): Heap {
+  static attach(buffer: SharedArrayBuffer | WasmMemory, options: AttachOptions = {}): Heap {
+    if (isWasmMemory(buffer)) {
+      const base = checkBaseOffset("attach", options.baseOffset ?? 0);
+      return new Heap(attachMemory(buffer, base), buffer, base);
+    }
     validateHeader(buffer);
     return new Heap(buffer);
   }
 
+  /** `create` for a heap in a WebAssembly.Memory (see {@linkcode HeapOptions.memory}). */
+  private static createInMemory(memory: WasmMemory, options: HeapOptions): Heap {
+    if (!isWasmMemory(memory)) {
+      throw new TypeError(
+        `Cannot create heap: memory must be a WebAssembly.Memory: ${typeof memory}`,
+      );
+    }
+    const base = checkBaseOffset("create", options.baseOffset ?? 0);
+    const lockTimeoutMs = options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS;
+    checkLockTimeoutMs("create heap", lockTimeoutMs);
+    const buffer = createInMemory(memory, base, {
+      initialBytes: options.initialBytes,
+      maxBytes: options.maxBytes,
+      lockTimeoutMs,
+    });
+    return new Heap(buffer, memory, base);
+  }
+
+  /**
+   * Makes a new heap from a {@linkcode Heap.snapshot}, in a new growable
+   * buffer (or in `options.memory`): every root and live block is where it
+   * was, byte for byte. No page
+   * or lock belongs to a worker of the heap the snapshot came from: slab
+   * pages with live slots become orphans that any worker adopts, empty ones go
+   * back to the arena, the heap lock is free and worker ids start again at 1.
+   * Bad bytes are rejected before anything is allocated.
+   *
+   * @param bytes The snapshot (for example read back from a file).
+   * @param options The restored heap's `maxBytes` and lock timeout; see {@linkcode RestoreOptions}.
+   * @returns A handle on the restored heap.
+   * @throws {HeapFormatError} When `bytes` is truncated, not a heap, or of another format version.
+   * @throws {RangeError} When an option is out of range, or `options.memory` cannot grow enough.
+   *
+   * @example Restoring a saved heap
+   * ```ts
+   * import { Heap } from "@typedheap/typedheap";
+   * import assert from "node:assert/strict";
+   *
+   * const heap = Heap.create();
+   * const p = heap.alloc(24);
+   * heap.f64[p >>> 3] = 2.5;
+   * heap.setRoot("answer", p);
+   * const copy = Heap.restore(heap.snapshot());
+   * const q = copy.getRoot("answer");
+   * assert.equal(copy.f64[q >>> 3], 2.5);
+   * copy.free(q);
+   * copy.check();
+   * ```
+   */
+  static restore(bytes: Uint8Array, options?: RestoreOptions): Heap {
+    const heap = options?.memory === undefined
+      ? new Heap(restoreBuffer(bytes, options))
+      : new Heap(restoreMemory(bytes, options), options.memory, options.baseOffset ?? 0);
+    heap.lock();
+    try {
+      const u32 = heap._u32;
+      for (let n = u32[H_SLAB_AREA_COUNT]; u32[H_SLAB_AREAS] !== 0 && n > 0; n--) {
+        heap.abandonAreaLocked(u32[H_SLAB_AREAS], false); // the old process is gone: no tombstones
+      }
+      heap.sweepOrphansLocked();
+      heap.checkLocked();
+    } finally {
+      heap.unlock();
+    }
+    return heap;
+  }
+
+  /**
+   * A copy of the heap's bytes up to the end of its last used chunk (the free
+   * tail is not copied; {@linkcode Heap.restore} makes it again). It is taken
+   * under the heap lock, so arena operations of other workers wait for it;
+   * but as for {@linkcode Heap.check}, other workers must not allocate or free
+   * small blocks, write to blocks, or hold any lock in the heap meanwhile,
+   * or the copy may catch a half-done change.
+   *
+   * @returns The snapshot; write it to a file and pass it to {@linkcode Heap.restore}.
+   *
+   * @example The free tail is not copied
+   * ```ts
+   * import { Heap } from "@typedheap/typedheap";
+   * import assert from "node:assert/strict";
+   *
+   * const heap = Heap.create({ initialBytes: 8 << 20 });
+   * heap.alloc(100_000);
+   * assert.ok(heap.snapshot().length < 200_000);
+   * ```
+   */
+  snapshot(): Uint8Array {
+    this.lock();
+    try {
+      return this._u8.slice(0, snapshotEnd(this._u32));
+    } finally {
+      this.unlock();
+    }
+  }
+
+  /**
+   * Stores a pointer under a name in the heap's roots table, so any worker,
+   * or a program that restores a snapshot, finds it with {@linkcode Heap.getRoot}.
+   * Setting an existing name replaces its pointer; setting `0` removes it.
+   *
+   * @param name 1 to 40 UTF-8 bytes.
+   * @param ptr A pointer into the heap, or anything with a numeric `ptr` (a struct record view).
+   * @throws {TypeError} When `name` is not a string or `ptr` not a number.
+   * @throws {RangeError} When `name` is empty or too long, `ptr` is outside the heap, or the table (32 roots) is full.
+   *
+   * @example Naming a block
+   * ```ts
+   * import { Heap } from "@typedheap/typedheap";
+   * import assert from "node:assert/strict";
+   *
+   * const heap = Heap.create();
+   * const table = heap.alloc(1024);
+   * heap.setRoot("table", table);
+   * assert.equal(Heap.attach(heap.buffer).getRoot("table"), table);
+   * ```
+   */
+  setRoot(name: string, ptr: number | { readonly ptr: number }): void {
+    const bytes = rootNameBytes("set", name);
+    this.lock();
+    try {
+      const value = rootPointer(ptr, this._u32[H_HEAP_BYTES] + this.base);
+      if (value === 0) {
+        rootDelete(this._u32, this._u8, bytes);
+      } else if (!rootSet(this._u32, this._u8, bytes, value)) {
+        throw new RangeError(`Cannot set root: the table of ${ROOT_SLOTS} roots is full: ${name}`);
+      }
+    } finally {
+      this.unlock();
+    }
+  }
+
+  /**
+   * The pointer stored under `name` by {@linkcode Heap.setRoot}.
+   *
+   * @param name The root's name.
+   * @returns The pointer, or 0 when no root has that name.
+   * @throws {TypeError} When `name` is not a string.
+   * @throws {RangeError} When `name` is empty or longer than 40 UTF-8 bytes.
+   *
+   * @example An unset root reads as 0
+   * ```ts
+   * import { Heap } from "@typedheap/typedheap";
+   * import assert from "node:assert/strict";
+   *
+   * assert.equal(Heap.create().getRoot("missing"), 0);
+   * ```
+   */
+  getRoot(name: string): number {
+    const bytes = rootNameBytes("get", name);
+    this.lock();
+    try {
+      return rootGet(this._u32, this._u8, bytes);
+    } finally {
+      this.unlock();
+    }
+  }
+
+  /**
+   * Removes a root (the block it named stays allocated).
+   *
+   * @param name The root's name.
+   * @returns True when the root existed.
+   * @throws {TypeError} When `name` is not a string.
+   * @throws {RangeError} When `name` is empty or longer than 40 UTF-8 bytes.
+   *
+   * @example Deleting a root
+   * ```ts
+   * import { Heap } from "@typedheap/typedheap";
+   * import assert from "node:assert/strict";
+   *
+   * const heap = Heap.create();
+   * heap.setRoot("a", heap.alloc(8));
+   * assert.equal(heap.deleteRoot("a"), true);
+   * assert.equal(heap.deleteRoot("a"), false);
+   * assert.equal(heap.getRoot("a"), 0);
+   * ```
+   */
+  deleteRoot(name: string): boolean {
+    const bytes = rootNameBytes("delete", name);
+    this.lock();
+    try {
+      return rootDelete(this._u32, this._u8, bytes);
+    } finally {
+      this.unlock();
+    }
+  }
+
+  /**
+   * Every root of the heap.
+   *
+   * @returns An object mapping each root's name to its pointer.
+   *
+   * @example Listing roots
+   * ```ts
+   * import { Heap } from "@typedheap/typedheap";
+   * import assert from "node:assert/strict";
+   *
+   * const heap = Heap.create();
+   * const p = heap.alloc(8);
+   * heap.setRoot("first", p);
+   * assert.deepEqual(heap.roots(), { first: p });
+   * ```
+   */
+  roots(): Record<string, number> {
+    this.lock();
+    try {
+      return rootList(this._u32, this._u8);
+    } finally {
+      this.unlock();
+    }
+  }
+
   /** The current size of the heap in bytes (grows when the heap grows, in every worker). */
   get byteLength(): number {
-    return this.buffer.byteLength;
+    return this.memory === null ? this._buffer.byteLength : Atomics.load(this._u32, H_HEAP_BYTES);
   }
 
   /**
@@ -662,9 +1044,10 @@ export class Heap {
       sizeBytes <= H_SLAB_MAX
     ) {
       const ptr = this.allocSlot(H_CLASS8[(sizeBytes + 7) >>> 3]);
-      if (ptr !== 0) return ptr;
+      if (ptr !== 0) return ptr + this.base;
     }
-    return this.tryAllocChecked(sizeBytes, alignBytes);
+    const ptr = this.tryAllocChecked(sizeBytes, alignBytes);
+    return ptr === 0 ? 0 : ptr + this.base;
   }
 
   /** `tryAlloc` for everything but the fast path: validates, then slab or arena. */
@@ -754,7 +1137,17 @@ export class Heap {
         `Cannot allocate from slab class: index must be an integer in [0, ${CLASS_COUNT}): ${classIndex}`,
       );
     }
-    return this.allocSlot(classIndex);
+    const ptr = this.allocSlot(classIndex);
+    return ptr === 0 ? 0 : ptr + this.base;
+  }
+
+  /**
+   * A pointer a user passed in, as an offset from the heap's start (the same
+   * number unless the heap sits at a `baseOffset` in a WebAssembly.Memory).
+   * The heap's own first byte (never a block) maps to -1, not to null.
+   */
+  private toRel(ptr: number): number {
+    return typeof ptr === "number" && ptr !== 0 ? ptr - this.base || -1 : ptr;
   }
 
   /** `allocClass` without the index check: the hot path for `alloc` and `SlabClass`. */
@@ -806,11 +1199,12 @@ export class Heap {
    * ```
    */
   allocZeroed(sizeBytes: number, alignBytes: number = 8): number {
-    const ptr = this.alloc(sizeBytes, alignBytes);
+    const abs = this.alloc(sizeBytes, alignBytes);
+    const ptr = abs - this.base;
     const base = this.slabPageOf(ptr);
     const usable = base !== 0 ? this._u32[(base >>> 2) + P_SLOT] : this.usableSizeUnchecked(ptr);
     this._u8.fill(0, ptr, ptr + usable);
-    return ptr;
+    return abs;
   }
 
   /**
@@ -833,6 +1227,7 @@ export class Heap {
    * ```
    */
   free(ptr: number): void {
+    if (this.base !== 0) ptr = this.toRel(ptr);
     if (typeof ptr === "number" && (ptr >>> 0) === ptr) {
       if (ptr === 0) return;
       if (ptr >= this.viewBytes) this.refreshViews(); // a pointer from a worker that grew the heap
@@ -910,6 +1305,7 @@ export class Heap {
    */
   realloc(ptr: number, sizeBytes: number): number {
     if (ptr === 0) return this.alloc(sizeBytes);
+    if (this.base !== 0) ptr = this.toRel(ptr);
     checkSize("reallocate", sizeBytes);
     const base = this.slabPageOf(ptr);
     if (base !== 0) return this.reallocSlot(base, ptr, sizeBytes);
@@ -930,7 +1326,7 @@ export class Heap {
       this.unlock();
     }
     if (result === 0) throw new OutOfMemoryError(sizeBytes, alignBytes, this._u32[H_HEAP_BYTES]);
-    if (result > 0) return result;
+    if (result > 0) return result + this.base;
     // Moved: copy outside the lock (both blocks are ours until the old one is
     // freed), so other workers are not held up by a long copy.
     const moved = -result;
@@ -953,7 +1349,7 @@ export class Heap {
     } finally {
       this.unlock();
     }
-    return moved;
+    return moved + this.base;
   }
 
   /**
@@ -975,6 +1371,7 @@ export class Heap {
    * ```
    */
   usableSize(ptr: number): number {
+    if (this.base !== 0) ptr = this.toRel(ptr);
     const base = this.slabPageOf(ptr);
     if (base !== 0) {
       this.checkSlot("get the size of", base, ptr);
@@ -1046,6 +1443,47 @@ export class Heap {
           classes,
         },
       };
+    } finally {
+      this.unlock();
+    }
+  }
+
+  /**
+   * Describes the heap from start to end: the header, every arena chunk
+   * (free, a user block, a slab page or a worker's slab area), every slab page
+   * (class, owner, used / free / remotely freed slots, state) and every
+   * worker's slab area. One pass over the boundary tags under the heap lock:
+   * cheap enough to draw a heap map every animation frame.
+   *
+   * On a thread that may not block (a browser's main thread) the heap lock is
+   * taken by spinning, bounded by the heap's lock timeout; workers hold it only
+   * for the few hundred nanoseconds of an arena operation. Slab slot counts are
+   * read while the pages' owners keep working: they may be a few operations old.
+   *
+   * @returns The map; see {@linkcode HeapRegions}.
+   * @throws {HeapCorruptionError} When a boundary tag, counter or slab header is inconsistent.
+   *
+   * @example The sums of the map agree with stats()
+   * ```ts
+   * import { Heap, RegionKind } from "@typedheap/typedheap";
+   * import assert from "node:assert/strict";
+   *
+   * const heap = Heap.create();
+   * heap.alloc(5000);
+   * heap.alloc(24);
+   * const map = heap.regions();
+   * const stats = heap.stats();
+   * assert.equal(map.usedBytes, stats.usedBytes);
+   * assert.equal(map.freeBytes, stats.freeBytes);
+   * assert.equal(map.blockChunks + map.usedSlots, stats.liveAllocations);
+   * assert.equal(map.pages.length, 1);
+   * assert.equal(map.chunkKind[map.pages[0].chunkIndex], RegionKind.SlabPage);
+   * ```
+   */
+  regions(): HeapRegions {
+    this.lock();
+    try {
+      return walkRegions(this._u32);
     } finally {
       this.unlock();
     }
@@ -1555,7 +1993,13 @@ export class Heap {
     const heapBytes = u32[H_HEAP_BYTES];
     if (u32[H_MAGIC] !== MAGIC) throw new HeapCorruptionError("magic number overwritten", 0);
     if (u32[H_VERSION] !== FORMAT_VERSION) throw new HeapCorruptionError("version overwritten", 4);
-    if (heapBytes > this.buffer.byteLength || heapBytes % 8 !== 0 || heapBytes > u32[H_MAX_BYTES]) {
+    if (u32[H_BASE_OFFSET] !== this.base) {
+      throw new HeapCorruptionError(`base offset ${u32[H_BASE_OFFSET]} is not ${this.base}`, 0);
+    }
+    if (
+      heapBytes > this._buffer.byteLength - this.base || heapBytes % 8 !== 0 ||
+      heapBytes > u32[H_MAX_BYTES]
+    ) {
       throw new HeapCorruptionError(`heap size ${heapBytes} is inconsistent`, H_HEAP_BYTES * 4);
     }
     const problem = headerWordsProblem(u32);
@@ -1578,6 +2022,8 @@ export class Heap {
         H_LIVE * 4,
       );
     }
+    const roots = rootsProblem(u32, heapBytes);
+    if (roots !== "") throw new HeapCorruptionError(roots, H_ROOTS * 4);
     if (slab) this.checkSlabLocked();
   }
 
@@ -1625,7 +2071,8 @@ export class Heap {
     newBytes = Math.min(Math.ceil(newBytes / GROW_STEP_BYTES) * GROW_STEP_BYTES, maxBytes);
     if (newBytes <= oldBytes) return false;
     try {
-      if (this.buffer.byteLength < newBytes) this.buffer.grow(newBytes);
+      if (this.memory !== null) growMemory(this.memory, this._buffer, this.base + newBytes);
+      else if (this._buffer.byteLength < newBytes) this._buffer.grow(newBytes);
     } catch {
       return false; // the platform refused the memory: report out of memory
     }
@@ -2010,13 +2457,13 @@ export class Heap {
   private reallocSlot(base: number, ptr: number, sizeBytes: number): number {
     this.checkSlot("reallocate", base, ptr);
     const slot = this._u32[(base >>> 2) + P_SLOT];
-    if (sizeBytes <= slot && sizeBytes > slot >>> 1) return ptr;
+    if (sizeBytes <= slot && sizeBytes > slot >>> 1) return ptr + this.base;
     // Keep the alignment the slot had: slots start 64-aligned, so a slot is
     // aligned to the largest power of two (up to 64) dividing its size.
-    const moved = this.alloc(sizeBytes, Math.min(SLAB_MAX_ALIGN, slot & -slot));
+    const moved = this.alloc(sizeBytes, Math.min(SLAB_MAX_ALIGN, slot & -slot)) - this.base;
     this._u8.copyWithin(moved, ptr, ptr + Math.min(slot, sizeBytes));
     this.freeSlot("reallocate", base, ptr);
-    return moved;
+    return moved + this.base;
   }
 
   /**

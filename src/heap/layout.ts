@@ -88,6 +88,24 @@ export const H_BINS = H_BITMAP + BITMAP_WORDS;
 /** One past the last header word in use. */
 export const H_END = H_BINS + BIN_COUNT;
 
+/**
+ * First word of the named-roots table (see `src/heap/roots.ts`). It takes the
+ * top of the header, well above `H_END`, so the words in between stay free.
+ */
+export const H_ROOTS = 640;
+/**
+ * Byte offset of the heap in its buffer: 0 for a `SharedArrayBuffer`, the
+ * `baseOffset` for a heap in a `WebAssembly.Memory` (whose pointers are then
+ * absolute addresses, so a snapshot of it only makes sense at that offset).
+ */
+export const H_BASE_OFFSET = H_ROOTS - 1;
+/** Entries in the named-roots table. */
+export const ROOT_SLOTS = 32;
+/** Words of one roots-table entry: pointer, name length, then the name's UTF-8 bytes. */
+export const ROOT_ENTRY_WORDS = 12;
+/** Longest root name, in UTF-8 bytes. */
+export const ROOT_NAME_MAX_BYTES = (ROOT_ENTRY_WORDS - 2) * 4;
+
 /** Byte offset of the first chunk; the word before it is the prologue fence. */
 export const ARENA_START = HEADER_BYTES + 8;
 /** Bytes at the end of the heap taken by the epilogue fence. */
@@ -118,6 +136,10 @@ if (H_USED_BYTES >> 4 === H_LOCK >> 4) {
   throw new Error("Layout: counters share the lock's cache line");
 }
 if (H_END * 4 > HEADER_BYTES) throw new Error("Layout: header words exceed HEADER_BYTES");
+if (H_BASE_OFFSET < H_END) throw new Error("Layout: the roots table overlaps the bins");
+if ((H_ROOTS + ROOT_SLOTS * ROOT_ENTRY_WORDS) * 4 > HEADER_BYTES) {
+  throw new Error("Layout: the roots table exceeds HEADER_BYTES");
+}
 if (BITMAP_WORDS > 32) throw new Error("Layout: the bitmap summary holds at most 32 words");
 if (SMALL_LIMIT !== 1 << SMALL_LIMIT_LOG2) throw new Error("Layout: SMALL_LIMIT is not 2^log2");
 if (ARENA_START % GRANULE !== 0) throw new Error("Layout: ARENA_START is not 8-aligned");

@@ -29,6 +29,12 @@ export interface LockHost {
   /** Per-handle worker id, an integer in `[1, 2^29)`, unique among all handles attached to this heap. */
   readonly workerId: number;
   /**
+   * How long a lock object made on this host waits when no timeout is passed, in
+   * milliseconds. `Heap` reads it from its header. Absent, `0` or not a positive
+   * number means the default of 10000 ms: every wait is bounded.
+   */
+  readonly lockTimeoutMs?: number;
+  /**
    * Allocates `sizeBytes` bytes.
    *
    * @param sizeBytes The size in bytes.

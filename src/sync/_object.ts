@@ -14,8 +14,72 @@ export const MUTEX_MAGIC = 0x4d555458;
 export const CONDITION_MAGIC = 0x434f4e44;
 /** Magic word of a semaphore: "SEMA". */
 export const SEMAPHORE_MAGIC = 0x53454d41;
+/** Magic word of a barrier: "BARR". */
+export const BARRIER_MAGIC = 0x42415252;
 /** Exclusive upper bound of worker ids (the lock word stores `id << 1`). */
 export const WORKER_ID_LIMIT = 2 ** 29;
+/** The wait limit of a lock object whose host gives none (or `0`), in milliseconds. */
+export const DEFAULT_LOCK_TIMEOUT_MS = 10_000;
+/**
+ * What a destroyed lock object's state words hold: an owner id of `2^31 - 1`
+ * with the waiters bit, which is no valid lock state, so every fast path fails.
+ */
+export const DEAD_WORD = -1;
+
+/**
+ * The default wait limit of lock objects made on `host`: its `lockTimeoutMs`
+ * when that is a positive number, else `DEFAULT_LOCK_TIMEOUT_MS`.
+ *
+ * @returns The timeout in milliseconds (finite).
+ */
+export function defaultTimeoutMs(host: LockHost): number {
+  const timeoutMs = host.lockTimeoutMs;
+  return typeof timeoutMs === "number" && timeoutMs > 0 && timeoutMs < Infinity
+    ? timeoutMs
+    : DEFAULT_LOCK_TIMEOUT_MS;
+}
+
+/**
+ * The words a handle points at once its object is destroyed: magic `0` and
+ * every state word `DEAD_WORD`, in a buffer of its own, so a stale handle can
+ * never write into the freed block (whoever owns it now).
+ *
+ * @returns A fresh view of `byteLength` bytes.
+ */
+export function deadWords(byteLength: number): Int32Array {
+  const words = new Int32Array(new SharedArrayBuffer(byteLength));
+  words.fill(DEAD_WORD, 1);
+  return words;
+}
+
+/**
+ * Checks that the words of a lock object still hold its magic word.
+ *
+ * @throws {InvalidPointerError} If the object was destroyed (through this
+ *   handle, when `destroyed` is set, or through another one).
+ */
+export function checkLive(
+  i32: Int32Array,
+  magic: number,
+  destroyed: boolean,
+  operation: string,
+  kind: string,
+  ptr: number,
+): void {
+  if (destroyed) {
+    throw new InvalidPointerError(operation, ptr, `was ${kind} destroyed through this handle`);
+  }
+  const found = Atomics.load(i32, 0);
+  if (found !== magic) {
+    throw new InvalidPointerError(
+      operation,
+      ptr,
+      `no longer holds ${kind} (destroyed?): magic word is 0x${
+        (found >>> 0).toString(16).padStart(8, "0")
+      }`,
+    );
+  }
+}
 
 /**
  * Checks that `host` has a usable worker id.
@@ -93,10 +157,21 @@ export function wordsView(host: LockHost, ptr: number, byteLength: number): Int3
 }
 
 /**
- * Clears the magic word of a lock object and frees it.
+ * Marks a lock object dead and frees it: the state words get `DEAD_WORD` (so a
+ * stale handle's fast path fails and its slow path finds no magic word),
+ * sleepers on `wakeWord` are woken to see it, and the magic word is cleared.
  */
-export function freeObject(host: LockHost, ptr: number): void {
-  Atomics.store(host.i32, ptr >>> 2, 0);
+export function freeObject(
+  host: LockHost,
+  ptr: number,
+  byteLength: number,
+  wakeWord: number,
+): void {
+  const i32 = host.i32;
+  const first = ptr >>> 2;
+  Atomics.store(i32, first, 0);
+  for (let i = 1; i < byteLength >>> 2; i++) Atomics.store(i32, first + i, DEAD_WORD);
+  Atomics.notify(i32, first + wakeWord);
   host.free(ptr);
 }
 

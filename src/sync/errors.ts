@@ -14,12 +14,19 @@
  *
  * @example Timing out on a mutex held by another worker
  * ```ts
- * import { Heap, LockTimeoutError, Mutex } from "@typedheap/typedheap";
+ * import { Heap, type LockHost, LockTimeoutError, Mutex } from "@typedheap/typedheap";
  * import assert from "node:assert/strict";
  *
  * const heap = Heap.create();
- * const other = Heap.attach(heap.buffer);
  * const mutex = Mutex.create(heap);
+ * // Stands in for the heap handle of another worker (a second handle of this
+ * // thread would be reported at once as a deadlock instead).
+ * const other: LockHost = {
+ *   i32: heap.i32,
+ *   workerId: 1000,
+ *   alloc: (sizeBytes) => heap.alloc(sizeBytes),
+ *   free: (ptr) => heap.free(ptr),
+ * };
  * Mutex.at(other, mutex.ptr).lock();
  * assert.throws(
  *   () => mutex.lock(10),
@@ -53,8 +60,11 @@ export class LockTimeoutError extends Error {
 
 /**
  * A lock was used in a way its current state does not allow: unlocked by a worker
- * that does not hold it, unlocked while free, or locked again by its holder (which
- * would otherwise deadlock silently).
+ * that does not hold it, unlocked while free, locked again by its holder, or
+ * waited for while another heap handle of the same thread holds it (which would
+ * otherwise deadlock silently: that handle cannot release while this thread
+ * blocks). A lock word that holds no valid state (a destroyed or overwritten
+ * lock) is reported here too.
  *
  * @example Unlocking a mutex that is not locked
  * ```ts
@@ -78,9 +88,10 @@ export class LockStateError extends Error {
    * @param operation What was attempted, such as `"unlock"`.
    * @param ownerId The worker id that holds the lock, or `0` if it is not locked.
    * @param callerId The worker id that attempted the operation.
+   * @param detail What is wrong, replacing the description derived from the ids.
    */
-  constructor(operation: string, ownerId: number, callerId: number) {
-    super(`Cannot ${operation}: ${describeState(operation, ownerId, callerId)}`);
+  constructor(operation: string, ownerId: number, callerId: number, detail?: string) {
+    super(`Cannot ${operation}: ${detail ?? describeState(operation, ownerId, callerId)}`);
     this.name = "LockStateError";
     this.ownerId = ownerId;
     this.callerId = callerId;

@@ -20,6 +20,7 @@
  */
 
 import { canBlock, waitAsync } from "./_blocking.ts";
+import { isLocalWorker } from "./_local.ts";
 import { LockStateError, LockTimeoutError } from "./errors.ts";
 
 /** Number of compare-and-swap attempts before a contended lock goes to sleep. */
@@ -30,6 +31,8 @@ const WAIT_SLICE_MS = 50;
 const SPIN_CLOCK_EVERY = 1024;
 /** A forced release retries at most this often (the waiters bit can change once). */
 const FORCE_RELEASE_LIMIT = 4;
+/** Locked words hold `ownerId << 1`; an owner id from here up is no lock state. */
+const OWNER_LIMIT = 2 ** 29;
 
 const RESOLVED: Promise<void> = Promise.resolve();
 
@@ -40,12 +43,18 @@ const RESOLVED: Promise<void> = Promise.resolve();
  * lost wake-up costs latency, never a hang). Where the thread may not block, it
  * spins until the deadline instead.
  *
+ * Before it sleeps it checks the holder: if that is another heap handle of this
+ * same thread (on the same buffer object), the wait could never end, since that
+ * handle cannot release while this thread blocks, so it throws `LockStateError`
+ * naming the deadlock at once.
+ *
  * @param i32 The shared `Int32Array` that holds the word.
  * @param index The index of the word in `i32`.
  * @param ownerId The caller's worker id, an integer in `[1, 2^29)`.
  * @param timeoutMs How long to wait at most, in milliseconds (`Infinity` for no limit).
  * @throws {LockTimeoutError} If the word is still locked by another worker at the deadline.
- * @throws {LockStateError} If `ownerId` already holds the word.
+ * @throws {LockStateError} If `ownerId` already holds the word, if another heap handle
+ *   of this thread holds it (a certain deadlock), or if the word holds no lock state.
  *
  * @example Locking and unlocking a word
  * ```ts
@@ -128,6 +137,8 @@ export function unlockWord(i32: Int32Array, index: number, ownerId: number): voi
  * @param timeoutMs How long to wait at most, in milliseconds (`Infinity` for no limit).
  * @returns A promise that resolves once the word is held by `ownerId`, and rejects
  *   with `LockTimeoutError` at the deadline or `LockStateError` if `ownerId` already holds it.
+ *   A holder that is another handle of this thread is waited for (it can release
+ *   while this task awaits).
  *
  * @example Waiting asynchronously for a word
  * ```ts
@@ -225,16 +236,51 @@ export function forceReleaseWord(i32: Int32Array, index: number, expectedOwner: 
 
 function lockWordSlow(i32: Int32Array, index: number, ownerId: number, timeoutMs: number): void {
   const locked = ownerId << 1;
+  let seen = 0;
   for (let spin = 0; spin < SPIN_LIMIT; spin++) {
-    const seen = Atomics.load(i32, index);
+    seen = Atomics.load(i32, index);
     if (seen === 0) {
       if (Atomics.compareExchange(i32, index, 0, locked) === 0) return;
     } else if (seen >>> 1 === ownerId) {
       throw new LockStateError("acquire lock", ownerId, ownerId);
     }
   }
+  // While this thread waits synchronously no other handle of it can run, so a
+  // holder that is one never releases; and none can take the word meanwhile,
+  // so one check before waiting suffices.
+  checkHolder(i32, seen, ownerId);
   if (canBlock()) lockWordBlocking(i32, index, ownerId, timeoutMs);
   else lockWordSpinning(i32, index, ownerId, timeoutMs);
+}
+
+/**
+ * Throws if a synchronous wait for a word that holds `seen` could never end:
+ * the holder is another handle of this thread, or `seen` is no lock state.
+ */
+function checkHolder(i32: Int32Array, seen: number, ownerId: number): void {
+  const holder = seen >>> 1;
+  if (holder === 0) return;
+  if (holder >= OWNER_LIMIT) throw invalidWord(seen, ownerId);
+  if (isLocalWorker(i32.buffer, holder)) {
+    throw new LockStateError(
+      "acquire lock",
+      holder,
+      ownerId,
+      `held by worker ${holder}, another heap handle of this same thread, which cannot ` +
+        `release it while this thread waits; waiting would deadlock (caller is worker ${ownerId})`,
+    );
+  }
+}
+
+/** The error for a word whose value is no lock state (a destroyed or overwritten lock). */
+function invalidWord(seen: number, ownerId: number): LockStateError {
+  return new LockStateError(
+    "acquire lock",
+    seen >>> 1,
+    ownerId,
+    `the word holds 0x${(seen >>> 0).toString(16)}, which is no lock state ` +
+      `(a destroyed or overwritten lock)`,
+  );
 }
 
 function lockWordBlocking(
@@ -256,6 +302,7 @@ function lockWordBlocking(
       if (seen === 0) return;
     }
     if (seen >>> 1 === ownerId) throw new LockStateError("acquire lock", ownerId, ownerId);
+    if (seen >>> 1 >= OWNER_LIMIT) throw invalidWord(seen, ownerId);
     if ((seen & 1) === 0) {
       // Announce a sleeper. If this fails the word changed, and the wait below
       // returns "not-equal" at once.
@@ -292,6 +339,8 @@ function lockWordSpinning(
       if (Atomics.compareExchange(i32, index, 0, locked) === 0) return;
     } else if (seen >>> 1 === ownerId) {
       throw new LockStateError("acquire lock", ownerId, ownerId);
+    } else if (seen >>> 1 >= OWNER_LIMIT) {
+      throw invalidWord(seen, ownerId);
     }
     if ((spin & (SPIN_CLOCK_EVERY - 1)) === 0 && performance.now() >= deadline) {
       if (tryLockWord(i32, index, ownerId)) return;
@@ -326,6 +375,7 @@ async function lockWordAsyncSlow(
       if (seen === 0) return;
     }
     if (seen >>> 1 === ownerId) throw new LockStateError("acquire lock", ownerId, ownerId);
+    if (seen >>> 1 >= OWNER_LIMIT) throw invalidWord(seen, ownerId);
     if ((seen & 1) === 0) {
       Atomics.compareExchange(i32, index, seen, seen | 1);
       seen |= 1;

@@ -1,7 +1,7 @@
 /**
  * Locks whose state lives in heap words, so every worker that attached the heap
  * can use them: `Mutex` (futex-style, owner-checked, with timeouts, an async
- * variant and `using` guards), `Condition`, `Semaphore`, and the word-level
+ * variant and `using` tokens), `Condition`, `Semaphore`, `Barrier`, and the word-level
  * functions they are built on (`lockWord` and friends) for locks embedded in
  * your own records.
  *
@@ -26,6 +26,7 @@
  */
 
 export type { LockHost } from "./_host.ts";
+export { Barrier } from "./barrier.ts";
 export { Condition } from "./condition.ts";
 export { LockStateError, LockTimeoutError } from "./errors.ts";
 export {
@@ -36,5 +37,5 @@ export {
   unlockWord,
   wordOwner,
 } from "./lock_word.ts";
-export { Mutex } from "./mutex.ts";
+export { Mutex, type MutexToken } from "./mutex.ts";
 export { Semaphore } from "./semaphore.ts";

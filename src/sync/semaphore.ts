@@ -8,8 +8,11 @@ import { waitAsync, waitSync } from "./_blocking.ts";
 import type { LockHost } from "./_host.ts";
 import {
   allocObject,
+  checkLive,
   checkObject,
   checkTimeout,
+  deadWords,
+  defaultTimeoutMs,
   freeObject,
   SEMAPHORE_MAGIC,
   wordsView,
@@ -32,7 +35,9 @@ const WAIT_SLICE_MS = 50;
 /**
  * A counting semaphore in the heap, shared by every worker attached to it: a
  * number of permits that `acquire` takes one at a time and `release` gives back.
- * It has no owner, so any worker may release.
+ * It has no owner, so any worker may release. Every wait is bounded (by the
+ * heap's `lockTimeoutMs` unless a timeout is passed). After `destroy()`, every
+ * use through any handle throws `InvalidPointerError` and writes nothing.
  *
  * @example Limiting concurrent use to two
  * ```ts
@@ -50,10 +55,14 @@ const WAIT_SLICE_MS = 50;
  */
 export class Semaphore {
   readonly #host: LockHost;
-  readonly #i32: Int32Array;
+  /** This semaphore's words; after `destroy()`, a dead view of its own. */
+  #i32: Int32Array;
   readonly #ptr: number;
   readonly #count: number;
   readonly #sleepers: number;
+  /** The wait limit when a call passes none: the host's lock timeout. */
+  readonly #timeoutMs: number;
+  #destroyed: boolean;
 
   private constructor(host: LockHost, ptr: number) {
     this.#host = host;
@@ -61,6 +70,8 @@ export class Semaphore {
     this.#ptr = ptr;
     this.#count = COUNT_WORD;
     this.#sleepers = SLEEPERS_WORD;
+    this.#timeoutMs = defaultTimeoutMs(host);
+    this.#destroyed = false;
   }
 
   /**
@@ -138,6 +149,7 @@ export class Semaphore {
    * The number of permits available now. A racy snapshot, for diagnostics.
    *
    * @returns The current permit count.
+   * @throws {InvalidPointerError} If the semaphore was destroyed.
    *
    * @example Counting permits
    * ```ts
@@ -151,14 +163,17 @@ export class Semaphore {
    * ```
    */
   get value(): number {
+    this.#checkLive("read semaphore");
     return Atomics.load(this.#i32, this.#count);
   }
 
   /**
    * Takes one permit, waiting at most `timeoutMs` for one to be released.
    *
-   * @param timeoutMs How long to wait at most, in milliseconds. Defaults to `Infinity`.
+   * @param timeoutMs How long to wait at most, in milliseconds. Defaults to the
+   *   heap's `lockTimeoutMs` (10000 when the host gives none).
    * @throws {LockTimeoutError} If no permit became available before the deadline.
+   * @throws {InvalidPointerError} If the semaphore was destroyed (also while waiting).
    * @throws {RangeError} If `timeoutMs` is negative or NaN.
    *
    * @example Timing out on an empty semaphore
@@ -171,12 +186,13 @@ export class Semaphore {
    * assert.throws(() => semaphore.acquire(5), LockTimeoutError);
    * ```
    */
-  acquire(timeoutMs: number = Infinity): void {
+  acquire(timeoutMs: number = this.#timeoutMs): void {
     checkTimeout("acquire semaphore", timeoutMs);
     if (this.tryAcquire()) return;
     const deadline = performance.now() + timeoutMs;
     // Bounded by the deadline: every pass reads the clock once.
     for (;;) {
+      this.#checkLive("acquire semaphore");
       const seen = Atomics.load(this.#i32, this.#count);
       if (seen > 0) {
         if (Atomics.compareExchange(this.#i32, this.#count, seen, seen - 1) === seen) return;
@@ -202,6 +218,7 @@ export class Semaphore {
    * contention it may give up after a bounded number of attempts.
    *
    * @returns `true` if a permit was taken, else `false`.
+   * @throws {InvalidPointerError} If the semaphore was destroyed.
    *
    * @example Taking the last permit
    * ```ts
@@ -215,6 +232,7 @@ export class Semaphore {
    * ```
    */
   tryAcquire(): boolean {
+    this.#checkLive("acquire semaphore");
     for (let attempt = 0; attempt < TRY_LIMIT; attempt++) {
       const seen = Atomics.load(this.#i32, this.#count);
       if (seen <= 0) return false;
@@ -226,9 +244,11 @@ export class Semaphore {
   /**
    * Like `acquire`, but without blocking the thread: sleeps in `Atomics.waitAsync`.
    *
-   * @param timeoutMs How long to wait at most, in milliseconds. Defaults to `Infinity`.
+   * @param timeoutMs How long to wait at most, in milliseconds. Defaults to the
+   *   heap's `lockTimeoutMs` (10000 when the host gives none).
    * @returns A promise that resolves once a permit is taken, and rejects with
-   *   `LockTimeoutError` if none became available before the deadline.
+   *   `LockTimeoutError` if none became available before the deadline, or
+   *   `InvalidPointerError` if the semaphore was destroyed.
    * @throws {RangeError} If `timeoutMs` is negative or NaN.
    *
    * @example Waiting for a release
@@ -244,12 +264,13 @@ export class Semaphore {
    * assert.equal(semaphore.value, 0);
    * ```
    */
-  async acquireAsync(timeoutMs: number = Infinity): Promise<void> {
+  async acquireAsync(timeoutMs: number = this.#timeoutMs): Promise<void> {
     checkTimeout("acquire semaphore", timeoutMs);
     if (this.tryAcquire()) return;
     const deadline = performance.now() + timeoutMs;
     // Bounded by the deadline, as in acquire.
     for (;;) {
+      this.#checkLive("acquire semaphore");
       const seen = Atomics.load(this.#i32, this.#count);
       if (seen > 0) {
         if (Atomics.compareExchange(this.#i32, this.#count, seen, seen - 1) === seen) return;
@@ -276,6 +297,7 @@ export class Semaphore {
    *
    * @param permits How many permits to release. Defaults to `1`.
    * @throws {RangeError} If `permits` is not a positive integer, or the count would exceed `2^31 - 1`.
+   * @throws {InvalidPointerError} If the semaphore was destroyed.
    *
    * @example Releasing permits
    * ```ts
@@ -295,6 +317,7 @@ export class Semaphore {
         `Cannot release semaphore: permits must be a positive integer: ${permits}`,
       );
     }
+    this.#checkLive("release semaphore");
     const before = Atomics.add(this.#i32, this.#count, permits);
     if (before + permits > MAX_PERMITS) {
       Atomics.sub(this.#i32, this.#count, permits);
@@ -308,7 +331,12 @@ export class Semaphore {
   }
 
   /**
-   * Frees the semaphore's words. No worker may wait on it or use it afterwards.
+   * Frees the semaphore's words and wakes its sleepers (they throw
+   * `InvalidPointerError`). No worker may use it afterwards; any later use throws
+   * `InvalidPointerError` and writes nothing: through this handle always, through
+   * other handles as long as the freed words do not hold a new semaphore.
+   *
+   * @throws {InvalidPointerError} If the semaphore was already destroyed.
    *
    * @example Destroying a semaphore
    * ```ts
@@ -319,9 +347,17 @@ export class Semaphore {
    * const semaphore = Semaphore.create(heap);
    * semaphore.destroy();
    * assert.throws(() => Semaphore.at(heap, semaphore.ptr), InvalidPointerError);
+   * assert.throws(() => semaphore.release(), InvalidPointerError);
    * ```
    */
   destroy(): void {
-    freeObject(this.#host, this.#ptr);
+    this.#checkLive("destroy semaphore");
+    this.#destroyed = true;
+    this.#i32 = deadWords(SEMAPHORE_BYTES);
+    freeObject(this.#host, this.#ptr, SEMAPHORE_BYTES, COUNT_WORD);
+  }
+
+  #checkLive(operation: string): void {
+    checkLive(this.#i32, SEMAPHORE_MAGIC, this.#destroyed, operation, "a semaphore", this.#ptr);
   }
 }

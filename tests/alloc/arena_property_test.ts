@@ -1,7 +1,51 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { Heap, OutOfMemoryError } from "../../mod.ts";
+import { Heap, OutOfMemoryError, type WasmMemory } from "../../mod.ts";
+import { Wasm } from "../_wasm_api.ts";
+
+/** Where a heap of the model test lives; every backing must pass the same test. */
+interface Backing {
+  name: string;
+  create(initialBytes: number, maxBytes: number): Heap;
+}
+
+/** A shared wasm memory of `pages` pages that may grow to hold a heap of `maxBytes` at `base`. */
+function wasmMemory(base: number, initialBytes: number, maxBytes: number): WasmMemory {
+  const page = 65536;
+  // A heap in a memory is whole pages: the smallest is one page.
+  return new Wasm.Memory({
+    initial: Math.ceil((base + initialBytes) / page),
+    maximum: Math.ceil((base + maxBytes) / page),
+    shared: true,
+  });
+}
+
+const BACKINGS: Backing[] = [
+  {
+    name: "SharedArrayBuffer",
+    create: (initialBytes, maxBytes) => Heap.create({ initialBytes, maxBytes }),
+  },
+  {
+    // The module's data would sit below 128 KiB; pointers are wasm addresses.
+    name: "WebAssembly.Memory at baseOffset 128 KiB",
+    create: (initialBytes, maxBytes) => {
+      const base = 2 * 65536;
+      const memory = wasmMemory(base, initialBytes, maxBytes);
+      return Heap.create({ memory, baseOffset: base, maxBytes });
+    },
+  },
+  {
+    // As on engines without memory.toResizableBuffer() (Node 20): the heap grows
+    // with memory.grow() and re-reads memory.buffer.
+    name: "WebAssembly.Memory grown by memory.grow",
+    create: (initialBytes, maxBytes) => {
+      const memory = wasmMemory(0, initialBytes, maxBytes);
+      Object.defineProperty(memory, "toResizableBuffer", { value: undefined });
+      return Heap.create({ memory, maxBytes });
+    },
+  },
+];
 
 type Op =
   | { kind: "alloc"; size: number; alignLog: number }
@@ -130,48 +174,50 @@ function run(heap: Heap, ops: Op[]): void {
   assert.equal(end.freeChunks, 1, "everything coalesces back into one chunk");
 }
 
-describe("arena property: random alloc/free/realloc sequences against a model", () => {
-  it("on a fixed 1 MiB heap (out of memory happens and is survived)", () => {
-    fc.assert(
-      fc.property(fc.array(opArb, { minLength: 500, maxLength: 3000 }), (ops) => {
-        run(Heap.create({ initialBytes: 1 << 20, maxBytes: 1 << 20 }), ops);
-      }),
-      { numRuns: 25 },
-    );
-  });
+for (const backing of BACKINGS) {
+  describe(`arena property: random alloc/free/realloc sequences against a model (${backing.name})`, () => {
+    it("on a fixed 1 MiB heap (out of memory happens and is survived)", () => {
+      fc.assert(
+        fc.property(fc.array(opArb, { minLength: 500, maxLength: 3000 }), (ops) => {
+          run(backing.create(1 << 20, 1 << 20), ops);
+        }),
+        { numRuns: 25 },
+      );
+    });
 
-  it("on a heap that grows during the run", () => {
-    fc.assert(
-      fc.property(fc.array(opArb, { minLength: 500, maxLength: 3000 }), (ops) => {
-        const heap = Heap.create({ initialBytes: 16 * 1024, maxBytes: 64 << 20 });
-        run(heap, ops);
-      }),
-      { numRuns: 25 },
-    );
-  });
+    it("on a heap that grows during the run", () => {
+      fc.assert(
+        fc.property(fc.array(opArb, { minLength: 500, maxLength: 3000 }), (ops) => {
+          const heap = backing.create(16 * 1024, 64 << 20);
+          run(heap, ops);
+        }),
+        { numRuns: 25 },
+      );
+    });
 
-  it("with a long sequence of many small blocks", () => {
-    fc.assert(
-      fc.property(
-        fc.array(
-          fc.oneof(
-            fc.record({
-              kind: fc.constant("alloc" as const),
-              size: fc.integer({ min: 0, max: 100 }),
-              alignLog: fc.constant(3),
-            }),
-            fc.record({ kind: fc.constant("free" as const), pick: fc.nat() }),
-            fc.record({
-              kind: fc.constant("realloc" as const),
-              pick: fc.nat(),
-              size: fc.integer({ min: 0, max: 200 }),
-            }),
+    it("with a long sequence of many small blocks", () => {
+      fc.assert(
+        fc.property(
+          fc.array(
+            fc.oneof(
+              fc.record({
+                kind: fc.constant("alloc" as const),
+                size: fc.integer({ min: 0, max: 100 }),
+                alignLog: fc.constant(3),
+              }),
+              fc.record({ kind: fc.constant("free" as const), pick: fc.nat() }),
+              fc.record({
+                kind: fc.constant("realloc" as const),
+                pick: fc.nat(),
+                size: fc.integer({ min: 0, max: 200 }),
+              }),
+            ),
+            { minLength: 5000, maxLength: 10000 },
           ),
-          { minLength: 5000, maxLength: 10000 },
+          (ops) => run(backing.create(64 * 1024, 1 << 30), ops),
         ),
-        (ops) => run(Heap.create({ initialBytes: 64 * 1024 }), ops),
-      ),
-      { numRuns: 5 },
-    );
+        { numRuns: 5 },
+      );
+    });
   });
-});
+}

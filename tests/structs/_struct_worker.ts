@@ -12,6 +12,7 @@ import {
   selfRef,
   u32,
   utf8,
+  vec,
   type ViewOf,
 } from "../../structs/mod.ts";
 
@@ -29,7 +30,11 @@ export const Stats = defineStruct("Stats", { hits: atomicI32, bytes: atomicU64, 
 /** A particle updated by two workers, each on its own half of an array. */
 export const Body = defineStruct("Body", { x: f64, v: f64, owner: i32 });
 
+/** A record with variable-length fields, read and changed by another worker. */
+export const Doc = defineStruct("Doc", { id: u32, title: utf8(), tags: vec(u32) });
+
 export type Task =
+  | { task: "doc"; buffer: SharedArrayBuffer; doc: number; title: string; push: number }
   | { task: "build"; buffer: SharedArrayBuffer; count: number }
   | { task: "walk"; buffer: SharedArrayBuffer; head: number }
   | { task: "count"; buffer: SharedArrayBuffer; stats: number; times: number }
@@ -51,6 +56,8 @@ export interface Reply {
   sum?: number;
   labels?: boolean;
   heapBytes?: number;
+  title?: string;
+  tags?: number[];
 }
 
 function run(task: Task): Reply {
@@ -75,6 +82,18 @@ function run(task: Task): Reply {
         count++;
       }
       return { ok: true, count, sum, labels };
+    }
+    case "doc": {
+      // Reads what the main thread stored, then replaces the title (a new
+      // block; the old one, allocated by the main thread, freed here) and
+      // grows the tags past their capacity (the same).
+      const doc = Doc.at(heap, task.doc);
+      const title = doc.title;
+      const tags = doc.tags.toArray() as number[];
+      doc.title = task.title;
+      for (let i = 0; i < task.push; i++) doc.tags.push(1000 + i);
+      heap.detach();
+      return { ok: true, title, tags };
     }
     case "count": {
       const stats = Stats.at(heap, task.stats);

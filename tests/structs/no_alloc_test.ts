@@ -38,3 +38,32 @@ it("walking 1,000,000 records with a cursor allocates no per-record objects", as
     assert.ok(bytes > 16 * N, `the control walk allocated only ${bytes} bytes`);
   }
 });
+
+it("reading a short utf8() string allocates the string and nothing more", async () => {
+  const reads = 100_000;
+  const script = new URL("./_string_alloc.ts", import.meta.url);
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-read",
+      "--v8-flags=--expose-gc,--min-semi-space-size=256,--max-semi-space-size=256",
+      script.href,
+    ],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const stderr = new TextDecoder().decode(output.stderr);
+  assert.ok(output.success, stderr);
+  const { result } = JSON.parse(new TextDecoder().decode(output.stdout)) as {
+    result: Record<string, number[]>;
+  };
+  for (const bytes of result.empty) assert.ok(bytes < 64 * 1024, `measuring costs ${bytes} bytes`);
+  // A 16-character one-byte string is 32 bytes with its header; allow 8 more per read.
+  for (const bytes of result.variable) {
+    assert.ok(bytes < 40 * reads, `utf8() reads allocated ${bytes / reads} bytes each`);
+  }
+  // The control: the fixed field's reader concatenates, which must show.
+  for (const bytes of result.fixed) {
+    assert.ok(bytes > 64 * reads, `the control read allocated only ${bytes / reads} bytes each`);
+  }
+});

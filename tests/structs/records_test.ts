@@ -303,7 +303,7 @@ describe("copies and unaligned references", () => {
     assert.equal(c.name, "a");
     assert.throws(() => Particle.create(heap, Particle.create(Heap.create())), {
       name: "TypeError",
-      message: /^Cannot copy Particle record: the source record is in another heap/,
+      message: /^Cannot create Particle: the source record is in another heap/,
     });
   });
 

@@ -18,6 +18,8 @@ import {
   u64,
   u8,
   utf8,
+  type Vec as VecHandle,
+  vec,
   type ViewOf,
 } from "../../structs/mod.ts";
 
@@ -38,6 +40,9 @@ const Item = defineStruct("TItem", {
   bytes: array(u8, 4),
   hits: atomicI32,
   next: selfRef,
+  title: utf8(),
+  scores: vec(f32),
+  points: vec(Vec),
 });
 type Item = ViewOf<typeof Item>;
 
@@ -52,6 +57,11 @@ expectType<Equal<Item["hits"], AtomicInt>>();
 expectType<Equal<Item["next"], Item | null>>();
 expectType<Equal<Item["ptr"], number>>();
 expectType<Equal<InitOf<typeof Item>["bytes"], ArrayLike<number> | undefined>>();
+expectType<Equal<Item["title"], string>>();
+expectType<Equal<Item["scores"], VecHandle<number, number, Float32Array>>>();
+expectType<Equal<ReturnType<Item["scores"]["view"]>, Float32Array>>();
+expectType<Equal<ReturnType<Item["points"]["get"]>, ViewOf<typeof Vec>>>();
+expectType<Equal<InitOf<typeof Item>["scores"], ArrayLike<number> | undefined>>();
 
 function misuse(item: Item): void {
   // @ts-expect-error: u64 fields take bigints
@@ -68,6 +78,12 @@ function misuse(item: Item): void {
   item.next = Vec.create(Heap.create());
   // @ts-expect-error: unknown init fields
   Item.create(Heap.create(), { colour: 1 });
+  // @ts-expect-error: variable-length strings take strings
+  item.title = 5;
+  // @ts-expect-error: vec fields are written through their handle
+  item.scores = [1];
+  // @ts-expect-error: vec elements have the element type
+  item.scores.push(1n);
 }
 
 it("infers field types from the definition", () => {

@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { Heap } from "../../mod.ts";
 import type { ViewOf } from "../../structs/mod.ts";
-import { Body, ListNode, type Reply, Stats, type Task } from "./_struct_worker.ts";
+import { Body, Doc, ListNode, type Reply, Stats, type Task } from "./_struct_worker.ts";
 
 const WORKER_URL = new URL("./_struct_worker.ts", import.meta.url);
 const REPLY_TIMEOUT_MS = 60_000;
@@ -113,5 +113,37 @@ Deno.test("two workers update the two halves of a shared struct array with curso
     assert.equal(b.owner, i < half ? 1 : 2);
   }
   bodies.destroy();
+  heap.check();
+});
+
+Deno.test("a worker reads and replaces the strings and vecs of a record made by another", async () => {
+  const heap = Heap.create();
+  const baseline = heap.stats().liveAllocations;
+  const title = "日本語のタイトル with emoji 🚀 and more than 32 bytes";
+  const doc = Doc.create(heap, { id: 7, title, tags: [1, 2, 3] });
+  const oldTitleBlock = heap.u32[(doc.ptr + Doc.offsetOf("title")) >>> 2];
+  const oldTagsBlock = heap.u32[(doc.ptr + Doc.offsetOf("tags")) >>> 2];
+  const live = heap.stats().liveAllocations;
+  assert.equal(live, baseline + 3);
+  const next = "é".repeat(200); // 400 bytes: does not fit the old block
+  const reply = ok(
+    await runInWorker({ task: "doc", buffer: heap.buffer, doc: doc.ptr, title: next, push: 10 }),
+  );
+  assert.equal(reply.title, title);
+  assert.deepEqual(reply.tags, [1, 2, 3]);
+  // The main thread sees the worker's blocks, and the old ones were freed there.
+  assert.equal(doc.title, next);
+  assert.deepEqual(doc.tags.toArray(), [
+    1,
+    2,
+    3,
+    ...Array.from({ length: 10 }, (_, i) => 1000 + i),
+  ]);
+  assert.notEqual(heap.u32[(doc.ptr + Doc.offsetOf("title")) >>> 2], oldTitleBlock);
+  assert.notEqual(heap.u32[(doc.ptr + Doc.offsetOf("tags")) >>> 2], oldTagsBlock);
+  assert.equal(heap.stats().liveAllocations, live, "one block each, the old ones freed");
+  heap.check();
+  Doc.destroy(heap, doc);
+  assert.equal(heap.stats().liveAllocations, baseline);
   heap.check();
 });

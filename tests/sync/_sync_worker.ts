@@ -3,7 +3,7 @@
 // heap it is sent, runs one task on it and posts a reply.
 
 import { Heap } from "../../mod.ts";
-import { Condition, Mutex, Semaphore } from "../../src/sync/mod.ts";
+import { Barrier, Condition, Mutex, Semaphore } from "../../src/sync/mod.ts";
 
 /** Queue layout in heap words, relative to the queue's first word. */
 export const Q_HEAD = 0;
@@ -59,6 +59,18 @@ export type Task =
   | { task: "lock"; buffer: SharedArrayBuffer; mutex: number; timeoutMs: number }
   | { task: "unlock"; buffer: SharedArrayBuffer; mutex: number }
   | { task: "park"; buffer: SharedArrayBuffer; index: number; timeoutMs: number }
+  | { task: "ping"; buffer: SharedArrayBuffer }
+  | { task: "holdNotify"; buffer: SharedArrayBuffer; mutex: number; condition: number }
+  | {
+    task: "barrier";
+    buffer: SharedArrayBuffer;
+    barrier: number;
+    /** First word of one phase word per worker. */
+    slots: number;
+    /** This worker's index among the parties. */
+    index: number;
+    phases: number;
+  }
   | {
     task: "bench";
     buffer: SharedArrayBuffer;
@@ -155,6 +167,17 @@ function run(heap: Heap, data: Task): number | undefined {
     }
     case "bench":
       return bench(heap, data);
+    case "ping":
+      return 0;
+    case "holdNotify": {
+      // Take the mutex (the waiter has released it), wake the waiter, keep the mutex.
+      Mutex.at(heap, data.mutex).lock(STEP_TIMEOUT_MS);
+      Condition.at(heap, data.condition).notifyAll();
+      self.postMessage({ workerId: heap.workerId, ok: true, value: 0 });
+      return undefined; // keeps the lock until terminated
+    }
+    case "barrier":
+      return phases(heap, data);
   }
 }
 
@@ -238,4 +261,28 @@ function bench(heap: Heap, data: Extract<Task, { task: "bench" }>): number {
   Atomics.add(i32, control + C_DONE, 1);
   Atomics.notify(i32, control + C_DONE);
   return increments;
+}
+
+/**
+ * Barrier task: in each phase, write the phase number into this worker's slot,
+ * meet, check every slot holds the same phase, meet again. Returns how often
+ * this worker was the last to arrive.
+ */
+function phases(heap: Heap, data: Extract<Task, { task: "barrier" }>): number {
+  const i32 = heap.i32;
+  const barrier = Barrier.at(heap, data.barrier);
+  const parties = barrier.parties;
+  let last = 0;
+  for (let phase = 1; phase <= data.phases; phase++) {
+    Atomics.store(i32, data.slots + data.index, phase);
+    if (barrier.wait(STEP_TIMEOUT_MS)) last++;
+    for (let other = 0; other < parties; other++) {
+      const seen = Atomics.load(i32, data.slots + other);
+      if (seen !== phase) {
+        throw new Error(`Phase ${phase}: worker ${other} is at phase ${seen}`);
+      }
+    }
+    if (barrier.wait(STEP_TIMEOUT_MS)) last++;
+  }
+  return last;
 }

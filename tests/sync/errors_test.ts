@@ -48,3 +48,12 @@ describe("LockStateError", () => {
     }
   });
 });
+
+describe("LockStateError detail", () => {
+  it("replaces the derived description and keeps the ids", () => {
+    const error = new LockStateError("acquire lock", 3, 4, "waiting would deadlock");
+    assert.equal(error.message, "Cannot acquire lock: waiting would deadlock");
+    assert.equal(error.ownerId, 3);
+    assert.equal(error.callerId, 4);
+  });
+});

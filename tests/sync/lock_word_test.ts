@@ -268,3 +268,18 @@ describe("lock word model (property)", () => {
     );
   });
 });
+
+describe("words that hold no lock state", () => {
+  it("lockWord and lockWordAsync refuse at once instead of waiting for the timeout", async () => {
+    const i32 = new Int32Array(new SharedArrayBuffer(8));
+    i32[0] = -1; // what a destroyed Mutex leaves: owner 2^31 - 1, not a worker id
+    const started = performance.now();
+    assert.throws(
+      () => lockWord(i32, 0, 1, 20_000),
+      (error) => error instanceof LockStateError && /no lock state/.test(error.message),
+    );
+    await assert.rejects(lockWordAsync(i32, 0, 1, 20_000), /no lock state/);
+    assert.ok(performance.now() - started < 10_000);
+    assert.equal(i32[0], -1, "left alone");
+  });
+});

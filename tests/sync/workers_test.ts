@@ -2,7 +2,7 @@
 
 import assert from "node:assert/strict";
 import { Heap } from "../../mod.ts";
-import { Condition, LockTimeoutError, Mutex, Semaphore } from "../../src/sync/mod.ts";
+import { Barrier, Condition, LockTimeoutError, Mutex, Semaphore } from "../../src/sync/mod.ts";
 import { Q_CAPACITY, Q_CONSUMED, Q_SLOTS, type Reply, type Task } from "./_sync_worker.ts";
 
 const WORKER_URL = new URL("./_sync_worker.ts", import.meta.url);
@@ -270,4 +270,66 @@ Deno.test("Mutex: a wake-up swallowed by a sleeper that never locks strands no o
     assert.ok(waitedMs < 2_000, `the survivor waited ${waitedMs} ms`);
   });
   assert.equal(mutex.owner, 0);
+});
+
+Deno.test("Barrier: 4 workers x 200 phases, each sees every other in its phase", async () => {
+  const heap = Heap.create();
+  const parties = 4;
+  const phases = 200;
+  const barrier = Barrier.create(heap, parties);
+  const slots = zeroedWords(heap, parties);
+  await withPeers(parties, async (peers) => {
+    peers.forEach((peer, index) =>
+      peer.send({
+        task: "barrier",
+        buffer: heap.buffer,
+        barrier: barrier.ptr,
+        slots,
+        index,
+        phases,
+      })
+    );
+    let lastArrivals = 0;
+    for (const peer of peers) lastArrivals += await peer.value();
+    // Exactly one party completes each of the 2 meetings per phase.
+    assert.equal(lastArrivals, 2 * phases);
+  });
+  for (let i = 0; i < parties; i++) assert.equal(heap.i32[slots + i], phases);
+  // The barrier is back at the start of a phase, and a lone arrival that times
+  // out withdraws: the next phase still needs all 4 (exactly one is last).
+  const mine = Barrier.at(heap, barrier.ptr);
+  assert.throws(() => mine.wait(1), LockTimeoutError);
+  const results = await Promise.all([0, 1, 2, 3].map(() => mine.waitAsync(10_000)));
+  assert.deepEqual(results.filter((last) => last).length, 1);
+  heap.check();
+});
+
+Deno.test("Condition.wait: a re-lock that times out throws and leaves the mutex to its holder", async () => {
+  const heap = Heap.create({ lockTimeoutMs: 200 });
+  const mutex = Mutex.create(heap);
+  const condition = Condition.create(heap);
+  await withPeers(1, async ([peer]) => {
+    peer.send({ task: "ping", buffer: heap.buffer });
+    await peer.value(); // the worker is up
+    const token = mutex.lock(); // before the worker tries: it waits until our wait unlocks
+    peer.send({
+      task: "holdNotify",
+      buffer: heap.buffer,
+      mutex: mutex.ptr,
+      condition: condition.ptr,
+    });
+    // Woken by the worker, which keeps the mutex: the re-lock gives up after 200 ms.
+    assert.throws(
+      () => condition.wait(mutex, 20_000),
+      (error) =>
+        error instanceof LockTimeoutError && error.timeoutMs === 200 && error.ownerId !== 0 &&
+        /again after waiting on condition \(the caller no longer holds it\)/.test(error.message),
+    );
+    const holder = await peer.next();
+    assert.ok(holder.ok);
+    assert.equal(mutex.owner, holder.workerId, "the worker holds it, not the caller");
+    assert.equal(token.locked, false);
+    token[Symbol.dispose](); // does nothing: the caller does not hold it
+    assert.equal(mutex.owner, holder.workerId);
+  });
 });

@@ -1,0 +1,227 @@
+/**
+ * typedheap against the floor allocator (`_floor_alloc.ts`) and
+ * `@thi.ng/malloc` on Talc's random-actions workload (max 200 B), with every
+ * new block written, in one process: the yardstick of issue 11.
+ *
+ * Run: `deno task floor [rounds]` (default 15). Prints, per
+ * live target, operations per CPU-second of each allocator in every round and
+ * the ratios typedheap / floor taken within a round (min and median over the
+ * rounds), plus typedheap's own 100,000-live / 300-live rate.
+ *
+ * Fairness: every allocator replays the same pre-drawn trace. The step loop
+ * is compiled once per allocator (`new Function` over one source), so each
+ * has its own monomorphic call sites, as a program using one allocator would.
+ * Lanes run in a rotating order inside each round; the live count is trimmed
+ * back to its target between rounds, untimed. CPU time comes from
+ * `process.cpuUsage()`, so time the scheduler gave to other processes on this
+ * shared machine does not count.
+ *
+ * @module
+ */
+
+import process from "node:process";
+import { MemPool } from "@thi.ng/malloc";
+import { Heap } from "../mod.ts";
+import { FloorAdapter } from "./_floor_alloc.ts";
+import {
+  type AllocatorAdapter,
+  HeapAdapter,
+  makeRandomActionsTrace,
+  MemPoolAdapter,
+} from "./_workloads.ts";
+
+const MiB = 1 << 20;
+const SEED = 0x7a1c;
+const MAX_SIZE_BYTES = 200;
+
+/** One allocator running one live target. */
+interface Lane {
+  name: string;
+  adapter: AllocatorAdapter;
+  u8: Uint8Array;
+  u32: Uint32Array;
+  ptrs: Uint32Array;
+  sizes: Uint32Array;
+  live: number;
+  cursor: number;
+  liveTarget: number;
+  steps: number;
+  run: (lane: Lane, words: Uint32Array, mask: number, steps: number) => void;
+  rates: number[];
+}
+
+// The step loop of `RandomActions.run` (see _workloads.ts), with each new
+// block written (its size in the first word, one byte at its end).
+const RUN_SOURCE = `
+  const adapter = lane.adapter;
+  const u8 = lane.u8;
+  const u32 = lane.u32;
+  const ptrs = lane.ptrs;
+  const sizes = lane.sizes;
+  const liveTarget = lane.liveTarget;
+  let cursor = lane.cursor;
+  let live = lane.live;
+  for (let i = 0; i < steps; i++) {
+    const t = cursor << 2;
+    cursor = (cursor + 1) & mask;
+    const head = words[t];
+    const action = head & 7;
+    if (action === 6) {
+      if (live === 0) continue;
+      const k = (words[t + 3] * live / 4294967296) | 0;
+      const sizeBytes = words[t + 2];
+      const ptr = adapter.realloc(ptrs[k], sizes[k], sizeBytes);
+      if (ptr === 0) throw new Error("out of memory");
+      u32[ptr >>> 2] = sizeBytes;
+      u8[ptr + sizeBytes - 1] = i;
+      ptrs[k] = ptr;
+      sizes[k] = sizeBytes;
+    } else if (action < 3 || live < liveTarget) {
+      const sizeBytes = words[t + 1];
+      const ptr = adapter.alloc(sizeBytes, head >>> 3);
+      if (ptr === 0) throw new Error("out of memory");
+      u32[ptr >>> 2] = sizeBytes;
+      u8[ptr + sizeBytes - 1] = i;
+      ptrs[live] = ptr;
+      sizes[live] = sizeBytes;
+      live++;
+    } else {
+      const k = (words[t + 3] * live / 4294967296) | 0;
+      adapter.free(ptrs[k], sizes[k]);
+      live--;
+      ptrs[k] = ptrs[live];
+      sizes[k] = sizes[live];
+    }
+  }
+  lane.cursor = cursor;
+  lane.live = live;
+`;
+
+function compileRun(): Lane["run"] {
+  return new Function("lane", "words", "mask", "steps", RUN_SOURCE) as Lane["run"];
+}
+
+function lane(
+  name: string,
+  adapter: AllocatorAdapter,
+  buffer: ArrayBufferLike,
+  liveTarget: number,
+  steps: number,
+): Lane {
+  return {
+    name,
+    adapter,
+    u8: new Uint8Array(buffer),
+    u32: new Uint32Array(buffer),
+    ptrs: new Uint32Array(liveTarget * 4 + 1024),
+    sizes: new Uint32Array(liveTarget * 4 + 1024),
+    live: 0,
+    cursor: 0,
+    liveTarget,
+    steps,
+    run: compileRun(),
+    rates: [],
+  };
+}
+
+function makeLanes(liveTarget: number, steps: number, peerSteps: number): Lane[] {
+  const poolBytes = liveTarget >= 100_000 ? 512 * MiB : 16 * MiB;
+  const heap = Heap.create({ initialBytes: poolBytes, maxBytes: poolBytes });
+  const floor = new FloorAdapter(poolBytes);
+  const pool = new MemPool({ buf: new ArrayBuffer(poolBytes) });
+  return [
+    lane("floor", floor, floor.floor.i32.buffer, liveTarget, steps),
+    lane("typedheap", new HeapAdapter(heap), heap.buffer, liveTarget, steps),
+    lane("@thi.ng/malloc", new MemPoolAdapter(pool), pool.buf, liveTarget, peerSteps),
+  ];
+}
+
+function cpuMicros(): number {
+  const u = process.cpuUsage();
+  return u.user + u.system;
+}
+
+/** Frees random live blocks until the lane is back at its target (untimed). */
+function trim(l: Lane, words: Uint32Array, mask: number): void {
+  while (l.live > l.liveTarget) {
+    const t = l.cursor << 2;
+    l.cursor = (l.cursor + 1) & mask;
+    const k = (words[t + 3] * l.live / 4294967296) | 0;
+    l.adapter.free(l.ptrs[k], l.sizes[k]);
+    l.live--;
+    l.ptrs[k] = l.ptrs[l.live];
+    l.sizes[k] = l.sizes[l.live];
+  }
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 === 1 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+function fmt(x: number): string {
+  return x >= 1e6 ? `${(x / 1e6).toFixed(2)}M` : `${(x / 1e3).toFixed(1)}k`;
+}
+
+const rounds = Number(Deno.args[0] ?? 15);
+const trace = makeRandomActionsTrace(MAX_SIZE_BYTES, SEED, 18);
+const words = trace.words;
+const mask = trace.steps - 1;
+const cases = [
+  { liveTarget: 300, lanes: makeLanes(300, 1_000_000, 20_000) },
+  { liveTarget: 100_000, lanes: makeLanes(100_000, 1_000_000, 100) },
+];
+// Fill every lane to its target and warm it up (untimed).
+for (const c of cases) {
+  for (const l of c.lanes) {
+    for (let guard = 0; l.live < l.liveTarget && guard < 64; guard++) {
+      l.run(l, words, mask, l.liveTarget - l.live);
+    }
+    l.run(l, words, mask, Math.min(l.steps, 20_000));
+    trim(l, words, mask);
+  }
+}
+const all = cases.flatMap((c) => c.lanes);
+for (let r = 0; r < rounds; r++) {
+  for (let j = 0; j < all.length; j++) {
+    const l = all[(j + r) % all.length];
+    const before = cpuMicros();
+    l.run(l, words, mask, l.steps);
+    const micros = Math.max(cpuMicros() - before, 1);
+    l.rates.push(l.steps / (micros / 1e6));
+    trim(l, words, mask);
+  }
+}
+
+console.log(
+  `Talc random actions, max ${MAX_SIZE_BYTES} B, each new block written; ${rounds} rounds`,
+);
+console.log("ops per CPU-second, median (min..max) over rounds:");
+for (const c of cases) {
+  for (const l of c.lanes) {
+    console.log(
+      `  ${String(c.liveTarget).padStart(7)} live  ${l.name.padEnd(15)} ${fmt(median(l.rates))} ` +
+        `(${fmt(Math.min(...l.rates))}..${fmt(Math.max(...l.rates))})`,
+    );
+  }
+}
+const ratio = (a: Lane, b: Lane): number[] => a.rates.map((x, i) => x / b.rates[i]);
+for (const c of cases) {
+  const [floor, ours, peer] = c.lanes;
+  const vsFloor = ratio(ours, floor);
+  const vsPeer = ratio(ours, peer);
+  console.log(
+    `${c.liveTarget} live: typedheap / floor = median ${median(vsFloor).toFixed(2)}x, ` +
+      `min ${Math.min(...vsFloor).toFixed(2)}x; typedheap / @thi.ng/malloc = median ${
+        median(vsPeer).toFixed(1)
+      }x`,
+  );
+}
+const scale = ratio(cases[1].lanes[1], cases[0].lanes[1]);
+const floorScale = ratio(cases[1].lanes[0], cases[0].lanes[0]);
+console.log(
+  `typedheap 100k / 300 live rate: median ${median(scale).toFixed(2)}, min ${
+    Math.min(...scale).toFixed(2)
+  } (floor: median ${median(floorScale).toFixed(2)})`,
+);
