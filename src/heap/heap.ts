@@ -1483,6 +1483,7 @@ export class Heap {
   regions(): HeapRegions {
     this.lock();
     try {
+      this.drainDeferredIfAnyLocked(); // a block waiting for its free is not a region
       return walkRegions(this._u32);
     } finally {
       this.unlock();
