@@ -1315,6 +1315,7 @@ export class Heap {
     let c = 0;
     this.lock();
     try {
+      this.drainDeferredIfAnyLocked();
       c = this.chunkOf("reallocate", ptr);
       alignBytes = 1 << tagAlignLog(this._u32[(c + 4) >>> 2]);
       this.begin();
@@ -1336,7 +1337,7 @@ export class Heap {
       this.lock();
     } catch {
       // The heap lock is busy past the timeout (or the heap was found damaged):
-      // the new block is ready, so hand the old one to the next lock holder
+      // the new block is ready, so queue the old one for a later operation to free
       // instead of leaking either block.
       this.deferFree(c);
       return moved;
@@ -1406,6 +1407,7 @@ export class Heap {
     this.flushAllocCount();
     this.lock();
     try {
+      this.drainDeferredIfAnyLocked();
       const u32 = this._u32;
       const largest = arenaLargestFree(u32);
       const classes = this.slabStatsLocked();
@@ -1481,6 +1483,7 @@ export class Heap {
   regions(): HeapRegions {
     this.lock();
     try {
+      this.drainDeferredIfAnyLocked(); // a block waiting for its free is not a region
       return walkRegions(this._u32);
     } finally {
       this.unlock();
@@ -1531,6 +1534,7 @@ export class Heap {
   check(): void {
     this.lock();
     try {
+      this.drainDeferredIfAnyLocked();
       this.checkLocked();
     } finally {
       this.unlock();
@@ -1568,9 +1572,13 @@ export class Heap {
     this.lock();
     try {
       this.begin();
-      if (this.area !== 0) this.abandonAreaLocked(this.area, false);
+      this.drainDeferredLocked();
+      // Forget the area before it is freed: a handle must never reach a freed
+      // area, even when this operation is cut short.
+      const area = this.area;
       this.area = 0;
       this.areaWords = 0;
+      if (area !== 0) this.abandonAreaLocked(area, false);
       this.sweepOrphansLocked();
       this.end();
     } finally {
@@ -1671,9 +1679,9 @@ export class Heap {
       u32[H_OP] = workerId;
       if (op === workerId || holds) arenaRebuild(u32); // throws, changing nothing, if it cannot
       this.drainDeferredLocked();
-      this.rebuildSlabLocked(workerId);
-      let pages = 0;
-      for (const area of this.areasOf(workerId)) pages += this.abandonAreaLocked(area, true);
+      // Its pages become orphans (whatever state its lists were left in), its
+      // areas tombstones.
+      const pages = this.rebuildSlabLocked(workerId, 0, true);
       this.sweepOrphansLocked();
       this.checkLocked(false);
       this._u32[H_OP] = 0;
@@ -1702,10 +1710,12 @@ export class Heap {
       u32[H_OP] = this.workerId;
       if (op !== 0) arenaRebuild(u32);
       this.drainDeferredLocked();
-      if (this.areaWords !== 0 && this._u32[this.areaWords + A_MAGIC] === areaMagic(this.area)) {
-        this.rebuildSlabLocked(this.workerId);
-        this._u32[this.areaWords + A_BUSY] = 0;
-      }
+      const keep = this.areaWords !== 0 &&
+          this._u32[this.areaWords + A_MAGIC] === areaMagic(this.area)
+        ? this.area
+        : 0;
+      this.rebuildSlabLocked(this.workerId, keep, false);
+      if (keep !== 0) this._u32[this.areaWords + A_BUSY] = 0;
       this.checkLocked(false);
       this._u32[H_OP] = 0;
     } finally {
@@ -1763,11 +1773,13 @@ export class Heap {
   /**
    * Rebuilds the slab's shared lists from a walk of the arena (heap lock
    * held, after the arena walk was verified): the area list and its count,
-   * the orphan lists, the page count, and the page lists of worker
-   * `workerId`'s areas (its pages all go on the active lists). Pages of other
-   * workers are left to them. Used after an operation was cut short.
+   * the orphan lists and the page count. Worker `workerId`'s pages go on the
+   * active lists of `keepArea` when it is theirs (this handle's own repair),
+   * else become orphans; its other areas are given up (as tombstones with
+   * `asTombstones`). Pages of other workers are left to them. Returns the
+   * number of the worker's pages made orphans.
    */
-  private rebuildSlabLocked(workerId: number): void {
+  private rebuildSlabLocked(workerId: number, keepArea: number, asTombstones: boolean): number {
     const u32 = this._u32;
     const limit = u32[H_HEAP_BYTES] - EPILOGUE_BYTES;
     const areas: number[] = [];
@@ -1799,7 +1811,7 @@ export class Heap {
     u32[H_SLAB_AREA_COUNT] = areas.length;
     u32[H_SLAB_PAGES] = pages.length;
     u32[H_SLAB_TOMBSTONES] = tombstones;
-    const mine = new Set(areas.filter((a) => u32[(a >>> 2) + A_WORKER] === workerId));
+    const mine = areas.filter((a) => u32[(a >>> 2) + A_WORKER] === workerId);
     const workerOf = new Map(areas.map((a) => [a, u32[(a >>> 2) + A_WORKER]]));
     for (const a of mine) {
       for (let cls = 0; cls < CLASS_COUNT; cls++) {
@@ -1807,22 +1819,33 @@ export class Heap {
       }
     }
     for (let cls = 0; cls < CLASS_COUNT; cls++) u32[H_SLAB_ORPHANS + cls] = 0;
+    let orphaned = 0;
     for (const p of pages) {
       const h = p >>> 2;
       const cls = u32[h + P_CLASS];
       const area = u32[h + P_AREA];
-      if (mine.has(area) && u32[h + P_OWNER] === workerId) {
+      const owner = u32[h + P_OWNER];
+      if (owner === workerId && area === keepArea && keepArea !== 0) {
+        // The handle's current area keeps its pages, all on the active lists.
         const entry = (area >>> 2) + A_CLASSES + (cls << 2);
         u32[h + P_STATE] = STATE_ACTIVE;
         pushPage(u32, entry + E_ACTIVE, p);
         u32[entry + E_PAGES]++;
-      } else if (workerOf.get(area) !== u32[h + P_OWNER] || u32[h + P_OWNER] === 0) {
+      } else if (owner === workerId || owner === 0 || workerOf.get(area) !== owner) {
+        // The worker's other pages, orphans, and pages whose area is gone.
+        if (owner === workerId) orphaned++;
         u32[h + P_OWNER] = 0;
         u32[h + P_AREA] = 0;
         u32[h + P_STATE] = STATE_ORPHAN;
         pushPage(u32, H_SLAB_ORPHANS + cls, p);
       }
     }
+    // The worker's other areas hold no pages now: give them up (kept as
+    // tombstones when another handle recovers the worker: it may still read them).
+    for (const a of mine) {
+      if (a !== keepArea) this.abandonAreaLocked(a, asTombstones);
+    }
+    return orphaned;
   }
 
   // ---- internals (the heap lock is held) ----
@@ -1836,8 +1859,7 @@ export class Heap {
     const i32 = this._i32;
     if (Atomics.compareExchange(i32, H_LOCK, 0, this.workerId << 1) !== 0) this.lockContended();
     if (this._u32[H_HEAP_BYTES] > this.viewBytes) this.refreshViews();
-    const u32 = this._u32;
-    if ((u32[H_OP] | u32[H_DEFERRED]) !== 0) this.lockedSlowChecks();
+    if (this._u32[H_OP] !== 0) this.lockedSlowChecks();
   }
 
   /** Takes the heap lock, without looking at the heap's marks. */
@@ -1866,25 +1888,28 @@ export class Heap {
     if (this.areaWords !== 0) u32[this.areaWords + A_BEAT]++;
   }
 
-  /** `lock()`'s rare cases: a cut-short operation's mark, or deferred frees (lock held). */
+  /** `lock()` found a cut-short operation's mark: releases the lock and reports it. */
   private lockedSlowChecks(): void {
+    const op = this._u32[H_OP];
+    this.unlock();
+    throw new HeapCorruptionError(
+      `an operation of worker ${op} was cut short; heap.recover(${op}) repairs it`,
+      H_OP * 4,
+    );
+  }
+
+  /**
+   * Frees the blocks whose free was deferred, if any (heap lock held). Runs
+   * on the less frequent paths (`realloc`, an allocation about to grow the
+   * heap, `stats`, `check`, `detach`, `recover`), not on every lock.
+   */
+  private drainDeferredIfAnyLocked(): void {
     const u32 = this._u32;
+    if (u32[H_DEFERRED] === 0) return;
     const op = u32[H_OP];
-    if (op !== 0) {
-      this.unlock();
-      throw new HeapCorruptionError(
-        `an operation of worker ${op} was cut short; heap.recover(${op}) repairs it`,
-        H_OP * 4,
-      );
-    }
-    this.begin();
-    try {
-      this.drainDeferredLocked();
-    } catch (e) {
-      this.unlock(); // the mark stays: the deferred list is broken
-      throw e;
-    }
-    this._u32[H_OP] = 0;
+    u32[H_OP] = this.workerId;
+    this.drainDeferredLocked(); // throws with the mark set if the list is broken
+    this._u32[H_OP] = op;
   }
 
   /**
@@ -1926,8 +1951,8 @@ export class Heap {
   }
 
   /**
-   * Queues the used arena chunk `c` to be freed by the next holder of the
-   * heap lock (lock-free push). The chunk is re-tagged internal first, so the
+   * Queues the used arena chunk `c` to be freed by a later operation (see
+   * `drainDeferredIfAnyLocked`; lock-free push). The chunk is re-tagged internal first, so the
    * old pointer is no longer accepted by `free` or `realloc`.
    */
   private deferFree(c: number): void {
@@ -2007,6 +2032,10 @@ export class Heap {
   private allocLocked(needBytes: number, alignLog: number): number {
     const alignBytes = 1 << alignLog;
     let ptr = arenaAlloc(this._u32, needBytes, alignBytes, alignLog);
+    if (ptr === 0 && this._u32[H_DEFERRED] !== 0) {
+      this.drainDeferredIfAnyLocked();
+      ptr = arenaAlloc(this._u32, needBytes, alignBytes, alignLog);
+    }
     if (ptr === 0 && this.growFor(needBytes + (alignBytes > 8 ? alignBytes + MIN_CHUNK : 0))) {
       ptr = arenaAlloc(this._u32, needBytes, alignBytes, alignLog);
     }
@@ -2414,11 +2443,11 @@ export class Heap {
         throw new HeapCorruptionError("this handle's slab area was overwritten", area);
       }
       this.begin();
+      this.area = 0;
+      this.areaWords = 0;
       u32[(area >>> 2) + A_MAGIC] = 0;
       u32[H_SLAB_TOMBSTONES]--;
       arenaFree(u32, area - 8);
-      this.area = 0;
-      this.areaWords = 0;
       u32[H_OP] = 0;
     } finally {
       this.unlock();

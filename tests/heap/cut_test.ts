@@ -1,5 +1,6 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
+import process from "node:process";
 import { DoubleFreeError, Heap, HeapCorruptionError, InvalidPointerError } from "../../mod.ts";
 
 /** Header words (src/heap/layout.ts, src/alloc/slab.ts). */
@@ -36,6 +37,13 @@ function maxDepth(fn: () => void): number {
   return lo;
 }
 
+/** What an operation touched before it was cut: its block, new size, result once it returned. */
+interface Pending {
+  block?: Block;
+  size?: number;
+  result?: number;
+}
+
 interface Block {
   ptr: number;
   size: number;
@@ -46,7 +54,7 @@ describe("An operation cut short by a stack overflow at any call", () => {
   it("never leaves a broken heap silently; recover() repairs or reports it", () => {
     let heap = Heap.create({ initialBytes: 64 * 1024, maxBytes: 8 << 20, lockTimeoutMs: 200 });
     let blocks: Block[] = [];
-    let seed = 7;
+    let seed = Number(process.env.CUT_SEED ?? 7);
     const rand = (n: number): number => {
       seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
       return Math.floor((seed / 2 ** 32) * n);
@@ -63,7 +71,7 @@ describe("An operation cut short by a stack overflow at any call", () => {
       }
     };
     /** One random operation; `pending` learns what it touched before the cut. */
-    const operations: ((pending: { block?: Block; size?: number }) => void)[] = [
+    const operations: ((pending: Pending) => void)[] = [
       (p) => { // small alloc
         const size = 8 + rand(300);
         p.size = size;
@@ -85,6 +93,7 @@ describe("An operation cut short by a stack overflow at any call", () => {
         const b = blocks.splice(rand(blocks.length), 1)[0];
         p.block = b;
         heap.free(b.ptr);
+        p.result = 0; // completed
       },
       (p) => { // realloc
         if (blocks.length === 0) return;
@@ -94,6 +103,7 @@ describe("An operation cut short by a stack overflow at any call", () => {
         const size = rand(3) === 0 ? 8 + rand(200) : 500 + rand(30_000);
         p.size = size;
         const ptr = heap.realloc(b.ptr, size);
+        p.result = ptr; // completed: a later cut is in this test's own code
         blocks.splice(k, 1);
         const nb = { ptr, size: Math.min(size, b.size), fill: b.fill };
         blocks.push(nb);
@@ -118,7 +128,7 @@ describe("An operation cut short by a stack overflow at any call", () => {
     for (let round = 0; round < 4000; round++) {
       counts.rounds++;
       const op = operations[rand(operations.length)];
-      const pending: { block?: Block; size?: number } = {};
+      const pending: Pending = {};
       const before = blocks.slice();
       let cut = false;
       try {
@@ -131,6 +141,19 @@ describe("An operation cut short by a stack overflow at any call", () => {
         depth = Math.max(0, depth - 1 - rand(8));
       }
       if (!cut) continue;
+      if (pending.block !== undefined && pending.result !== undefined) {
+        // The free or realloc completed; the cut came after, in this test's code.
+        const b = pending.block;
+        blocks = blocks.filter((x) => x !== b && x.ptr !== pending.result);
+        if (pending.result !== 0) {
+          blocks.push({
+            ptr: pending.result,
+            size: Math.min(b.size, pending.size ?? 0),
+            fill: b.fill,
+          });
+        }
+        pending.block = undefined;
+      }
       // A cut realloc keeps (at least) the bytes both sizes share.
       if (pending.block !== undefined && pending.size !== undefined) {
         pending.block.size = Math.min(pending.block.size, pending.size);
@@ -154,7 +177,7 @@ describe("An operation cut short by a stack overflow at any call", () => {
       if (!marked) {
         // Not marked: the heap must be whole (the lock may still name us: reused).
         heap.check();
-        verify("unmarked cut");
+        verify(`unmarked cut of operation ${operations.indexOf(op)} (${JSON.stringify(pending)})`);
         counts.cutClean++;
         continue;
       }
@@ -183,7 +206,7 @@ describe("An operation cut short by a stack overflow at any call", () => {
           blocks = blocks.filter((b) => b !== pending.block);
         }
       }
-      verify("after repair");
+      verify(`after repairing operation ${operations.indexOf(op)} (${JSON.stringify(pending)})`);
       counts.repaired++;
     }
     for (const b of blocks) heap.free(b.ptr);
