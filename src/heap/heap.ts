@@ -124,6 +124,7 @@ import {
   H_USED_BYTES,
   H_VERSION,
   HEADER_BYTES,
+  LOCK_CUT_OWNER,
   MAGIC,
   MAX_ALIGN,
   MAX_HEAP_BYTES,
@@ -157,6 +158,7 @@ import {
 
 export type { RestoreOptions } from "./snapshot.ts";
 import { forceReleaseWord, lockWord, unlockWord, wordOwner } from "../sync/lock_word.ts";
+import { LockStateError } from "../sync/errors.ts";
 import { canBlock } from "../sync/_blocking.ts";
 
 /**
@@ -473,6 +475,8 @@ const PAGE_MASK = -PAGE_BYTES;
 const SLAB_MAX_ALIGN_LOG = 31 - Math.clz32(SLAB_MAX_ALIGN);
 /** Spins on a contended heap lock before `lockWord` spins its own short while and sleeps. */
 const HEAP_LOCK_SPINS = 4000;
+/** Compare-exchange attempts on the heap lock word in a take-over or a cut-state release. */
+const FORCE_TAKE_LIMIT = 8;
 /** A remote free gives up after this many lost compare-exchange races (never seen in practice). */
 const REMOTE_PUSH_LIMIT = 1 << 20;
 
@@ -826,6 +830,10 @@ export class Heap {
     const heap = options?.memory === undefined
       ? new Heap(restoreBuffer(bytes, options))
       : new Heap(restoreMemory(bytes, options), options.memory, options.baseOffset ?? 0);
+    // Restored with the lock free: a mark in the bytes must put the lock word
+    // in the cut state, or the lock below would not report it.
+    const op = heap._u32[H_OP];
+    if (op !== 0) Atomics.compareExchange(heap._i32, H_LOCK, 0, cutWord(op));
     heap.lock();
     try {
       const u32 = heap._u32;
@@ -1064,16 +1072,19 @@ export class Heap {
     const needBytes = chunkBytesFor(sizeBytes);
     if (needBytes > MAX_HEAP_BYTES) return 0;
     this.lock();
+    let ptr = 0;
     try {
-      this._u32[H_OP] = this.workerId; // cleared only when the operation completes
-      const ptr = this.allocLocked(needBytes, alignLog);
-      const u32 = this._u32;
-      u32[H_OP] = 0;
-      if (ptr !== 0 && this.areaWords !== 0) u32[this.areaWords + A_BEAT]++; // a heartbeat
-      return ptr;
-    } finally {
+      ptr = this.allocLocked(needBytes, alignLog);
+    } catch (e) {
+      // Cut short (no call stands between the catch and the mark): the
+      // release leaves the lock word saying so, and the next operation reports it.
+      this._u32[H_OP] = this.workerId;
       this.unlock();
+      throw e;
     }
+    if (ptr !== 0 && this.areaWords !== 0) this._u32[this.areaWords + A_BEAT]++; // a heartbeat
+    this.unlockClean();
+    return ptr;
   }
 
   /**
@@ -1267,16 +1278,18 @@ export class Heap {
       }
     }
     this.lock();
+    let c = 0;
     try {
-      const c = this.chunkOf("free", ptr);
-      const u32 = this._u32;
-      u32[H_OP] = this.workerId;
-      arenaFree(u32, c);
-      u32[H_OP] = 0;
-      if (this.areaWords !== 0) u32[this.areaWords + A_BEAT]++; // a heartbeat
-    } finally {
+      c = this.chunkOf("free", ptr);
+      arenaFree(this._u32, c);
+    } catch (e) {
+      // Bad input (c still 0) changed nothing; else the free was cut short: marked as in tryAlloc.
+      if (c !== 0) this._u32[H_OP] = this.workerId;
       this.unlock();
+      throw e;
     }
+    if (this.areaWords !== 0) this._u32[this.areaWords + A_BEAT]++; // a heartbeat
+    this.unlockClean();
   }
 
   /**
@@ -1853,19 +1866,44 @@ export class Heap {
   /**
    * Takes the heap lock (bounded by the heap's lock timeout). Throws
    * `HeapCorruptionError`, not holding the lock, when an operation was cut
-   * short (its mark is still set); frees blocks whose free was deferred.
+   * short: its release left the lock word in the cut state (see `H_OP`), so
+   * the compare-exchange fails and `lockContended` reports it; the
+   * uncontended path tests nothing else.
    */
   private lock(): void {
     const i32 = this._i32;
     if (Atomics.compareExchange(i32, H_LOCK, 0, this.workerId << 1) !== 0) this.lockContended();
     if (this._u32[H_HEAP_BYTES] > this.viewBytes) this.refreshViews();
-    if (this._u32[H_OP] !== 0) this.lockedSlowChecks();
   }
 
-  /** Takes the heap lock, without looking at the heap's marks. */
+  /**
+   * Takes the heap lock, without looking at the heap's marks: a lock word in
+   * the cut state is taken over (for `recover()`, which repairs the heap).
+   */
   private lockRaw(): void {
     const i32 = this._i32;
-    if (Atomics.compareExchange(i32, H_LOCK, 0, this.workerId << 1) !== 0) this.lockContended();
+    const mine = this.workerId << 1;
+    // The word leaves the cut state only by a take-over like this one, so
+    // the loop ends within a few passes; the bound is for safety.
+    for (let attempt = 0; attempt < FORCE_TAKE_LIMIT; attempt++) {
+      const seen = Atomics.load(i32, H_LOCK);
+      if (isCutWord(seen)) {
+        if (Atomics.compareExchange(i32, H_LOCK, seen, mine) === seen) break;
+      } else if (seen !== 0 && seen >>> 1 === this.workerId) {
+        break; // ours: an unlock was cut short
+      } else {
+        try {
+          this.lockContended(); // takes a free word, or waits for the holder
+          break;
+        } catch (e) {
+          // The holder's release left the cut state: take it over above.
+          if (!(e instanceof HeapCorruptionError) || !isCutWord(Atomics.load(i32, H_LOCK))) throw e;
+        }
+      }
+    }
+    if (wordOwner(i32, H_LOCK) !== this.workerId) {
+      throw new LockStateError("acquire lock", wordOwner(i32, H_LOCK), this.workerId);
+    }
     if (this._u32[H_HEAP_BYTES] > this.viewBytes) this.refreshViews();
   }
 
@@ -1888,11 +1926,9 @@ export class Heap {
     if (this.areaWords !== 0) u32[this.areaWords + A_BEAT]++;
   }
 
-  /** `lock()` found a cut-short operation's mark: releases the lock and reports it. */
-  private lockedSlowChecks(): void {
-    const op = this._u32[H_OP];
-    this.unlock();
-    throw new HeapCorruptionError(
+  /** The error for a heap whose lock word or mark says worker `op`'s operation was cut short. */
+  private cutError(op: number): HeapCorruptionError {
+    return new HeapCorruptionError(
       `an operation of worker ${op} was cut short; heap.recover(${op}) repairs it`,
       H_OP * 4,
     );
@@ -1918,7 +1954,7 @@ export class Heap {
    */
   private tryLock(): boolean {
     const seen = Atomics.compareExchange(this._i32, H_LOCK, 0, this.workerId << 1);
-    if (seen !== 0 && seen >>> 1 !== this.workerId) return false;
+    if (seen !== 0 && seen >>> 1 !== this.workerId) return false; // busy, or in the cut state
     if (this._u32[H_HEAP_BYTES] > this.viewBytes) this.refreshViews();
     const u32 = this._u32;
     if (u32[H_OP] !== 0) {
@@ -1943,11 +1979,27 @@ export class Heap {
       } else if (seen >>> 1 === this.workerId) {
         // No heap operation takes the lock inside another, so this handle
         // holding it means an unlock was cut short (an exception thrown at the
-        // call): the lock is ours to reuse; a cut-short write left its mark.
+        // call): the lock is ours to reuse, unless a cut-short write left its mark.
+        if (this._u32[H_OP] !== 0) {
+          const op = this._u32[H_OP];
+          this.unlock(); // leaves the word in the cut state
+          throw this.cutError(op);
+        }
         return;
+      } else if (isCutWord(seen)) {
+        throw this.cutError((seen >>> 1) - LOCK_CUT_OWNER);
       }
     }
-    lockWord(i32, H_LOCK, this.workerId, this._u32[H_LOCK_TIMEOUT_MS] || DEFAULT_LOCK_TIMEOUT_MS);
+    try {
+      lockWord(i32, H_LOCK, this.workerId, this._u32[H_LOCK_TIMEOUT_MS] || DEFAULT_LOCK_TIMEOUT_MS);
+    } catch (e) {
+      // lockWord reads the cut state as no lock state: name it for what it is.
+      const seen = Atomics.load(i32, H_LOCK);
+      if (e instanceof LockStateError && isCutWord(seen)) {
+        throw this.cutError((seen >>> 1) - LOCK_CUT_OWNER);
+      }
+      throw e;
+    }
   }
 
   /**
@@ -1983,8 +2035,34 @@ export class Heap {
     }
   }
 
-  /** Releases the heap lock. */
+  /**
+   * Releases the heap lock; if an operation's mark is set (it was cut short,
+   * or a repair failed), leaves the word in the cut state instead, waking
+   * every waiter so that each reports it.
+   */
   private unlock(): void {
+    const op = this._u32[H_OP];
+    if (op === 0) {
+      unlockWord(this._i32, H_LOCK, this.workerId);
+      return;
+    }
+    const i32 = this._i32;
+    const cut = cutWord(op);
+    // With the owner fixed the word can only gain the waiters bit, so this
+    // settles within two passes; the bound is for safety.
+    for (let attempt = 0; attempt < FORCE_TAKE_LIMIT; attempt++) {
+      const seen = Atomics.load(i32, H_LOCK);
+      if (seen >>> 1 !== this.workerId) break; // not ours: unlockWord names the mistake
+      if (Atomics.compareExchange(i32, H_LOCK, seen, cut) === seen) {
+        if ((seen & 1) !== 0) Atomics.notify(i32, H_LOCK);
+        return;
+      }
+    }
+    unlockWord(i32, H_LOCK, this.workerId);
+  }
+
+  /** Releases the heap lock after an operation that completed (no mark to look at). */
+  private unlockClean(): void {
     unlockWord(this._i32, H_LOCK, this.workerId);
   }
 
@@ -2867,6 +2945,16 @@ function validateHeader(buffer: unknown): void {
   if (problem !== null) throw new HeapFormatError(problem.field, problem.value, problem.reason);
 }
 
+/** The heap lock word that says an operation of worker `op` was cut short (see `H_OP`). */
+function cutWord(op: number): number {
+  return (LOCK_CUT_OWNER | (op & (LOCK_CUT_OWNER - 1))) << 1;
+}
+
+/** Whether the heap lock word `word` is in the cut state. */
+function isCutWord(word: number): boolean {
+  return word >>> 1 >= LOCK_CUT_OWNER;
+}
+
 /**
  * Checks the header words a handle trusts when it attaches (worker ids, lock
  * timeout, lock owner); returns what is wrong, or null.
@@ -2882,7 +2970,8 @@ function headerWordsProblem(
   if (timeout === 0) {
     return { field: "lockTimeoutMs", value: timeout, reason: "is 0 (every wait must be bounded)" };
   }
-  const owner = u32[H_LOCK] >>> 1;
+  let owner = u32[H_LOCK] >>> 1;
+  if (owner >= LOCK_CUT_OWNER) owner -= LOCK_CUT_OWNER; // the cut state names the worker
   if (owner > last) {
     return {
       field: "lock",

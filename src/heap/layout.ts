@@ -26,17 +26,29 @@ export const H_HEADER_BYTES = 2;
 export const H_HEAP_BYTES = 3;
 /** Maximum heap size in bytes. */
 export const H_MAX_BYTES = 4;
-/** The heap lock word (see `src/sync/lock_word.ts`). */
+/**
+ * The heap lock word (see `src/sync/lock_word.ts`), or `(LOCK_CUT_OWNER + id) << 1`
+ * when an operation of worker `id` was cut short (see `H_OP`).
+ */
 export const H_LOCK = 5;
 /** The last worker id handed out. */
 export const H_LAST_WORKER = 6;
 /**
- * Worker id of the handle in the middle of a heap-locked operation, 0 between
- * operations: an operation cut short (an exception, a terminated worker)
- * leaves it set, so the next operation reports `HeapCorruptionError` and
+ * Worker id of a handle whose heap-locked operation was cut short, 0 when none
+ * was. The hot arena paths set it only when an exception cuts them short (a
+ * terminated worker leaves the lock held instead); the rarer operations set it
+ * while they write. A release of the heap lock with the mark set leaves the
+ * lock word at `(LOCK_CUT_OWNER + id) << 1` instead of 0, so the next
+ * acquisition fails its compare-exchange and reports `HeapCorruptionError`
+ * from the slow path (the uncontended lock tests nothing else), until
  * `recover()` repairs the heap.
  */
 export const H_OP = 7;
+/**
+ * Added to the worker id in a lock word that says "an operation of this worker
+ * was cut short": `lockWord` reads any owner from here up as no lock state.
+ */
+export const LOCK_CUT_OWNER = 2 ** 29;
 /** Bumped at every heap-lock acquisition and by long operations: shows the holder is alive. */
 export const H_LOCK_BEAT = 8;
 /** Head of the list of arena blocks whose free was deferred (a moving realloc that could not re-lock). */
