@@ -2,9 +2,11 @@
 // hashing, a UTF-8 codec for shared views, and blocking helpers. Not exported
 // from mod.ts.
 
+import * as scalars from "../../structs/scalar.ts";
 import { ScalarType, type ScalarValues } from "../../structs/scalar.ts";
 import type { AnyStructType } from "../../structs/types.ts";
 import { StructType } from "../../structs/struct_type.ts";
+import { CollectionStateError } from "./errors.ts";
 
 /** A scalar kind as stored in a collection header. */
 export const KIND_CODES: Readonly<Record<string, number>> = {
@@ -115,6 +117,77 @@ export function checkScalar(operation: string, code: number, value: unknown): vo
   throw new TypeError(
     `Cannot ${operation}: value must be ${want} for ${KIND_NAMES[code]}: ${describe(value)}`,
   );
+}
+
+/** The scalar field type of a scalar kind code (from KIND_NAMES). */
+export function scalarOfCode(code: number): ElementType {
+  return (scalars as unknown as Record<string, ElementType>)[KIND_NAMES[code]];
+}
+
+/** What `at()` checks a collection's header against; the magic is word 0 of the header. */
+export interface HeaderSpec {
+  /** The collection's name in messages: "vector", "map", "queue". */
+  readonly noun: string;
+  /** How the header names a struct element type in messages: "records", "struct values". */
+  readonly records: string;
+  /** Bytes from the pointer that must lie inside the buffer. */
+  readonly bytes: number;
+  /** Word 0 of a live header. */
+  readonly magic: number;
+  /** Word 0 of a destroyed header. */
+  readonly dead: number;
+}
+
+/**
+ * Checks, for `at()`, that `ptr` is a 64-aligned pointer whose header lies in the
+ * buffer and holds `spec.magic`; returns the header's word index, or throws a
+ * CollectionStateError.
+ */
+export function openHeader(v: Views, operation: string, ptr: number, spec: HeaderSpec): number {
+  if (!Number.isInteger(ptr) || ptr <= 0 || ptr % 64 !== 0 || !v.cover(ptr + spec.bytes)) {
+    throw new CollectionStateError(operation, ptr, `is not a ${spec.noun} pointer`);
+  }
+  const hw = ptr >>> 2;
+  const magic = Atomics.load(v.u32, hw);
+  if (magic !== spec.magic) {
+    throw new CollectionStateError(
+      operation,
+      ptr,
+      magic === spec.dead ? "was destroyed" : `does not hold a ${spec.noun}`,
+    );
+  }
+  return hw;
+}
+
+/**
+ * The element type a header records (kind `code`, record `sizeBytes`), checked
+ * against the `element` passed to `at()`: required for records, optional for scalars.
+ */
+export function headerElement(
+  operation: string,
+  spec: HeaderSpec,
+  code: number,
+  sizeBytes: number,
+  element: unknown,
+): ElementType {
+  if (code === STRUCT_CODE) {
+    if (!(element instanceof StructType) || element.size !== sizeBytes) {
+      throw new TypeError(
+        `Cannot ${operation}: the ${spec.noun} holds ${spec.records} of ${sizeBytes} bytes; ` +
+          `pass their struct type: ${describe(element)}`,
+      );
+    }
+    return element as ElementType;
+  }
+  const type = scalarOfCode(code);
+  if (element !== undefined && element !== type) {
+    throw new TypeError(
+      `Cannot ${operation}: the ${spec.noun} holds ${KIND_NAMES[code]} values: ${
+        describe(element)
+      }`,
+    );
+  }
+  return type;
 }
 
 /** The JS value type of a scalar kind. */

@@ -24,8 +24,6 @@
 
 import { HeapCorruptionError } from "../errors.ts";
 import { lockWord, unlockWord } from "../sync/mod.ts";
-import * as scalars from "../../structs/scalar.ts";
-import { StructType } from "../../structs/struct_type.ts";
 import type { StructArray, StructCursor } from "../../structs/struct_array.ts";
 import type { AnyStructType, StructFields } from "../../structs/types.ts";
 import {
@@ -37,10 +35,12 @@ import {
   encodedLength,
   encodeUtf8,
   hashBytes,
+  headerElement,
+  type HeaderSpec,
   KIND_CODES,
-  KIND_NAMES,
   KIND_SIZES,
   mix32,
+  openHeader,
   readScalar,
   roundUp,
   type ScalarValue,
@@ -63,6 +63,13 @@ const H_STRIDE = 5;
 const H_VALUE_OFFSET = 6;
 const H_TIMEOUT = 7;
 const H_SEGMENTS = 16;
+const HEADER: HeaderSpec = {
+  noun: "map",
+  records: "struct values",
+  bytes: 64,
+  magic: MAGIC,
+  dead: DEAD,
+};
 // Segment words (16 per segment).
 const SEG_WORDS = 16;
 const S_LOCK = 0;
@@ -385,37 +392,8 @@ export class SharedMap<K extends MapKeyKind, V extends ElementType> {
   ): SharedMap<K, V> {
     const op = "open map";
     const v = new Views(heap.buffer);
-    if (!Number.isInteger(ptr) || ptr <= 0 || ptr % 64 !== 0 || !v.cover(ptr + 64)) {
-      throw new CollectionStateError(op, ptr, "is not a map pointer");
-    }
-    const hw = ptr >>> 2;
-    const magic = Atomics.load(v.u32, hw + H_MAGIC);
-    if (magic !== MAGIC) {
-      throw new CollectionStateError(
-        op,
-        ptr,
-        magic === DEAD ? "was destroyed" : "does not hold a map",
-      );
-    }
-    const code = v.u32[hw + H_VALUE];
-    let type: ElementType;
-    if (code === STRUCT_CODE) {
-      if (!(value instanceof StructType) || value.size !== v.u32[hw + H_VALUE_SIZE]) {
-        throw new TypeError(
-          `Cannot ${op}: the map holds struct values of ${
-            v.u32[hw + H_VALUE_SIZE]
-          } bytes; pass their struct type: ${describe(value)}`,
-        );
-      }
-      type = value;
-    } else {
-      type = structsScalar(KIND_NAMES[code]);
-      if (value !== undefined && value !== type) {
-        throw new TypeError(
-          `Cannot ${op}: the map holds ${KIND_NAMES[code]} values: ${describe(value)}`,
-        );
-      }
-    }
+    const hw = openHeader(v, op, ptr, HEADER);
+    const type = headerElement(op, HEADER, v.u32[hw + H_VALUE], v.u32[hw + H_VALUE_SIZE], value);
     return new SharedMap(heap, ptr, type as V);
   }
 
@@ -1536,10 +1514,6 @@ class MapCursorImpl<K extends MapKeyKind, V extends ElementType> implements Shar
     }
     return false;
   }
-}
-
-function structsScalar(name: string): ElementType {
-  return (scalars as unknown as Record<string, ElementType>)[name];
 }
 
 // Layout constants checked against each other once.

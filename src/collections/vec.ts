@@ -10,8 +10,6 @@
 
 import { HeapCorruptionError } from "../errors.ts";
 import { lockWord, unlockWord } from "../sync/mod.ts";
-import * as scalars from "../../structs/scalar.ts";
-import { StructType } from "../../structs/struct_type.ts";
 import type { StructCursor } from "../../structs/struct_array.ts";
 import type { AnyStructType, StructFields } from "../../structs/types.ts";
 import {
@@ -19,8 +17,10 @@ import {
   type CollectionHeap,
   describe,
   elementCode,
-  KIND_NAMES,
+  headerElement,
+  type HeaderSpec,
   KIND_SIZES,
+  openHeader,
   readScalar,
   type ScalarValue,
   STRUCT_CODE,
@@ -42,6 +42,13 @@ const H_DATA = 6;
 const H_TIMEOUT = 7;
 const HEADER_BYTES = 64;
 const MIN_CAP = 4;
+const HEADER: HeaderSpec = {
+  noun: "vector",
+  records: "records",
+  bytes: HEADER_BYTES,
+  magic: MAGIC,
+  dead: DEAD,
+};
 const DEFAULT_TIMEOUT_MS = 10_000;
 let backup = new Uint8Array(64);
 
@@ -259,37 +266,8 @@ export class SharedVec<T extends ElementType> {
   ): SharedVec<T> {
     const op = "open vector";
     const v = new Views(heap.buffer);
-    if (!Number.isInteger(ptr) || ptr <= 0 || ptr % 64 !== 0 || !v.cover(ptr + HEADER_BYTES)) {
-      throw new CollectionStateError(op, ptr, "is not a vector pointer");
-    }
-    const hw = ptr >>> 2;
-    const magic = Atomics.load(v.u32, hw + H_MAGIC);
-    if (magic !== MAGIC) {
-      throw new CollectionStateError(
-        op,
-        ptr,
-        magic === DEAD ? "was destroyed" : "does not hold a vector",
-      );
-    }
-    const code = v.u32[hw + H_CODE];
-    let type: ElementType;
-    if (code === STRUCT_CODE) {
-      if (!(element instanceof StructType) || element.size !== v.u32[hw + H_SIZE]) {
-        throw new TypeError(
-          `Cannot ${op}: the vector holds records of ${
-            v.u32[hw + H_SIZE]
-          } bytes; pass their struct type: ${describe(element)}`,
-        );
-      }
-      type = element;
-    } else {
-      type = (scalars as unknown as Record<string, ElementType>)[KIND_NAMES[code]];
-      if (element !== undefined && element !== type) {
-        throw new TypeError(
-          `Cannot ${op}: the vector holds ${KIND_NAMES[code]} values: ${describe(element)}`,
-        );
-      }
-    }
+    const hw = openHeader(v, op, ptr, HEADER);
+    const type = headerElement(op, HEADER, v.u32[hw + H_CODE], v.u32[hw + H_SIZE], element);
     return new SharedVec(heap, ptr, type as T);
   }
 
