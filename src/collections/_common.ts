@@ -136,14 +136,26 @@ export interface HeaderSpec {
   readonly magic: number;
   /** Word 0 of a destroyed header. */
   readonly dead: number;
+  /** Header word holding the element's kind code. */
+  readonly codeWord: number;
+  /** Header word holding the element's size in bytes. */
+  readonly sizeWord: number;
 }
 
 /**
- * Checks, for `at()`, that `ptr` is a 64-aligned pointer whose header lies in the
- * buffer and holds `spec.magic`; returns the header's word index, or throws a
- * CollectionStateError.
+ * The checks of `at()`: `ptr` must be a 64-aligned pointer whose header lies in
+ * `buffer` and holds `spec.magic` (else a CollectionStateError), and `element`
+ * must match the element type the header records: required for records,
+ * optional for scalars (else a TypeError). Returns that element type.
  */
-export function openHeader(v: Views, operation: string, ptr: number, spec: HeaderSpec): number {
+export function openAt(
+  buffer: SharedArrayBuffer,
+  ptr: number,
+  element: unknown,
+  spec: HeaderSpec,
+): ElementType {
+  const operation = `open ${spec.noun}`;
+  const v = new Views(buffer);
   if (!Number.isInteger(ptr) || ptr <= 0 || ptr % 64 !== 0 || !v.cover(ptr + spec.bytes)) {
     throw new CollectionStateError(operation, ptr, `is not a ${spec.noun} pointer`);
   }
@@ -156,21 +168,9 @@ export function openHeader(v: Views, operation: string, ptr: number, spec: Heade
       magic === spec.dead ? "was destroyed" : `does not hold a ${spec.noun}`,
     );
   }
-  return hw;
-}
-
-/**
- * The element type a header records (kind `code`, record `sizeBytes`), checked
- * against the `element` passed to `at()`: required for records, optional for scalars.
- */
-export function headerElement(
-  operation: string,
-  spec: HeaderSpec,
-  code: number,
-  sizeBytes: number,
-  element: unknown,
-): ElementType {
+  const code = v.u32[hw + spec.codeWord];
   if (code === STRUCT_CODE) {
+    const sizeBytes = v.u32[hw + spec.sizeWord];
     if (!(element instanceof StructType) || element.size !== sizeBytes) {
       throw new TypeError(
         `Cannot ${operation}: the ${spec.noun} holds ${spec.records} of ${sizeBytes} bytes; ` +

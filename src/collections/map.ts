@@ -35,12 +35,11 @@ import {
   encodedLength,
   encodeUtf8,
   hashBytes,
-  headerElement,
   type HeaderSpec,
   KIND_CODES,
   KIND_SIZES,
   mix32,
-  openHeader,
+  openAt,
   readScalar,
   roundUp,
   type ScalarValue,
@@ -63,13 +62,17 @@ const H_STRIDE = 5;
 const H_VALUE_OFFSET = 6;
 const H_TIMEOUT = 7;
 const H_SEGMENTS = 16;
+/** What `at()` checks (it reads the magic from word 0: H_MAGIC). */
 const HEADER: HeaderSpec = {
   noun: "map",
   records: "struct values",
   bytes: 64,
   magic: MAGIC,
   dead: DEAD,
+  codeWord: H_VALUE,
+  sizeWord: H_VALUE_SIZE,
 };
+
 // Segment words (16 per segment).
 const SEG_WORDS = 16;
 const S_LOCK = 0;
@@ -390,11 +393,7 @@ export class SharedMap<K extends MapKeyKind, V extends ElementType> {
     ptr: number,
     value?: V,
   ): SharedMap<K, V> {
-    const op = "open map";
-    const v = new Views(heap.buffer);
-    const hw = openHeader(v, op, ptr, HEADER);
-    const type = headerElement(op, HEADER, v.u32[hw + H_VALUE], v.u32[hw + H_VALUE_SIZE], value);
-    return new SharedMap(heap, ptr, type as V);
+    return new SharedMap(heap, ptr, openAt(heap.buffer, ptr, value, HEADER) as V);
   }
 
   /**

@@ -27,11 +27,10 @@ import {
   type CollectionHeap,
   describe,
   elementCode,
-  headerElement,
   type HeaderSpec,
   KIND_NAMES,
   KIND_SIZES,
-  openHeader,
+  openAt,
   readScalar,
   roundUp,
   type ScalarValue,
@@ -61,12 +60,15 @@ const H_WAIT_CONSUMERS = 49;
 const H_NOT_FULL = 64;
 const H_WAIT_PRODUCERS = 65;
 const H_SEQ = 80;
+/** What `at()` checks (it reads the magic from word 0: H_MAGIC). */
 const HEADER: HeaderSpec = {
   noun: "queue",
   records: "records",
   bytes: H_SEQ * 4,
   magic: MAGIC,
   dead: DEAD,
+  codeWord: H_CODE,
+  sizeWord: H_SIZE,
 };
 /** A compare-and-swap that keeps failing means others keep winning; this many tries, then "busy". */
 const RETRY_LIMIT = 1 << 20;
@@ -259,11 +261,7 @@ export class SharedQueue<T extends ElementType> {
     ptr: number,
     element?: T,
   ): SharedQueue<T> {
-    const op = "open queue";
-    const v = new Views(heap.buffer);
-    const hw = openHeader(v, op, ptr, HEADER);
-    const type = headerElement(op, HEADER, v.u32[hw + H_CODE], v.u32[hw + H_SIZE], element);
-    return new SharedQueue(heap, ptr, type as T);
+    return new SharedQueue(heap, ptr, openAt(heap.buffer, ptr, element, HEADER) as T);
   }
 
   /**

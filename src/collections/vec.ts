@@ -17,10 +17,9 @@ import {
   type CollectionHeap,
   describe,
   elementCode,
-  headerElement,
   type HeaderSpec,
   KIND_SIZES,
-  openHeader,
+  openAt,
   readScalar,
   type ScalarValue,
   STRUCT_CODE,
@@ -42,12 +41,15 @@ const H_DATA = 6;
 const H_TIMEOUT = 7;
 const HEADER_BYTES = 64;
 const MIN_CAP = 4;
+/** What `at()` checks (it reads the magic from word 0: H_MAGIC). */
 const HEADER: HeaderSpec = {
   noun: "vector",
   records: "records",
   bytes: HEADER_BYTES,
   magic: MAGIC,
   dead: DEAD,
+  codeWord: H_CODE,
+  sizeWord: H_SIZE,
 };
 const DEFAULT_TIMEOUT_MS = 10_000;
 let backup = new Uint8Array(64);
@@ -264,11 +266,7 @@ export class SharedVec<T extends ElementType> {
     ptr: number,
     element?: T,
   ): SharedVec<T> {
-    const op = "open vector";
-    const v = new Views(heap.buffer);
-    const hw = openHeader(v, op, ptr, HEADER);
-    const type = headerElement(op, HEADER, v.u32[hw + H_CODE], v.u32[hw + H_SIZE], element);
-    return new SharedVec(heap, ptr, type as T);
+    return new SharedVec(heap, ptr, openAt(heap.buffer, ptr, element, HEADER) as T);
   }
 
   /**
