@@ -190,6 +190,26 @@ export function openAt(
   return type;
 }
 
+/**
+ * Checks a value to store: against the scalar kind `code`, or, for a collection
+ * of `struct` records, that it is an object (the record or its field values).
+ */
+export function checkValue(
+  operation: string,
+  code: number,
+  struct: AnyStructType | null,
+  value: unknown,
+): void {
+  if (struct === null) checkScalar(operation, code, value);
+  else if (typeof value !== "object" || value === null) {
+    throw new TypeError(
+      `Cannot ${operation}: value must be ${struct.name} field values or record: ${
+        describe(value)
+      }`,
+    );
+  }
+}
+
 /** The JS value type of a scalar kind. */
 export type ScalarValue = ScalarValues[keyof ScalarValues];
 

@@ -28,6 +28,7 @@ import type { StructArray, StructCursor } from "../../structs/struct_array.ts";
 import type { AnyStructType, StructFields } from "../../structs/types.ts";
 import {
   checkScalar,
+  checkValue,
   type CollectionHeap,
   decodeUtf8,
   describe,
@@ -542,12 +543,7 @@ export class SharedMap<K extends MapKeyKind, V extends ElementType> {
     const op = "set in map";
     this.#key(op, key);
     const struct = this.#struct;
-    if (struct === null) checkScalar(op, this.#valueCode, value);
-    else if (typeof value !== "object" || value === null) {
-      throw new TypeError(
-        `Cannot ${op}: value must be ${struct.name} field values or record: ${describe(value)}`,
-      );
-    }
+    checkValue(op, this.#valueCode, struct, value);
     const sw = this.#hw + H_SEGMENTS + ((this.#h & this.#segMask) << 4);
     lockWord(this.#v.i32, sw + S_LOCK, this.#wid, this.#timeoutMs);
     try {
@@ -714,27 +710,7 @@ export class SharedMap<K extends MapKeyKind, V extends ElementType> {
    */
   clear(): void {
     this.#live("clear map");
-    for (let s = 0; s <= this.#segMask; s++) {
-      const sw = this.#hw + H_SEGMENTS + s * SEG_WORDS;
-      lockWord(this.#v.i32, sw + S_LOCK, this.#wid, this.#timeoutMs);
-      try {
-        this.#freeKeys(sw);
-        const v = this.#v;
-        const cap = v.u32[sw + S_CAP];
-        const table = v.u32[sw + S_TABLE];
-        v.cover(table + (cap + 1) * this.#stride);
-        v.u8.fill(0, table, table + (cap + 1) * this.#stride);
-        if (this.#struct !== null) {
-          const values = v.u32[sw + S_VALUES];
-          v.cover(values + (cap + 1) * this.#valueSize);
-          v.u8.fill(0, values, values + (cap + 1) * this.#valueSize);
-        }
-        v.u32[sw + S_ZERO] = 0;
-        Atomics.store(v.u32, sw + S_COUNT, 0);
-      } finally {
-        unlockWord(this.#v.i32, sw + S_LOCK, this.#wid);
-      }
-    }
+    this.#eachSegmentLocked((sw) => this.#clearSegment(sw));
   }
 
   /**
@@ -889,19 +865,41 @@ export class SharedMap<K extends MapKeyKind, V extends ElementType> {
    */
   check(): void {
     this.#live("check map");
+    this.#eachSegmentLocked((sw, s) => this.#checkSegment(sw, s));
+  }
+
+  // -------------------------------------------------------------------------
+  // Internals (also used by the cursor).
+
+  /** Runs `fn` on each segment in turn (its header word and number), holding that segment's lock. */
+  #eachSegmentLocked(fn: (sw: number, s: number) => void): void {
     for (let s = 0; s <= this.#segMask; s++) {
       const sw = this.#hw + H_SEGMENTS + s * SEG_WORDS;
       lockWord(this.#v.i32, sw + S_LOCK, this.#wid, this.#timeoutMs);
       try {
-        this.#checkSegment(sw, s);
+        fn(sw, s);
       } finally {
         unlockWord(this.#v.i32, sw + S_LOCK, this.#wid);
       }
     }
   }
 
-  // -------------------------------------------------------------------------
-  // Internals (also used by the cursor).
+  /** Empties segment `sw` (its lock held): frees its keys, zeroes its table and values. */
+  #clearSegment(sw: number): void {
+    this.#freeKeys(sw);
+    const v = this.#v;
+    const cap = v.u32[sw + S_CAP];
+    const table = v.u32[sw + S_TABLE];
+    v.cover(table + (cap + 1) * this.#stride);
+    v.u8.fill(0, table, table + (cap + 1) * this.#stride);
+    if (this.#struct !== null) {
+      const values = v.u32[sw + S_VALUES];
+      v.cover(values + (cap + 1) * this.#valueSize);
+      v.u8.fill(0, values, values + (cap + 1) * this.#valueSize);
+    }
+    v.u32[sw + S_ZERO] = 0;
+    Atomics.store(v.u32, sw + S_COUNT, 0);
+  }
 
   /** @internal The number of segments. */
   get _segments(): number {

@@ -13,7 +13,7 @@ import { lockWord, unlockWord } from "../sync/mod.ts";
 import type { StructCursor } from "../../structs/struct_array.ts";
 import type { AnyStructType, StructFields } from "../../structs/types.ts";
 import {
-  checkScalar,
+  checkValue,
   type CollectionHeap,
   describe,
   elementCode,
@@ -341,12 +341,7 @@ export class SharedVec<T extends ElementType> {
     const op = "insert into vector";
     this.#live(op);
     const struct = this.#struct;
-    if (struct === null) checkScalar(op, this.#code, value);
-    else if (typeof value !== "object" || value === null) {
-      throw new TypeError(
-        `Cannot ${op}: value must be ${struct.name} field values or record: ${describe(value)}`,
-      );
-    }
+    checkValue(op, this.#code, struct, value);
     if (!Number.isInteger(index) || index < -1) {
       throw new RangeError(`Cannot ${op}: index must be an integer from -1: ${describe(index)}`);
     }
@@ -553,12 +548,7 @@ export class SharedVec<T extends ElementType> {
     const op = "write vector";
     this.#live(op);
     const struct = this.#struct;
-    if (struct === null) checkScalar(op, this.#code, value);
-    else if (typeof value !== "object" || value === null) {
-      throw new TypeError(
-        `Cannot ${op}: value must be ${struct.name} field values or record: ${describe(value)}`,
-      );
-    }
+    checkValue(op, this.#code, struct, value);
     this.#lock();
     try {
       const p = this.#at(op, index);
