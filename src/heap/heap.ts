@@ -32,6 +32,7 @@ import {
   A_WORKER,
   AREA_BYTES,
   areaMagic,
+  checkedSlotLink,
   CLASS_BYTES,
   CLASS_COUNT,
   CLASS_OF_ALIGN8,
@@ -79,6 +80,8 @@ import {
   SLAB_MAX_ALIGN,
   SLAB_MAX_BYTES,
   SLOT_INV,
+  slotLink,
+  slotLinkMask,
   slotProblem,
   STATE_ACTIVE,
   STATE_FULL,
@@ -109,6 +112,7 @@ import {
   H_HEADER_BYTES,
   H_HEAP_BYTES,
   H_HWM,
+  H_KEY,
   H_LAST_WORKER,
   H_LIVE,
   H_LOCK,
@@ -129,6 +133,7 @@ import {
   MAX_HEAP_BYTES,
   MIN_CHUNK,
   MIN_HEAP_BYTES,
+  newHeapKey,
   ROOT_SLOTS,
   SIZE_MASK,
   USED_BIT,
@@ -499,7 +504,6 @@ const H_SLOT_INV = SLOT_INV;
 const H_PAGE_KEY = PAGE_MAGIC_KEY;
 const H_PAGE_KEY2 = PAGE_MAGIC2_KEY;
 const HP_MAGIC2 = P_MAGIC2;
-const H_SLOT_KEY = FREE_SLOT_KEY;
 
 /**
  * A heap inside one growable `SharedArrayBuffer`: allocate, free and resize
@@ -558,6 +562,10 @@ export class Heap {
    * `detach()`, so other workers' counts lag by at most one page of allocations.
    */
   private pendingAllocs = 0;
+  /** The heap's metadata key (`H_KEY`), read once: links and tags are encoded with it. */
+  private key = 0;
+  /** `key ^ FREE_SLOT_KEY`: the free-slot tag of `ptr` is `((ptr ^ slotKey) & 0x3fffffff) | 1`. */
+  private slotKey = 0;
 
   private constructor(
     buffer: SharedArrayBuffer,
@@ -568,6 +576,8 @@ export class Heap {
     this.memory = memory;
     this.base = base;
     this.refreshViews();
+    this.key = this._u32[H_KEY];
+    this.slotKey = this.key ^ FREE_SLOT_KEY;
     // Take the next id with a bounded compare-exchange loop, checking the
     // header's word before writing it (a corrupt word never yields id 0, a
     // negative or an out-of-range id).
@@ -735,6 +745,7 @@ export class Heap {
     u32[H_HEADER_BYTES] = HEADER_BYTES;
     u32[H_MAX_BYTES] = maxBytes;
     u32[H_LOCK_TIMEOUT_MS] = lockTimeoutMs;
+    u32[H_KEY] = newHeapKey();
     arenaInit(u32, initialBytes);
     return new Heap(buffer);
   }
@@ -1160,7 +1171,21 @@ export class Heap {
       if (page !== 0) {
         let slot = u32[h + HP_FREE];
         if (slot !== 0) {
-          u32[h + HP_FREE] = u32[slot >>> 2];
+          // Decode the next link and check it before it becomes the head: a
+          // handed-out slot of this page (grid, below bump) with a free tag.
+          const next = (u32[slot >>> 2] ^ ((slot ^ this.key) & 0x3fffffff)) >>> 0;
+          if (next !== 0) {
+            const off = next - page - H_PAGE_HEADER;
+            const size = u32[h + HP_SLOT];
+            if (
+              off < 0 || next >= u32[h + HP_BUMP] ||
+              Math.round(off * H_SLOT_INV[classIndex]) * size !== off ||
+              u32[(next + 4) >>> 2] !== (((next ^ this.slotKey) & 0x3fffffff) | 1)
+            ) {
+              return this.badSlotLink(page, slot);
+            }
+          }
+          u32[h + HP_FREE] = next;
         } else {
           slot = u32[h + HP_BUMP];
           if (
@@ -1240,7 +1265,7 @@ export class Heap {
         u32[h] === ((base ^ H_PAGE_KEY) & 0x3fffffff) &&
         u32[h + HP_MAGIC2] === ((base ^ H_PAGE_KEY2) & 0x3fffffff)
       ) {
-        const tag = ((ptr ^ H_SLOT_KEY) & 0x3fffffff) | 1;
+        const tag = ((ptr ^ this.slotKey) & 0x3fffffff) | 1;
         const cls = u32[h + HP_CLASS];
         const off = ptr - base - H_PAGE_HEADER;
         if (
@@ -1249,7 +1274,7 @@ export class Heap {
           Math.round(off * H_SLOT_INV[cls]) * u32[h + HP_SLOT] === off
         ) {
           // A live slot of one of this worker's pages: push it, no lock, no atomics.
-          u32[ptr >>> 2] = u32[h + HP_FREE];
+          u32[ptr >>> 2] = u32[h + HP_FREE] ^ ((ptr ^ this.key) & 0x3fffffff);
           u32[(ptr + 4) >>> 2] = tag;
           u32[h + HP_FREE] = ptr;
           const used = u32[h + HP_USED] - 1;
@@ -1791,7 +1816,7 @@ export class Heap {
       const size = (h & SIZE_MASK) >>> 0;
       if (size < MIN_CHUNK) throw new HeapCorruptionError("chunk walk broken", c);
       const p = c + 8;
-      if ((h & USED_BIT) !== 0 && u32[(c + 4) >>> 2] === internalTag(c, 3)) {
+      if ((h & USED_BIT) !== 0 && u32[(c + 4) >>> 2] === internalTag(this.key, c, 3)) {
         if (u32[p >>> 2] === areaMagic(p)) areas.push(p);
         else if (u32[p >>> 2] === tombstoneMagic(p)) tombstones++;
       } else if (
@@ -1958,7 +1983,7 @@ export class Heap {
   private deferFree(c: number): void {
     const i32 = this._i32;
     const u32 = this._u32;
-    u32[(c + 4) >>> 2] = internalTag(c, tagAlignLog(u32[(c + 4) >>> 2]));
+    u32[(c + 4) >>> 2] = internalTag(this.key, c, tagAlignLog(u32[(c + 4) >>> 2]));
     for (let attempt = 0; attempt < REMOTE_PUSH_LIMIT; attempt++) {
       const head = Atomics.load(i32, H_DEFERRED);
       i32[(c + 8) >>> 2] = head;
@@ -2103,11 +2128,11 @@ export class Heap {
       const sizeBytes = (h & SIZE_MASK) >>> 0;
       if (
         (h & 6) === 0 && sizeBytes >= MIN_CHUNK && c + sizeBytes <= end &&
-        u32[(c + sizeBytes - 4) >>> 2] === h && isUsedTag(c, tag)
+        u32[(c + sizeBytes - 4) >>> 2] === h && isUsedTag(this.key, c, tag)
       ) {
         return c;
       }
-    } else if (tag === freeTag(c)) {
+    } else if (tag === freeTag(this.key, c, h)) {
       throw new DoubleFreeError(operation, ptr);
     }
     throw new InvalidPointerError(operation, ptr, "is not the start of a live block");
@@ -2118,7 +2143,7 @@ export class Heap {
   /** True when `base` (whose first word matched a page magic) is a slab page chunk of the arena. */
   private isPage(base: number): boolean {
     return base >= ARENA_START + 8 &&
-      this._u32[(base - 4) >>> 2] === internalTag(base - 8, PAGE_ALIGN_LOG);
+      this._u32[(base - 4) >>> 2] === internalTag(this.key, base - 8, PAGE_ALIGN_LOG);
   }
 
   /** The slab page that `ptr` points into, or 0 when it is not a slab pointer. */
@@ -2134,7 +2159,7 @@ export class Heap {
 
   /** Throws unless `ptr` is a live slot of the page at `base`. */
   private checkSlot(operation: string, base: number, ptr: number): void {
-    const problem = slotProblem(this._u32, base, ptr);
+    const problem = slotProblem(this._u32, this.key, base, ptr);
     if (problem === "") return;
     if (problem === "double") throw new DoubleFreeError(operation, ptr);
     throw new InvalidPointerError(operation, ptr, problem);
@@ -2144,7 +2169,7 @@ export class Heap {
   private freeSlot(operation: string, base: number, ptr: number): void {
     const u32 = this._u32;
     const h = base >>> 2;
-    const tag = freeSlotTag(ptr);
+    const tag = freeSlotTag(this.key, ptr);
     // Inline validation (the common case); slotProblem names what is wrong.
     const cls = u32[h + P_CLASS];
     const off = ptr - base - PAGE_HEADER_BYTES;
@@ -2155,7 +2180,7 @@ export class Heap {
       this.checkSlot(operation, base, ptr);
     }
     if (u32[h + P_OWNER] === this.workerId) {
-      u32[ptr >>> 2] = u32[h + P_FREE];
+      u32[ptr >>> 2] = u32[h + P_FREE] ^ slotLinkMask(this.key, ptr);
       u32[(ptr + 4) >>> 2] = tag;
       u32[h + P_FREE] = ptr;
       const used = u32[h + P_USED] - 1;
@@ -2172,7 +2197,7 @@ export class Heap {
     }
     for (let attempt = 0; attempt < REMOTE_PUSH_LIMIT; attempt++) {
       const head = Atomics.load(i32, h + P_REMOTE);
-      i32[ptr >>> 2] = head;
+      i32[ptr >>> 2] = head ^ slotLinkMask(this.key, ptr);
       if (Atomics.compareExchange(i32, h + P_REMOTE, head, ptr | 0) === head) return;
     }
     throw new Error(
@@ -2287,7 +2312,7 @@ export class Heap {
     for (let n = Math.min(u32[entry + E_PAGES], this.maxPages()) + 1; n > 0; n--) {
       const page = u32[entry + E_ACTIVE];
       if (page === 0) break;
-      collectRemote(u32, this._i32, page);
+      collectRemote(u32, this._i32, this.key, page);
       if (this.pageHasRoom(page)) return this.popSlot(classIndex);
       unlinkPage(u32, entry + E_ACTIVE, page);
       u32[(page >>> 2) + P_STATE] = STATE_FULL;
@@ -2297,7 +2322,7 @@ export class Heap {
     let page = u32[entry + E_FULL];
     for (let n = Math.min(u32[entry + E_PAGES], this.maxPages()); page !== 0 && n > 0; n--) {
       const next = u32[(page >>> 2) + P_NEXT];
-      if (collectRemote(u32, this._i32, page) > 0) {
+      if (collectRemote(u32, this._i32, this.key, page) > 0) {
         unlinkPage(u32, entry + E_FULL, page);
         u32[(page >>> 2) + P_STATE] = STATE_ACTIVE;
         pushPage(u32, entry + E_ACTIVE, page);
@@ -2334,7 +2359,7 @@ export class Heap {
         const h = page >>> 2;
         u32[h + P_OWNER] = this.workerId;
         u32[h + P_AREA] = this.area;
-        collectRemote(u32, this._i32, page);
+        collectRemote(u32, this._i32, this.key, page);
         u32[entry + E_PAGES]++;
         if (this.pageHasRoom(page)) {
           u32[h + P_STATE] = STATE_ACTIVE;
@@ -2347,7 +2372,7 @@ export class Heap {
       const ptr = this.allocLocked(chunkBytesFor(PAGE_USABLE_BYTES), PAGE_ALIGN_LOG);
       if (ptr === 0) return 0;
       const v = this._u32; // fresh after any growth
-      v[(ptr - 4) >>> 2] = internalTag(ptr - 8, PAGE_ALIGN_LOG); // never a user pointer
+      v[(ptr - 4) >>> 2] = internalTag(this.key, ptr - 8, PAGE_ALIGN_LOG); // never a user pointer
       page = ptr;
       initPage(v, page, classIndex, this.workerId, this.area);
       v[H_SLAB_PAGES]++;
@@ -2356,6 +2381,12 @@ export class Heap {
       pushPage(v, entry + E_ACTIVE, page);
       return this.popSlot(classIndex);
     }
+  }
+
+  /** The allocation fast path found a broken link in the free slot `slot` of `page`: report it. */
+  private badSlotLink(page: number, slot: number): never {
+    checkedSlotLink(this._u32, this.key, page, slot);
+    throw new HeapCorruptionError(`free slot ${slot} holds a broken free-list link`, slot);
   }
 
   /**
@@ -2369,7 +2400,7 @@ export class Heap {
     const h = page >>> 2;
     let slot = u32[h + P_FREE];
     if (slot !== 0) {
-      u32[h + P_FREE] = u32[slot >>> 2];
+      u32[h + P_FREE] = checkedSlotLink(u32, this.key, page, slot);
     } else {
       slot = u32[h + P_BUMP];
       if (
@@ -2415,7 +2446,7 @@ export class Heap {
       const ptr = this.allocLocked(chunkBytesFor(AREA_BYTES), 3);
       if (ptr === 0) return false;
       const u32 = this._u32; // fresh after any growth
-      u32[(ptr - 4) >>> 2] = internalTag(ptr - 8, 3); // never a user pointer
+      u32[(ptr - 4) >>> 2] = internalTag(this.key, ptr - 8, 3); // never a user pointer
       u32.fill(0, ptr >>> 2, (ptr + AREA_BYTES) >>> 2);
       u32[(ptr >>> 2) + A_MAGIC] = areaMagic(ptr);
       u32[(ptr >>> 2) + A_WORKER] = this.workerId;
@@ -2533,7 +2564,7 @@ export class Heap {
       let page = u32[H_SLAB_ORPHANS + cls];
       for (let n = Math.min(u32[H_SLAB_PAGES], this.maxPages()); page !== 0 && n > 0; n--) {
         const next = u32[(page >>> 2) + P_NEXT];
-        collectRemote(u32, this._i32, page);
+        collectRemote(u32, this._i32, this.key, page);
         if (u32[(page >>> 2) + P_USED] === 0) {
           unlinkPage(u32, H_SLAB_ORPHANS + cls, page);
           this.releasePageLocked(page);
@@ -2551,7 +2582,7 @@ export class Heap {
     const h = page >>> 2;
     u32[h + P_OWNER] = 0;
     u32[h + P_AREA] = 0;
-    collectRemote(u32, this._i32, page);
+    collectRemote(u32, this._i32, this.key, page);
     if (u32[h + P_USED] === 0) {
       this.releasePageLocked(page);
       return;
@@ -2577,7 +2608,7 @@ export class Heap {
       let remote = 0;
       const capacity = u32[h + P_CAPACITY];
       const slotsEnd = page + PAGE_USABLE_BYTES;
-      for (let p = u32[h + P_REMOTE]; p !== 0; p = u32[p >>> 2]) {
+      for (let p = u32[h + P_REMOTE]; p !== 0; p = slotLink(u32, this.key, p)) {
         if (p <= page || p >= slotsEnd || ++remote > capacity) {
           throw new HeapCorruptionError(`slab page's remote-free list is broken at ${p}`, page);
         }
@@ -2645,7 +2676,7 @@ export class Heap {
     if (
       area < ARENA_START + 8 || area % 8 !== 0 || area + AREA_BYTES > u32[H_HEAP_BYTES] ||
       u32[(area >>> 2) + A_MAGIC] !== areaMagic(area) ||
-      u32[(area - 4) >>> 2] !== internalTag(area - 8, 3)
+      u32[(area - 4) >>> 2] !== internalTag(this.key, area - 8, 3)
     ) {
       throw new HeapCorruptionError(`slab area list links to ${area}, not an area`, area);
     }
@@ -2679,7 +2710,7 @@ export class Heap {
       if (
         a < ARENA_START + 8 || a >= end || a % 8 !== 0 ||
         u32[(a >>> 2) + A_MAGIC] !== areaMagic(a) ||
-        u32[(a - 4) >>> 2] !== internalTag(a - 8, 3)
+        u32[(a - 4) >>> 2] !== internalTag(this.key, a - 8, 3)
       ) {
         throw new HeapCorruptionError("slab area magic is wrong", a);
       }
@@ -2739,14 +2770,14 @@ export class Heap {
       const handedOut = (bump - page - PAGE_HEADER_BYTES) / slot;
       const free = new Set<number>();
       for (const listHead of [u32[h + P_FREE], u32[h + P_REMOTE]]) {
-        for (let p = listHead; p !== 0; p = u32[p >>> 2]) {
+        for (let p = listHead; p !== 0; p = slotLink(u32, this.key, p)) {
           if (free.has(p)) fail(`lists slot ${p} twice`);
           if (
             p < page + PAGE_HEADER_BYTES || p >= bump || (p - page - PAGE_HEADER_BYTES) % slot !== 0
           ) {
             fail(`free list holds ${p}, which is not a handed-out slot`);
           }
-          if (u32[(p + 4) >>> 2] !== freeSlotTag(p)) fail(`free slot ${p} lost its tag`);
+          if (u32[(p + 4) >>> 2] !== freeSlotTag(this.key, p)) fail(`free slot ${p} lost its tag`);
           free.add(p);
         }
       }
@@ -2754,7 +2785,13 @@ export class Heap {
       const usedExpected = handedOut - free.size;
       // Remote frees not yet collected still count as used until the owner collects them.
       let remoteCount = 0;
-      for (let p = u32[h + P_REMOTE]; p !== 0; p = u32[p >>> 2]) remoteCount++;
+      for (
+        let p = u32[h + P_REMOTE];
+        p !== 0 && remoteCount <= free.size;
+        p = slotLink(u32, this.key, p)
+      ) {
+        remoteCount++;
+      }
       if (u32[h + P_USED] !== usedExpected + remoteCount) {
         fail(
           `used count ${u32[h + P_USED]} != ${
@@ -2846,6 +2883,9 @@ function validateHeader(buffer: unknown): void {
   }
   if (u32[H_HEADER_BYTES] !== HEADER_BYTES) {
     throw new HeapFormatError("headerBytes", u32[H_HEADER_BYTES], `is not ${HEADER_BYTES}`);
+  }
+  if (u32[H_KEY] === 0 || u32[H_KEY] >= 2 ** 30) {
+    throw new HeapFormatError("key", u32[H_KEY], "is not a heap key in [1, 2^30)");
   }
   const heapBytes = u32[H_HEAP_BYTES];
   const maxBytes = u32[H_MAX_BYTES];
