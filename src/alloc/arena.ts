@@ -221,12 +221,11 @@ function unlinkFree(u32: Uint32Array, c: number, sizeBytes: number): void {
   const key = u32[H_KEY];
   const next = readLink(u32, key, c + 8);
   const prev = readLink(u32, key, c + 12);
-  if (prev === 0 && u32[H_BINS + binOf(sizeBytes)] !== c) notFreeChunk(c, c + 12);
   if (prev !== 0) {
     u32[(prev + 8) >>> 2] = next ^ linkMask(key, prev + 8);
   } else {
     const bin = binOf(sizeBytes);
-    if (DEBUG) assert(u32[H_BINS + bin] === c, "unlinked chunk heads its bin");
+    if (u32[H_BINS + bin] !== c) notFreeChunk(c, c + 12); // no previous link, yet not the bin's head
     u32[H_BINS + bin] = next;
     if (next === 0) {
       const w = bin >>> 5;
@@ -456,7 +455,7 @@ function bestFit(u32: Uint32Array, c: number, needBytes: number): number {
       bestSize = sizeBytes;
       if (sizeBytes === needBytes) break;
     }
-    c = readLink(u32, key, c + 8);
+    c = (u32[(c + 8) >>> 2] ^ linkMask(key, c + 8)) >>> 0; // checked at the top of the loop
   }
   return best;
 }

@@ -32,7 +32,7 @@
  * @module
  */
 
-import { H_SLAB_BASE, H_SLAB_WORDS } from "../heap/layout.ts";
+import { ARENA_START, H_HEAP_BYTES, H_SLAB_BASE, H_SLAB_WORDS } from "../heap/layout.ts";
 import { HeapCorruptionError } from "../errors.ts";
 
 /** Bytes of a slab page (and its alignment). */
@@ -258,6 +258,25 @@ export function checkedSlotLink(u32: Uint32Array, key: number, base: number, ptr
   return p;
 }
 
+/**
+ * Checks that `page` (read from byte `from`: a list head or link a stray
+ * write could have reached) is a slab page: page-aligned inside the heap,
+ * both magic words right, a class in range. Throws `HeapCorruptionError` otherwise.
+ */
+export function checkPage(u32: Uint32Array, page: number, from: number): void {
+  const h = page >>> 2;
+  if (
+    page % PAGE_BYTES !== 0 || page < ARENA_START || page + PAGE_BYTES > u32[H_HEAP_BYTES] ||
+    u32[h + P_MAGIC] !== pageMagic(page) || u32[h + P_MAGIC2] !== pageMagic2(page) ||
+    u32[h + P_CLASS] >= CLASS_COUNT || u32[h + P_SLOT] !== SLOT_BYTES[u32[h + P_CLASS]]
+  ) {
+    throw new HeapCorruptionError(
+      `slab metadata at ${from} names ${page}, which is not a slab page (a write past a block?)`,
+      page,
+    );
+  }
+}
+
 /** Slot bytes of class `cls`. */
 export function slotBytes(cls: number): number {
   return SLOT_BYTES[cls];
@@ -322,6 +341,7 @@ export function collectRemote(
   key: number,
   base: number,
 ): number {
+  checkPage(u32, base, base);
   const h = base >>> 2;
   const capacity = Math.min(u32[h + P_CAPACITY], MAX_PAGE_SLOTS);
   // Walk the list first and detach it with one compare-exchange at the end:
@@ -360,6 +380,8 @@ export function unlinkPage(u32: Uint32Array, headIndex: number, base: number): v
   const h = base >>> 2;
   const next = u32[h + P_NEXT];
   const prev = u32[h + P_PREV];
+  if (next !== 0) checkPage(u32, next, (h + P_NEXT) * 4);
+  if (prev !== 0) checkPage(u32, prev, (h + P_PREV) * 4);
   if (prev !== 0) u32[(prev >>> 2) + P_NEXT] = next;
   else u32[headIndex] = next;
   if (next !== 0) u32[(next >>> 2) + P_PREV] = prev;
@@ -371,6 +393,7 @@ export function unlinkPage(u32: Uint32Array, headIndex: number, base: number): v
 export function pushPage(u32: Uint32Array, headIndex: number, base: number): void {
   const h = base >>> 2;
   const head = u32[headIndex];
+  if (head !== 0) checkPage(u32, head, headIndex * 4);
   u32[h + P_NEXT] = head;
   u32[h + P_PREV] = 0;
   if (head !== 0) u32[(head >>> 2) + P_PREV] = base;
@@ -386,7 +409,9 @@ export function pushPageSecond(u32: Uint32Array, headIndex: number, base: number
   }
   const h = base >>> 2;
   const hh = head >>> 2;
+  checkPage(u32, head, headIndex * 4);
   const next = u32[hh + P_NEXT];
+  if (next !== 0) checkPage(u32, next, (hh + P_NEXT) * 4);
   u32[h + P_NEXT] = next;
   u32[h + P_PREV] = head;
   if (next !== 0) u32[(next >>> 2) + P_PREV] = base;

@@ -32,7 +32,7 @@ import {
   A_WORKER,
   AREA_BYTES,
   areaMagic,
-  checkedSlotLink,
+  checkPage,
   CLASS_BYTES,
   CLASS_COUNT,
   CLASS_OF_ALIGN8,
@@ -53,6 +53,7 @@ import {
   H_SLAB_RETIRED_LO,
   H_SLAB_TOMBSTONES,
   initPage,
+  isFreeSlotOf,
   MAX_PAGE_SLOTS,
   P_AREA,
   P_BUMP,
@@ -501,6 +502,7 @@ const H_SLAB_MAX = SLAB_MAX_BYTES;
 const H_CLASS_COUNT = CLASS_COUNT;
 const H_CLASS8 = CLASS_OF_ALIGN8;
 const H_SLOT_INV = SLOT_INV;
+const H_CLASS_BYTES = CLASS_BYTES;
 const H_PAGE_KEY = PAGE_MAGIC_KEY;
 const H_PAGE_KEY2 = PAGE_MAGIC2_KEY;
 const HP_MAGIC2 = P_MAGIC2;
@@ -1163,43 +1165,58 @@ export class Heap {
 
   /** `allocClass` without the index check: the hot path for `alloc` and `SlabClass`. */
   private allocSlot(classIndex: number): number {
+    // Kept under V8's inlining limit (460 bytes of bytecode): the bump path is a call.
     const aw = this.areaWords;
     if (aw !== 0) {
       const u32 = this._u32;
       const page = u32[aw + HA_CLASSES + (classIndex << 2)];
       const h = page >>> 2;
-      if (page !== 0) {
-        let slot = u32[h + HP_FREE];
-        if (slot !== 0) {
-          // Decode the next link and check it before it becomes the head: a
-          // handed-out slot of this page (grid, below bump) with a free tag.
-          const next = (u32[slot >>> 2] ^ ((slot ^ this.key) & 0x3fffffff)) >>> 0;
-          if (next !== 0) {
-            const off = next - page - H_PAGE_HEADER;
-            const size = u32[h + HP_SLOT];
-            if (
-              off < 0 || next >= u32[h + HP_BUMP] ||
-              Math.round(off * H_SLOT_INV[classIndex]) * size !== off ||
-              u32[(next + 4) >>> 2] !== (((next ^ this.slotKey) & 0x3fffffff) | 1)
-            ) {
-              return this.badSlotLink(page, slot);
-            }
-          }
-          u32[h + HP_FREE] = next;
-        } else {
-          slot = u32[h + HP_BUMP];
-          if (
-            slot + u32[h + HP_SLOT] > page + H_PAGE_USABLE ||
-            u32[h + HP_USED] >= u32[h + HP_CAPACITY]
-          ) {
-            return this.allocClassSlow(classIndex);
-          }
-          u32[h + HP_BUMP] = slot + u32[h + HP_SLOT];
+      const slot = u32[h + HP_FREE];
+      // The page's magic (keyed by its address) first: a write that ran into
+      // the page header overwrote it before any other field.
+      if (slot !== 0 && u32[h] === ((page ^ H_PAGE_KEY) & 0x3fffffff)) {
+        // The head came from a decoded link: check it before use, a
+        // handed-out slot of this page (grid, below bump) with a free tag.
+        const off = slot - page - H_PAGE_HEADER;
+        if (
+          off < 0 || slot >= u32[h + HP_BUMP] ||
+          Math.round(off * H_SLOT_INV[classIndex]) * u32[h + HP_SLOT] !== off ||
+          u32[(slot + 4) >>> 2] !== (((slot ^ this.slotKey) & 0x3fffffff) | 1)
+        ) {
+          return this.badSlotLink(page, slot);
         }
+        u32[h + HP_FREE] = (u32[slot >>> 2] ^ ((slot ^ this.key) & 0x3fffffff)) >>> 0;
         u32[(slot + 4) >>> 2] = 0;
         u32[h + HP_USED]++;
         this.pendingAllocs++;
         return slot;
+      }
+    }
+    return this.allocBump(classIndex);
+  }
+
+  /** `allocSlot` when the current page's free list is empty: the next never-used slot, else a refill. */
+  private allocBump(classIndex: number): number {
+    const aw = this.areaWords;
+    if (aw !== 0) {
+      const u32 = this._u32;
+      const page = u32[aw + HA_CLASSES + (classIndex << 2)];
+      const h = page >>> 2;
+      if (page !== 0 && u32[h] === ((page ^ H_PAGE_KEY) & 0x3fffffff) && u32[h + HP_FREE] === 0) {
+        const slot = u32[h + HP_BUMP];
+        const size = u32[h + HP_SLOT];
+        const off = slot - page - H_PAGE_HEADER;
+        if (
+          slot + size <= page + H_PAGE_USABLE && u32[h + HP_USED] < u32[h + HP_CAPACITY] &&
+          off >= 0 && size === H_CLASS_BYTES[classIndex] &&
+          Math.round(off * H_SLOT_INV[classIndex]) * size === off
+        ) {
+          u32[h + HP_BUMP] = slot + size;
+          u32[(slot + 4) >>> 2] = 0;
+          u32[h + HP_USED]++;
+          this.pendingAllocs++;
+          return slot;
+        }
       }
     }
     return this.allocClassSlow(classIndex);
@@ -2383,10 +2400,12 @@ export class Heap {
     }
   }
 
-  /** The allocation fast path found a broken link in the free slot `slot` of `page`: report it. */
+  /** The allocation fast path found that the head `slot` of `page`'s free list is not a free slot. */
   private badSlotLink(page: number, slot: number): never {
-    checkedSlotLink(this._u32, this.key, page, slot);
-    throw new HeapCorruptionError(`free slot ${slot} holds a broken free-list link`, slot);
+    throw new HeapCorruptionError(
+      `slab page ${page}'s free list reaches ${slot}, which is not a free slot of the page (a write past a block or after free?)`,
+      page,
+    );
   }
 
   /**
@@ -2398,9 +2417,11 @@ export class Heap {
     const u32 = this._u32;
     const page = u32[this.areaWords + A_CLASSES + (classIndex << 2)];
     const h = page >>> 2;
+    checkPage(u32, page, this.areaWords * 4);
     let slot = u32[h + P_FREE];
     if (slot !== 0) {
-      u32[h + P_FREE] = checkedSlotLink(u32, this.key, page, slot);
+      if (!isFreeSlotOf(u32, this.key, page, slot)) this.badSlotLink(page, slot);
+      u32[h + P_FREE] = slotLink(u32, this.key, slot);
     } else {
       slot = u32[h + P_BUMP];
       if (
