@@ -98,6 +98,7 @@ import {
   HeapFormatError,
   InvalidPointerError,
   OutOfMemoryError,
+  UseAfterFreeError,
   WorkerAliveError,
 } from "../errors.ts";
 import {
@@ -107,6 +108,7 @@ import {
   FIXED_OVERHEAD_BYTES,
   FORMAT_VERSION,
   H_BASE_OFFSET,
+  H_DEBUG,
   H_DEFERRED,
   H_FREE_BYTES,
   H_FREE_CHUNKS,
@@ -204,6 +206,18 @@ export interface HeapOptions {
    * @default {10000}
    */
   lockTimeoutMs?: number;
+  /**
+   * Debug mode, kept in the heap's header so every handle that attaches sees
+   * it: a redzone of canary bytes after every block (checked by `free`,
+   * `realloc`, `usableSize` and `check()`; `usableSize` reports the requested
+   * size), and freed blocks poisoned and held in a bounded quarantine (per
+   * handle) before reuse, so a write after free is reported as
+   * `UseAfterFreeError` when the block leaves the quarantine or at `check()`.
+   * Costs memory (8 bytes more per block, the quarantine) and time.
+   *
+   * @default {false}
+   */
+  debug?: boolean;
   /**
    * A shared `WebAssembly.Memory` to hold the heap instead of a new
    * `SharedArrayBuffer`. Pointers are then plain wasm addresses, so wasm code
@@ -503,6 +517,14 @@ const H_CLASS_COUNT = CLASS_COUNT;
 const H_CLASS8 = CLASS_OF_ALIGN8;
 const H_SLOT_INV = SLOT_INV;
 const H_CLASS_BYTES = CLASS_BYTES;
+/** Debug mode: the byte freed blocks are filled with. */
+const POISON = 0xdd;
+/** Debug mode: most blocks one handle holds in its quarantine. */
+const QUARANTINE_BLOCKS = 256;
+/** Debug mode: most bytes one handle holds in its quarantine. */
+const QUARANTINE_BYTES = 1 << 20;
+/** Debug mode: mixed into the requested size stored at the end of each block. */
+const DEBUG_SIZE_KEY = 0x5a17e0d3;
 const H_PAGE_KEY = PAGE_MAGIC_KEY;
 const H_PAGE_KEY2 = PAGE_MAGIC2_KEY;
 const HP_MAGIC2 = P_MAGIC2;
@@ -568,6 +590,13 @@ export class Heap {
   private key = 0;
   /** `key ^ FREE_SLOT_KEY`: the free-slot tag of `ptr` is `((ptr ^ slotKey) & 0x3fffffff) | 1`. */
   private slotKey = 0;
+  /** Debug mode (header word `H_DEBUG`): redzones, poison and a quarantine. */
+  private debug = false;
+  /** Debug mode: blocks this handle freed and holds back from reuse, oldest first. */
+  private quarantine: number[] = [];
+  /** Debug mode: usable bytes of each quarantined block. */
+  private quarantined = new Map<number, number>();
+  private quarantineBytes = 0;
 
   private constructor(
     buffer: SharedArrayBuffer,
@@ -580,6 +609,7 @@ export class Heap {
     this.refreshViews();
     this.key = this._u32[H_KEY];
     this.slotKey = this.key ^ FREE_SLOT_KEY;
+    this.debug = this._u32[H_DEBUG] === 1;
     // Take the next id with a bounded compare-exchange loop, checking the
     // header's word before writing it (a corrupt word never yields id 0, a
     // negative or an out-of-range id).
@@ -720,7 +750,17 @@ export class Heap {
    * ```
    */
   static create(options: HeapOptions = {}): Heap {
-    if (options.memory !== undefined) return Heap.createInMemory(options.memory, options);
+    if (options.debug !== undefined && typeof options.debug !== "boolean") {
+      throw new TypeError(`Cannot create heap: debug must be a boolean: ${typeof options.debug}`);
+    }
+    if (options.memory !== undefined) {
+      const heap = Heap.createInMemory(options.memory, options);
+      if (options.debug === true) {
+        heap._u32[H_DEBUG] = 1;
+        heap.debug = true;
+      }
+      return heap;
+    }
     const initialBytes = roundUp8(
       checkByteCount("initialBytes", options.initialBytes ?? DEFAULT_INITIAL_BYTES),
     );
@@ -748,6 +788,7 @@ export class Heap {
     u32[H_MAX_BYTES] = maxBytes;
     u32[H_LOCK_TIMEOUT_MS] = lockTimeoutMs;
     u32[H_KEY] = newHeapKey();
+    u32[H_DEBUG] = options.debug === true ? 1 : 0;
     arenaInit(u32, initialBytes);
     return new Heap(buffer);
   }
@@ -1050,6 +1091,7 @@ export class Heap {
    * ```
    */
   tryAlloc(sizeBytes: number, alignBytes: number = 8): number {
+    if (this.debug) return this.debugTryAlloc(sizeBytes, alignBytes);
     // Fast path: a small request with the default alignment goes straight to
     // this worker's slab pages (no lock, no atomics).
     if (
@@ -1140,6 +1182,7 @@ export class Heap {
    * ```
    */
   allocClass(classIndex: number): number {
+    if (this.debug) return 0; // callers fall back to alloc(), which adds a redzone
     if (typeof classIndex !== "number") {
       throw new TypeError(
         `Cannot allocate from slab class: index must be a number: ${typeof classIndex}`,
@@ -1244,7 +1287,11 @@ export class Heap {
     const abs = this.alloc(sizeBytes, alignBytes);
     const ptr = abs - this.base;
     const base = this.slabPageOf(ptr);
-    const usable = base !== 0 ? this._u32[(base >>> 2) + P_SLOT] : this.usableSizeUnchecked(ptr);
+    const usable = this.debug
+      ? sizeBytes
+      : base !== 0
+      ? this._u32[(base >>> 2) + P_SLOT]
+      : this.usableSizeUnchecked(ptr);
     this._u8.fill(0, ptr, ptr + usable);
     return abs;
   }
@@ -1269,6 +1316,12 @@ export class Heap {
    * ```
    */
   free(ptr: number): void {
+    if (this.debug) this.debugFree(ptr);
+    else this.freeRaw(ptr);
+  }
+
+  /** `free` without debug mode's quarantine. */
+  private freeRaw(ptr: number): void {
     if (this.base !== 0) ptr = this.toRel(ptr);
     if (typeof ptr === "number" && (ptr >>> 0) === ptr) {
       if (ptr === 0) return;
@@ -1346,6 +1399,7 @@ export class Heap {
    * ```
    */
   realloc(ptr: number, sizeBytes: number): number {
+    if (this.debug) return this.debugRealloc(ptr, sizeBytes);
     if (ptr === 0) return this.alloc(sizeBytes);
     if (this.base !== 0) ptr = this.toRel(ptr);
     checkSize("reallocate", sizeBytes);
@@ -1414,6 +1468,7 @@ export class Heap {
    */
   usableSize(ptr: number): number {
     if (this.base !== 0) ptr = this.toRel(ptr);
+    if (this.debug) return this.checkRedzone(ptr, this.liveUsable("get the size of", ptr));
     const base = this.slabPageOf(ptr);
     if (base !== 0) {
       this.checkSlot("get the size of", base, ptr);
@@ -1578,6 +1633,7 @@ export class Heap {
     try {
       this.drainDeferredIfAnyLocked();
       this.checkLocked();
+      if (this.debug) this.debugCheckLocked();
     } finally {
       this.unlock();
     }
@@ -1607,6 +1663,7 @@ export class Heap {
    * ```
    */
   detach(): void {
+    while (this.quarantine.length > 0) this.evictOldest();
     this.flushAllocCount();
     if (this.area !== 0 && this._u32[this.areaWords + A_MAGIC] !== areaMagic(this.area)) {
       this.dropOwnArea();
@@ -2839,6 +2896,157 @@ export class Heap {
   private usableSizeUnchecked(ptr: number): number {
     return ((this._u32[(ptr - 8) >>> 2] & SIZE_MASK) >>> 0) - CHUNK_OVERHEAD;
   }
+
+  // ---- debug mode: redzones, poison, quarantine ----
+
+  /** The canary byte of the redzone byte at `at` (keyed, so a copied redzone does not match). */
+  private canary(at: number): number {
+    return Math.imul(at ^ this.key, 0x9e3779b1) >>> 24;
+  }
+
+  /** Usable bytes of the live block `ptr` (relative); throws the pointer errors of `free`. */
+  private liveUsable(operation: string, ptr: number): number {
+    if (this.quarantined.has(ptr)) throw new DoubleFreeError(operation, ptr + this.base);
+    const base = this.slabPageOf(ptr);
+    if (base !== 0) {
+      this.checkSlot(operation, base, ptr);
+      return this._u32[(base >>> 2) + P_SLOT];
+    }
+    this.lock();
+    try {
+      this.chunkOf(operation, ptr);
+      return this.usableSizeUnchecked(ptr);
+    } finally {
+      this.unlock();
+    }
+  }
+
+  /**
+   * Checks the redzone of the live block `ptr` (relative) of `usableBytes`:
+   * the requested size in its last word, canary bytes between. Returns the
+   * requested size; throws `HeapCorruptionError` naming the block otherwise.
+   */
+  private checkRedzone(ptr: number, usableBytes: number): number {
+    const end = ptr + usableBytes - 4;
+    const size = (this._u32[end >>> 2] ^ this.key ^ DEBUG_SIZE_KEY) >>> 0;
+    if (size > usableBytes - 8) {
+      throw new HeapCorruptionError(
+        `block ${ptr + this.base} was written past its end: its redzone size word changed`,
+        end,
+      );
+    }
+    const u8 = this._u8;
+    for (let a = ptr + size; a < end; a++) {
+      if (u8[a] !== this.canary(a)) {
+        throw new HeapCorruptionError(
+          `block ${ptr + this.base} of ${size} bytes was written past its end (byte ${
+            a + this.base
+          })`,
+          a,
+        );
+      }
+    }
+    return size;
+  }
+
+  /** `tryAlloc` in debug mode: 8 bytes more, then the redzone. */
+  private debugTryAlloc(sizeBytes: number, alignBytes: number): number {
+    checkSize("allocate", sizeBytes);
+    checkAlign(alignBytes);
+    if (sizeBytes > 0xffffffff - 8) return 0;
+    const ptr = this.tryAllocChecked(sizeBytes + 8, alignBytes);
+    if (ptr === 0) return 0;
+    if (ptr >= this.viewBytes) this.refreshViews();
+    const base = this.slabPageOf(ptr);
+    const usable = base !== 0 ? this._u32[(base >>> 2) + P_SLOT] : this.usableSizeUnchecked(ptr);
+    const end = ptr + usable - 4;
+    const u8 = this._u8;
+    for (let a = ptr + sizeBytes; a < end; a++) u8[a] = this.canary(a);
+    this._u32[end >>> 2] = (sizeBytes ^ this.key ^ DEBUG_SIZE_KEY) >>> 0;
+    return ptr + this.base;
+  }
+
+  /** `free` in debug mode: check the redzone, poison the block, quarantine it. */
+  private debugFree(abs: number): void {
+    if (abs === 0) return;
+    const ptr = this.base !== 0 ? this.toRel(abs) : abs;
+    const usable = this.liveUsable("free", ptr);
+    this.checkRedzone(ptr, usable);
+    this._u8.fill(POISON, ptr, ptr + usable);
+    this.quarantine.push(ptr);
+    this.quarantined.set(ptr, usable);
+    this.quarantineBytes += usable;
+    while (
+      this.quarantine.length > QUARANTINE_BLOCKS || this.quarantineBytes > QUARANTINE_BYTES
+    ) {
+      this.evictOldest();
+    }
+  }
+
+  /** The first byte of `[ptr, ptr + bytes)` that is not poison, or -1. */
+  private firstUnpoisoned(ptr: number, bytes: number): number {
+    const u8 = this._u8;
+    for (let a = ptr; a < ptr + bytes; a++) if (u8[a] !== POISON) return a;
+    return -1;
+  }
+
+  /** Frees the oldest quarantined block; throws `UseAfterFreeError` if it was written meanwhile. */
+  private evictOldest(): void {
+    const ptr = this.quarantine.shift() as number;
+    const usable = this.quarantined.get(ptr) ?? 0;
+    this.quarantined.delete(ptr);
+    this.quarantineBytes -= usable;
+    const bad = this.firstUnpoisoned(ptr, usable);
+    this.freeRaw(ptr + this.base);
+    if (bad >= 0) throw new UseAfterFreeError(ptr + this.base, bad + this.base);
+  }
+
+  /** `realloc` in debug mode: always moves (a fresh redzone), keeping the alignment. */
+  private debugRealloc(abs: number, sizeBytes: number): number {
+    if (abs === 0) return this.alloc(sizeBytes);
+    const ptr = this.base !== 0 ? this.toRel(abs) : abs;
+    checkSize("reallocate", sizeBytes);
+    const usable = this.liveUsable("reallocate", ptr);
+    const old = this.checkRedzone(ptr, usable);
+    const align = this.slabPageOf(ptr) !== 0
+      ? Math.min(SLAB_MAX_ALIGN, ptr & -ptr)
+      : 1 << tagAlignLog(this._u32[(ptr - 4) >>> 2]);
+    const moved = this.alloc(sizeBytes, Math.max(8, align));
+    const to = moved - this.base;
+    this._u8.copyWithin(to, ptr, ptr + Math.min(old, sizeBytes));
+    this.debugFree(abs);
+    return moved;
+  }
+
+  /** `check()` in debug mode: the quarantine's poison and every live block's redzone. */
+  private debugCheckLocked(): void {
+    for (const [ptr, usable] of this.quarantined) {
+      const bad = this.firstUnpoisoned(ptr, usable);
+      if (bad >= 0) throw new UseAfterFreeError(ptr + this.base, bad + this.base);
+    }
+    const u32 = this._u32;
+    const visit = (ptr: number, usable: number): void => {
+      // Blocks in another handle's quarantine are all poison.
+      if (this.quarantined.has(ptr) || this.firstUnpoisoned(ptr, usable) < 0) return;
+      this.checkRedzone(ptr, usable);
+    };
+    const limit = u32[H_HEAP_BYTES] - EPILOGUE_BYTES;
+    for (let c = ARENA_START; c < limit;) {
+      const h = u32[c >>> 2];
+      const size = (h & SIZE_MASK) >>> 0;
+      if ((h & USED_BIT) !== 0 && isUsedTag(this.key, c, u32[(c + 4) >>> 2])) {
+        visit(c + 8, size - CHUNK_OVERHEAD);
+      }
+      c += size; // checkLocked has seen every size tile the arena
+    }
+    this.forEachPageLocked((page) => {
+      const h = page >>> 2;
+      const slot = u32[h + P_SLOT];
+      for (let p = page + PAGE_HEADER_BYTES; p < u32[h + P_BUMP]; p += slot) {
+        if (u32[(p + 4) >>> 2] !== freeSlotTag(this.key, p)) visit(p, slot);
+      }
+    });
+  }
 }
 
 function roundUp8(n: number): number {
@@ -2908,6 +3116,7 @@ function validateHeader(buffer: unknown): void {
   if (u32[H_KEY] === 0 || u32[H_KEY] >= 2 ** 30) {
     throw new HeapFormatError("key", u32[H_KEY], "is not a heap key in [1, 2^30)");
   }
+  if (u32[H_DEBUG] > 1) throw new HeapFormatError("debug", u32[H_DEBUG], "is not 0 or 1");
   const heapBytes = u32[H_HEAP_BYTES];
   const maxBytes = u32[H_MAX_BYTES];
   if (heapBytes < MIN_HEAP_BYTES || heapBytes % 8 !== 0 || heapBytes > buffer.byteLength) {

@@ -47,6 +47,8 @@ export const H_DEFERRED = 9;
  * so a stray user write cannot forge one (see `src/alloc/arena.ts`).
  */
 export const H_KEY = 10;
+/** 1 for a heap made with `debug: true` (redzones, poison and quarantine), else 0. */
+export const H_DEBUG = 11;
 // The counters live in their own cache line (bytes 128-191), away from the
 // lock word: a worker spinning on the lock would otherwise steal the line the
 // lock holder is updating.
@@ -154,7 +156,9 @@ export function newHeapKey(): number {
 // Layout constants checked against each other once, at module load.
 if (
   [H_MAGIC, H_VERSION, H_HEADER_BYTES, H_HEAP_BYTES, H_MAX_BYTES, H_LOCK, H_LAST_WORKER, H_OP]
-    .concat([H_LOCK_BEAT, H_DEFERRED, H_LOCK_TIMEOUT_MS]).includes(H_KEY) || H_KEY >= H_USED_BYTES
+    .concat([H_LOCK_BEAT, H_DEFERRED, H_LOCK_TIMEOUT_MS, H_DEBUG]).includes(H_KEY) ||
+  [H_LOCK_BEAT, H_DEFERRED, H_LOCK_TIMEOUT_MS].includes(H_DEBUG) || H_KEY >= H_USED_BYTES ||
+  H_DEBUG >= H_USED_BYTES
 ) {
   throw new Error("Layout: the key word overlaps another header word");
 }

@@ -16,6 +16,7 @@ import {
   HeapCorruptionError,
   InvalidPointerError,
   OutOfMemoryError,
+  UseAfterFreeError,
 } from "../../mod.ts";
 
 /** Bytes of the heap header: no block may start inside it. */
@@ -78,14 +79,15 @@ interface Counts {
   cases: number;
   clean: number;
   corruption: number;
+  useAfterFree: number;
   badPointer: number;
   outOfMemory: number;
   corruptions: number;
 }
 
 /** Runs one case; returns how it ended. Throws (fails the test) on a broken promise. */
-function runCase(ops: Op[], counts: Counts): void {
-  const heap = Heap.create({ initialBytes: 256 * 1024, maxBytes: 8 << 20 });
+function runCase(ops: Op[], counts: Counts, debug: boolean): void {
+  const heap = Heap.create({ initialBytes: 256 * 1024, maxBytes: 8 << 20, debug });
   const other = Heap.attach(heap.buffer);
   /** Live blocks of the model: pointer → requested size. */
   const live = new Map<number, number>();
@@ -193,6 +195,7 @@ function runCase(ops: Op[], counts: Counts): void {
   } catch (e) {
     if (e instanceof assert.AssertionError) throw e;
     if (e instanceof HeapCorruptionError) counts.corruption++;
+    else if (debug && e instanceof UseAfterFreeError) counts.useAfterFree++;
     else if (corrupted && (e instanceof InvalidPointerError || e instanceof DoubleFreeError)) {
       counts.badPointer++; // a block whose own header the program overwrote
     } else if (e instanceof OutOfMemoryError) counts.outOfMemory++;
@@ -202,23 +205,29 @@ function runCase(ops: Op[], counts: Counts): void {
 }
 
 describe("corruption fuzz", () => {
-  it("user memory bugs end clean or in a typed report, never in an overlapping block", () => {
-    const counts: Counts = {
-      cases: 0,
-      clean: 0,
-      corruption: 0,
-      badPointer: 0,
-      outOfMemory: 0,
-      corruptions: 0,
-    };
-    fc.assert(
-      fc.property(fc.array(op, { minLength: 10, maxLength: 160 }), (ops) => runCase(ops, counts)),
-      {
-        numRuns: Number(process.env.FUZZ_RUNS ?? 2000),
-        seed: Number(process.env.FUZZ_SEED ?? 0x5eed10),
-      },
-    );
-    console.log(`corruption fuzz: ${JSON.stringify(counts)}`);
-    assert.ok(counts.corruption > 0, "the fuzz reached no corruption report: it tests nothing");
-  });
+  for (const debug of [false, true]) {
+    it(`user memory bugs end clean or in a typed report, never in an overlapping block (debug: ${debug})`, () => {
+      const counts: Counts = {
+        cases: 0,
+        clean: 0,
+        corruption: 0,
+        useAfterFree: 0,
+        badPointer: 0,
+        outOfMemory: 0,
+        corruptions: 0,
+      };
+      fc.assert(
+        fc.property(
+          fc.array(op, { minLength: 10, maxLength: 160 }),
+          (ops) => runCase(ops, counts, debug),
+        ),
+        {
+          numRuns: Number(process.env.FUZZ_RUNS ?? 2000),
+          seed: Number(process.env.FUZZ_SEED ?? 0x5eed10),
+        },
+      );
+      console.log(`corruption fuzz (debug: ${debug}): ${JSON.stringify(counts)}`);
+      assert.ok(counts.corruption > 0, "the fuzz reached no corruption report: it tests nothing");
+    });
+  }
 });
