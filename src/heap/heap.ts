@@ -2927,26 +2927,31 @@ export class Heap {
    * requested size; throws `HeapCorruptionError` naming the block otherwise.
    */
   private checkRedzone(ptr: number, usableBytes: number): number {
-    const end = ptr + usableBytes - 4;
-    const size = (this._u32[end >>> 2] ^ this.key ^ DEBUG_SIZE_KEY) >>> 0;
-    if (size > usableBytes - 8) {
-      throw new HeapCorruptionError(
-        `block ${ptr + this.base} was written past its end: its redzone size word changed`,
-        end,
-      );
-    }
-    const u8 = this._u8;
-    for (let a = ptr + size; a < end; a++) {
-      if (u8[a] !== this.canary(a)) {
-        throw new HeapCorruptionError(
-          `block ${ptr + this.base} of ${size} bytes was written past its end (byte ${
-            a + this.base
-          })`,
-          a,
-        );
+    // An arena chunk may have grown since the block was made (a later aligned
+    // allocation gives a gap of 8 or 16 bytes to the used chunk before it, and
+    // that can happen again), so the size word is the last word from the end
+    // that decodes to a size leaving room for the canary bytes before it.
+    const u32 = this._u32;
+    for (let end = ptr + usableBytes - 4; end >= ptr + 4; end -= 4) {
+      const size = (u32[end >>> 2] ^ this.key ^ DEBUG_SIZE_KEY) >>> 0;
+      if (size + 4 > end - ptr) continue;
+      const u8 = this._u8;
+      for (let a = ptr + size; a < end; a++) {
+        if (u8[a] !== this.canary(a)) {
+          throw new HeapCorruptionError(
+            `block ${ptr + this.base} of ${size} bytes was written past its end (byte ${
+              a + this.base
+            })`,
+            a,
+          );
+        }
       }
+      return size;
     }
-    return size;
+    throw new HeapCorruptionError(
+      `block ${ptr + this.base} was written past its end: its redzone size word changed`,
+      ptr + usableBytes - 4,
+    );
   }
 
   /** `tryAlloc` in debug mode: 8 bytes more, then the redzone. */

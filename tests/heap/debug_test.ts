@@ -8,6 +8,7 @@ import {
   HeapFormatError,
   UseAfterFreeError,
 } from "../../mod.ts";
+import { HeapAdapter, makeRandomActionsTrace, RandomActions } from "../../bench/_workloads.ts";
 
 /** Header word of the debug flag (src/heap/layout.ts). */
 const H_DEBUG = 11;
@@ -122,5 +123,16 @@ describe("debug mode", () => {
     );
     assert.ok(overflowsFound >= 0.99 * overflows, `${overflowsFound}/${overflows}`);
     assert.ok(writesFound >= 0.99 * writes, `${writesFound}/${writes}`);
+  });
+});
+
+describe("debug mode under Talc's random actions", () => {
+  it("finds the redzone of a block whose chunk grew after it was made (gaps given to it)", () => {
+    const trace = makeRandomActionsTrace(30_000, 0x5eed);
+    const heap = Heap.create({ debug: true });
+    const w = new RandomActions(new HeapAdapter(heap), trace, 10_000);
+    w.fill();
+    w.run(20_000);
+    heap.check();
   });
 });
