@@ -139,7 +139,11 @@ const median = (xs: number[]): number => {
 };
 
 console.log(
-  `new = ${new URL("../mod.ts", import.meta.url).pathname}, old = ${otherPath}, ${rounds} rounds`,
+  debugMode
+    ? `new = this tree in debug mode, old = this tree in normal mode, ${rounds} rounds`
+    : `new = ${
+      new URL("../mod.ts", import.meta.url).pathname
+    }, old = ${otherPath}, ${rounds} rounds`,
 );
 for (const w of workloads.filter((w) => w.name.includes(only))) {
   const runNew = w.make(NewHeap);
