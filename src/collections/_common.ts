@@ -2,9 +2,11 @@
 // hashing, a UTF-8 codec for shared views, and blocking helpers. Not exported
 // from mod.ts.
 
+import * as scalars from "../../structs/scalar.ts";
 import { ScalarType, type ScalarValues } from "../../structs/scalar.ts";
 import type { AnyStructType } from "../../structs/types.ts";
 import { StructType } from "../../structs/struct_type.ts";
+import { CollectionStateError } from "./errors.ts";
 
 /** A scalar kind as stored in a collection header. */
 export const KIND_CODES: Readonly<Record<string, number>> = {
@@ -115,6 +117,97 @@ export function checkScalar(operation: string, code: number, value: unknown): vo
   throw new TypeError(
     `Cannot ${operation}: value must be ${want} for ${KIND_NAMES[code]}: ${describe(value)}`,
   );
+}
+
+/** The scalar field type of a scalar kind code (from KIND_NAMES). */
+export function scalarOfCode(code: number): ElementType {
+  return (scalars as unknown as Record<string, ElementType>)[KIND_NAMES[code]];
+}
+
+/** What `at()` checks a collection's header against; the magic is word 0 of the header. */
+export interface HeaderSpec {
+  /** The collection's name in messages: "vector", "map", "queue". */
+  readonly noun: string;
+  /** How the header names a struct element type in messages: "records", "struct values". */
+  readonly records: string;
+  /** Bytes from the pointer that must lie inside the buffer. */
+  readonly bytes: number;
+  /** Word 0 of a live header. */
+  readonly magic: number;
+  /** Word 0 of a destroyed header. */
+  readonly dead: number;
+  /** Header word holding the element's kind code. */
+  readonly codeWord: number;
+  /** Header word holding the element's size in bytes. */
+  readonly sizeWord: number;
+}
+
+/**
+ * The checks of `at()`: `ptr` must be a 64-aligned pointer whose header lies in
+ * `buffer` and holds `spec.magic` (else a CollectionStateError), and `element`
+ * must match the element type the header records: required for records,
+ * optional for scalars (else a TypeError). Returns that element type.
+ */
+export function openAt(
+  buffer: SharedArrayBuffer,
+  ptr: number,
+  element: unknown,
+  spec: HeaderSpec,
+): ElementType {
+  const operation = `open ${spec.noun}`;
+  const v = new Views(buffer);
+  if (!Number.isInteger(ptr) || ptr <= 0 || ptr % 64 !== 0 || !v.cover(ptr + spec.bytes)) {
+    throw new CollectionStateError(operation, ptr, `is not a ${spec.noun} pointer`);
+  }
+  const hw = ptr >>> 2;
+  const magic = Atomics.load(v.u32, hw);
+  if (magic !== spec.magic) {
+    throw new CollectionStateError(
+      operation,
+      ptr,
+      magic === spec.dead ? "was destroyed" : `does not hold a ${spec.noun}`,
+    );
+  }
+  const code = v.u32[hw + spec.codeWord];
+  if (code === STRUCT_CODE) {
+    const sizeBytes = v.u32[hw + spec.sizeWord];
+    if (!(element instanceof StructType) || element.size !== sizeBytes) {
+      throw new TypeError(
+        `Cannot ${operation}: the ${spec.noun} holds ${spec.records} of ${sizeBytes} bytes; ` +
+          `pass their struct type: ${describe(element)}`,
+      );
+    }
+    return element as ElementType;
+  }
+  const type = scalarOfCode(code);
+  if (element !== undefined && element !== type) {
+    throw new TypeError(
+      `Cannot ${operation}: the ${spec.noun} holds ${KIND_NAMES[code]} values: ${
+        describe(element)
+      }`,
+    );
+  }
+  return type;
+}
+
+/**
+ * Checks a value to store: against the scalar kind `code`, or, for a collection
+ * of `struct` records, that it is an object (the record or its field values).
+ */
+export function checkValue(
+  operation: string,
+  code: number,
+  struct: AnyStructType | null,
+  value: unknown,
+): void {
+  if (struct === null) checkScalar(operation, code, value);
+  else if (typeof value !== "object" || value === null) {
+    throw new TypeError(
+      `Cannot ${operation}: value must be ${struct.name} field values or record: ${
+        describe(value)
+      }`,
+    );
+  }
 }
 
 /** The JS value type of a scalar kind. */

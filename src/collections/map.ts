@@ -24,12 +24,11 @@
 
 import { HeapCorruptionError } from "../errors.ts";
 import { lockWord, unlockWord } from "../sync/mod.ts";
-import * as scalars from "../../structs/scalar.ts";
-import { StructType } from "../../structs/struct_type.ts";
 import type { StructArray, StructCursor } from "../../structs/struct_array.ts";
 import type { AnyStructType, StructFields } from "../../structs/types.ts";
 import {
   checkScalar,
+  checkValue,
   type CollectionHeap,
   decodeUtf8,
   describe,
@@ -37,10 +36,11 @@ import {
   encodedLength,
   encodeUtf8,
   hashBytes,
+  type HeaderSpec,
   KIND_CODES,
-  KIND_NAMES,
   KIND_SIZES,
   mix32,
+  openAt,
   readScalar,
   roundUp,
   type ScalarValue,
@@ -63,6 +63,17 @@ const H_STRIDE = 5;
 const H_VALUE_OFFSET = 6;
 const H_TIMEOUT = 7;
 const H_SEGMENTS = 16;
+/** What `at()` checks (it reads the magic from word 0: H_MAGIC). */
+const HEADER: HeaderSpec = {
+  noun: "map",
+  records: "struct values",
+  bytes: 64,
+  magic: MAGIC,
+  dead: DEAD,
+  codeWord: H_VALUE,
+  sizeWord: H_VALUE_SIZE,
+};
+
 // Segment words (16 per segment).
 const SEG_WORDS = 16;
 const S_LOCK = 0;
@@ -383,40 +394,7 @@ export class SharedMap<K extends MapKeyKind, V extends ElementType> {
     ptr: number,
     value?: V,
   ): SharedMap<K, V> {
-    const op = "open map";
-    const v = new Views(heap.buffer);
-    if (!Number.isInteger(ptr) || ptr <= 0 || ptr % 64 !== 0 || !v.cover(ptr + 64)) {
-      throw new CollectionStateError(op, ptr, "is not a map pointer");
-    }
-    const hw = ptr >>> 2;
-    const magic = Atomics.load(v.u32, hw + H_MAGIC);
-    if (magic !== MAGIC) {
-      throw new CollectionStateError(
-        op,
-        ptr,
-        magic === DEAD ? "was destroyed" : "does not hold a map",
-      );
-    }
-    const code = v.u32[hw + H_VALUE];
-    let type: ElementType;
-    if (code === STRUCT_CODE) {
-      if (!(value instanceof StructType) || value.size !== v.u32[hw + H_VALUE_SIZE]) {
-        throw new TypeError(
-          `Cannot ${op}: the map holds struct values of ${
-            v.u32[hw + H_VALUE_SIZE]
-          } bytes; pass their struct type: ${describe(value)}`,
-        );
-      }
-      type = value;
-    } else {
-      type = structsScalar(KIND_NAMES[code]);
-      if (value !== undefined && value !== type) {
-        throw new TypeError(
-          `Cannot ${op}: the map holds ${KIND_NAMES[code]} values: ${describe(value)}`,
-        );
-      }
-    }
-    return new SharedMap(heap, ptr, type as V);
+    return new SharedMap(heap, ptr, openAt(heap.buffer, ptr, value, HEADER) as V);
   }
 
   /**
@@ -565,12 +543,7 @@ export class SharedMap<K extends MapKeyKind, V extends ElementType> {
     const op = "set in map";
     this.#key(op, key);
     const struct = this.#struct;
-    if (struct === null) checkScalar(op, this.#valueCode, value);
-    else if (typeof value !== "object" || value === null) {
-      throw new TypeError(
-        `Cannot ${op}: value must be ${struct.name} field values or record: ${describe(value)}`,
-      );
-    }
+    checkValue(op, this.#valueCode, struct, value);
     const sw = this.#hw + H_SEGMENTS + ((this.#h & this.#segMask) << 4);
     lockWord(this.#v.i32, sw + S_LOCK, this.#wid, this.#timeoutMs);
     try {
@@ -737,27 +710,7 @@ export class SharedMap<K extends MapKeyKind, V extends ElementType> {
    */
   clear(): void {
     this.#live("clear map");
-    for (let s = 0; s <= this.#segMask; s++) {
-      const sw = this.#hw + H_SEGMENTS + s * SEG_WORDS;
-      lockWord(this.#v.i32, sw + S_LOCK, this.#wid, this.#timeoutMs);
-      try {
-        this.#freeKeys(sw);
-        const v = this.#v;
-        const cap = v.u32[sw + S_CAP];
-        const table = v.u32[sw + S_TABLE];
-        v.cover(table + (cap + 1) * this.#stride);
-        v.u8.fill(0, table, table + (cap + 1) * this.#stride);
-        if (this.#struct !== null) {
-          const values = v.u32[sw + S_VALUES];
-          v.cover(values + (cap + 1) * this.#valueSize);
-          v.u8.fill(0, values, values + (cap + 1) * this.#valueSize);
-        }
-        v.u32[sw + S_ZERO] = 0;
-        Atomics.store(v.u32, sw + S_COUNT, 0);
-      } finally {
-        unlockWord(this.#v.i32, sw + S_LOCK, this.#wid);
-      }
-    }
+    this.#eachSegmentLocked((sw) => this.#clearSegment(sw));
   }
 
   /**
@@ -912,19 +865,41 @@ export class SharedMap<K extends MapKeyKind, V extends ElementType> {
    */
   check(): void {
     this.#live("check map");
+    this.#eachSegmentLocked((sw, s) => this.#checkSegment(sw, s));
+  }
+
+  // -------------------------------------------------------------------------
+  // Internals (also used by the cursor).
+
+  /** Runs `fn` on each segment in turn (its header word and number), holding that segment's lock. */
+  #eachSegmentLocked(fn: (sw: number, s: number) => void): void {
     for (let s = 0; s <= this.#segMask; s++) {
       const sw = this.#hw + H_SEGMENTS + s * SEG_WORDS;
       lockWord(this.#v.i32, sw + S_LOCK, this.#wid, this.#timeoutMs);
       try {
-        this.#checkSegment(sw, s);
+        fn(sw, s);
       } finally {
         unlockWord(this.#v.i32, sw + S_LOCK, this.#wid);
       }
     }
   }
 
-  // -------------------------------------------------------------------------
-  // Internals (also used by the cursor).
+  /** Empties segment `sw` (its lock held): frees its keys, zeroes its table and values. */
+  #clearSegment(sw: number): void {
+    this.#freeKeys(sw);
+    const v = this.#v;
+    const cap = v.u32[sw + S_CAP];
+    const table = v.u32[sw + S_TABLE];
+    v.cover(table + (cap + 1) * this.#stride);
+    v.u8.fill(0, table, table + (cap + 1) * this.#stride);
+    if (this.#struct !== null) {
+      const values = v.u32[sw + S_VALUES];
+      v.cover(values + (cap + 1) * this.#valueSize);
+      v.u8.fill(0, values, values + (cap + 1) * this.#valueSize);
+    }
+    v.u32[sw + S_ZERO] = 0;
+    Atomics.store(v.u32, sw + S_COUNT, 0);
+  }
 
   /** @internal The number of segments. */
   get _segments(): number {
@@ -1536,10 +1511,6 @@ class MapCursorImpl<K extends MapKeyKind, V extends ElementType> implements Shar
     }
     return false;
   }
-}
-
-function structsScalar(name: string): ElementType {
-  return (scalars as unknown as Record<string, ElementType>)[name];
 }
 
 // Layout constants checked against each other once.

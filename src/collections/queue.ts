@@ -19,8 +19,6 @@
  */
 
 import { HeapCorruptionError } from "../errors.ts";
-import { StructType } from "../../structs/struct_type.ts";
-import * as scalars from "../../structs/scalar.ts";
 import type { StructCursor } from "../../structs/struct_array.ts";
 import type { AnyStructType, StructFields } from "../../structs/types.ts";
 import {
@@ -29,8 +27,10 @@ import {
   type CollectionHeap,
   describe,
   elementCode,
+  type HeaderSpec,
   KIND_NAMES,
   KIND_SIZES,
+  openAt,
   readScalar,
   roundUp,
   type ScalarValue,
@@ -60,6 +60,16 @@ const H_WAIT_CONSUMERS = 49;
 const H_NOT_FULL = 64;
 const H_WAIT_PRODUCERS = 65;
 const H_SEQ = 80;
+/** What `at()` checks (it reads the magic from word 0: H_MAGIC). */
+const HEADER: HeaderSpec = {
+  noun: "queue",
+  records: "records",
+  bytes: H_SEQ * 4,
+  magic: MAGIC,
+  dead: DEAD,
+  codeWord: H_CODE,
+  sizeWord: H_SIZE,
+};
 /** A compare-and-swap that keeps failing means others keep winning; this many tries, then "busy". */
 const RETRY_LIMIT = 1 << 20;
 /**
@@ -251,40 +261,7 @@ export class SharedQueue<T extends ElementType> {
     ptr: number,
     element?: T,
   ): SharedQueue<T> {
-    const op = "open queue";
-    const v = new Views(heap.buffer);
-    if (!Number.isInteger(ptr) || ptr <= 0 || ptr % 64 !== 0 || !v.cover(ptr + H_SEQ * 4)) {
-      throw new CollectionStateError(op, ptr, "is not a queue pointer");
-    }
-    const hw = ptr >>> 2;
-    const magic = Atomics.load(v.u32, hw + H_MAGIC);
-    if (magic !== MAGIC) {
-      throw new CollectionStateError(
-        op,
-        ptr,
-        magic === DEAD ? "was destroyed" : "does not hold a queue",
-      );
-    }
-    const code = v.u32[hw + H_CODE];
-    let type: ElementType;
-    if (code === STRUCT_CODE) {
-      if (!(element instanceof StructType) || element.size !== v.u32[hw + H_SIZE]) {
-        throw new TypeError(
-          `Cannot ${op}: the queue holds records of ${
-            v.u32[hw + H_SIZE]
-          } bytes; pass their struct type: ${describe(element)}`,
-        );
-      }
-      type = element;
-    } else {
-      type = (scalars as unknown as Record<string, ElementType>)[KIND_NAMES[code]];
-      if (element !== undefined && element !== type) {
-        throw new TypeError(
-          `Cannot ${op}: the queue holds ${KIND_NAMES[code]} values: ${describe(element)}`,
-        );
-      }
-    }
-    return new SharedQueue(heap, ptr, type as T);
+    return new SharedQueue(heap, ptr, openAt(heap.buffer, ptr, element, HEADER) as T);
   }
 
   /**

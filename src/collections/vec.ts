@@ -10,17 +10,16 @@
 
 import { HeapCorruptionError } from "../errors.ts";
 import { lockWord, unlockWord } from "../sync/mod.ts";
-import * as scalars from "../../structs/scalar.ts";
-import { StructType } from "../../structs/struct_type.ts";
 import type { StructCursor } from "../../structs/struct_array.ts";
 import type { AnyStructType, StructFields } from "../../structs/types.ts";
 import {
-  checkScalar,
+  checkValue,
   type CollectionHeap,
   describe,
   elementCode,
-  KIND_NAMES,
+  type HeaderSpec,
   KIND_SIZES,
+  openAt,
   readScalar,
   type ScalarValue,
   STRUCT_CODE,
@@ -42,6 +41,16 @@ const H_DATA = 6;
 const H_TIMEOUT = 7;
 const HEADER_BYTES = 64;
 const MIN_CAP = 4;
+/** What `at()` checks (it reads the magic from word 0: H_MAGIC). */
+const HEADER: HeaderSpec = {
+  noun: "vector",
+  records: "records",
+  bytes: HEADER_BYTES,
+  magic: MAGIC,
+  dead: DEAD,
+  codeWord: H_CODE,
+  sizeWord: H_SIZE,
+};
 const DEFAULT_TIMEOUT_MS = 10_000;
 let backup = new Uint8Array(64);
 
@@ -257,40 +266,7 @@ export class SharedVec<T extends ElementType> {
     ptr: number,
     element?: T,
   ): SharedVec<T> {
-    const op = "open vector";
-    const v = new Views(heap.buffer);
-    if (!Number.isInteger(ptr) || ptr <= 0 || ptr % 64 !== 0 || !v.cover(ptr + HEADER_BYTES)) {
-      throw new CollectionStateError(op, ptr, "is not a vector pointer");
-    }
-    const hw = ptr >>> 2;
-    const magic = Atomics.load(v.u32, hw + H_MAGIC);
-    if (magic !== MAGIC) {
-      throw new CollectionStateError(
-        op,
-        ptr,
-        magic === DEAD ? "was destroyed" : "does not hold a vector",
-      );
-    }
-    const code = v.u32[hw + H_CODE];
-    let type: ElementType;
-    if (code === STRUCT_CODE) {
-      if (!(element instanceof StructType) || element.size !== v.u32[hw + H_SIZE]) {
-        throw new TypeError(
-          `Cannot ${op}: the vector holds records of ${
-            v.u32[hw + H_SIZE]
-          } bytes; pass their struct type: ${describe(element)}`,
-        );
-      }
-      type = element;
-    } else {
-      type = (scalars as unknown as Record<string, ElementType>)[KIND_NAMES[code]];
-      if (element !== undefined && element !== type) {
-        throw new TypeError(
-          `Cannot ${op}: the vector holds ${KIND_NAMES[code]} values: ${describe(element)}`,
-        );
-      }
-    }
-    return new SharedVec(heap, ptr, type as T);
+    return new SharedVec(heap, ptr, openAt(heap.buffer, ptr, element, HEADER) as T);
   }
 
   /**
@@ -365,12 +341,7 @@ export class SharedVec<T extends ElementType> {
     const op = "insert into vector";
     this.#live(op);
     const struct = this.#struct;
-    if (struct === null) checkScalar(op, this.#code, value);
-    else if (typeof value !== "object" || value === null) {
-      throw new TypeError(
-        `Cannot ${op}: value must be ${struct.name} field values or record: ${describe(value)}`,
-      );
-    }
+    checkValue(op, this.#code, struct, value);
     if (!Number.isInteger(index) || index < -1) {
       throw new RangeError(`Cannot ${op}: index must be an integer from -1: ${describe(index)}`);
     }
@@ -577,12 +548,7 @@ export class SharedVec<T extends ElementType> {
     const op = "write vector";
     this.#live(op);
     const struct = this.#struct;
-    if (struct === null) checkScalar(op, this.#code, value);
-    else if (typeof value !== "object" || value === null) {
-      throw new TypeError(
-        `Cannot ${op}: value must be ${struct.name} field values or record: ${describe(value)}`,
-      );
-    }
+    checkValue(op, this.#code, struct, value);
     this.#lock();
     try {
       const p = this.#at(op, index);

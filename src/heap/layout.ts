@@ -64,7 +64,7 @@ export const H_HWM = 35;
 export const H_TRIP_HWM = 36;
 /** Number of free chunks (bounds every free-list walk). */
 export const H_FREE_CHUNKS = 37;
-/** Lock timeout in milliseconds used for the heap lock (0 = wait forever). */
+/** Lock timeout in milliseconds used for the heap lock (at least 1: every wait is bounded). */
 export const H_LOCK_TIMEOUT_MS = 13;
 /** Total allocations ever made: low 32 bits. */
 export const H_TOTAL_LO = 38;

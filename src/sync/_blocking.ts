@@ -40,6 +40,22 @@ function detect(): boolean {
 /** In spin-only mode, how many iterations pass between two clock reads (a power of two). */
 const SPIN_CLOCK_EVERY = 1024;
 
+/**
+ * Longest single sleep of a sliced wait: every wake-up re-checks the state, so a
+ * lost wake-up costs latency, never a hang.
+ */
+export const WAIT_SLICE_MS = 50;
+
+/**
+ * The next sleep of a wait sliced until `deadline` (a `performance.now()` time).
+ *
+ * @returns The time left, at most `WAIT_SLICE_MS`; 0 or less once the deadline has passed.
+ */
+export function nextSliceMs(deadline: number): number {
+  const remainingMs = deadline - performance.now();
+  return remainingMs < WAIT_SLICE_MS ? remainingMs : WAIT_SLICE_MS;
+}
+
 /** How a wait ended, as `Atomics.wait` reports it. */
 export type WaitResult = "ok" | "not-equal" | "timed-out";
 

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { waitAsync, waitSync } from "./_blocking.ts";
+import { nextSliceMs, waitAsync, waitSync } from "./_blocking.ts";
 import type { LockHost } from "./_host.ts";
 import {
   allocObject,
@@ -36,8 +36,6 @@ const COUNT_MASK = 0xffff;
 const GENERATION_SHIFT = 16;
 /** Most parties a barrier can have (the arrival count has 16 bits). */
 const MAX_PARTIES = 0xffff;
-/** Longest single sleep; waits are sliced so every wake-up re-checks the state. */
-const WAIT_SLICE_MS = 50;
 /**
  * A compare-and-swap on the state word fails only when another party arrived or
  * withdrew meanwhile; this many failures in a row mean the word is not a barrier's.
@@ -228,11 +226,9 @@ export class Barrier {
     // Bounded by the deadline: every pass reads the clock once.
     for (;;) {
       const seen = Atomics.load(i32, STATE_WORD);
-      this.#checkLive("wait on barrier");
-      if (seen >>> GENERATION_SHIFT !== generation) return false;
-      const remainingMs = deadline - performance.now();
-      if (remainingMs <= 0) return this.#withdraw(generation, timeoutMs);
-      waitSync(i32, STATE_WORD, seen, remainingMs < WAIT_SLICE_MS ? remainingMs : WAIT_SLICE_MS);
+      const sliceMs = this.#nextSlice(seen, generation, deadline, timeoutMs);
+      if (sliceMs === 0) return false;
+      waitSync(i32, STATE_WORD, seen, sliceMs);
     }
   }
 
@@ -265,16 +261,9 @@ export class Barrier {
     // Bounded by the deadline, as in wait.
     for (;;) {
       const seen = Atomics.load(i32, STATE_WORD);
-      this.#checkLive("wait on barrier");
-      if (seen >>> GENERATION_SHIFT !== generation) return false;
-      const remainingMs = deadline - performance.now();
-      if (remainingMs <= 0) return this.#withdraw(generation, timeoutMs);
-      await waitAsync(
-        i32,
-        STATE_WORD,
-        seen,
-        remainingMs < WAIT_SLICE_MS ? remainingMs : WAIT_SLICE_MS,
-      );
+      const sliceMs = this.#nextSlice(seen, generation, deadline, timeoutMs);
+      if (sliceMs === 0) return false;
+      await waitAsync(i32, STATE_WORD, seen, sliceMs);
     }
   }
 
@@ -332,6 +321,22 @@ export class Barrier {
       if (performance.now() >= deadline) throw new LockTimeoutError("barrier", timeoutMs, 0);
     }
     throw this.#invalidState(Atomics.load(i32, STATE_WORD));
+  }
+
+  /**
+   * One pass of a wait in phase `generation`, the state word having read `seen`.
+   *
+   * @returns `0` if the phase completed (also at the deadline, if it completed
+   *   before the arrival could be withdrawn), else how long to sleep on `seen`.
+   * @throws {LockTimeoutError} At the deadline, once the arrival is withdrawn.
+   * @throws {InvalidPointerError} If the barrier was destroyed.
+   */
+  #nextSlice(seen: number, generation: number, deadline: number, timeoutMs: number): number {
+    this.#checkLive("wait on barrier");
+    if (seen >>> GENERATION_SHIFT !== generation) return 0;
+    const sliceMs = nextSliceMs(deadline);
+    if (sliceMs <= 0) this.#withdraw(generation, timeoutMs); // returns only if the phase completed
+    return sliceMs <= 0 ? 0 : sliceMs;
   }
 
   /**

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { waitAsync, waitSync } from "./_blocking.ts";
+import { nextSliceMs, waitAsync, waitSync } from "./_blocking.ts";
 import type { LockHost } from "./_host.ts";
 import {
   allocObject,
@@ -25,8 +25,6 @@ import type { Mutex } from "./mutex.ts";
 const CONDITION_BYTES = 8;
 /** Word offset of the sequence word from the condition pointer. */
 const SEQUENCE_WORD = 1;
-/** Longest single async sleep. */
-const WAIT_SLICE_MS = 50;
 
 /**
  * A condition variable in the heap, shared by every worker attached to it.
@@ -228,9 +226,8 @@ export class Condition {
     let notified = false;
     // Sliced, as async waits must be (see waitAsync); bounded by the deadline.
     for (;;) {
-      const remainingMs = deadline - performance.now();
-      if (remainingMs <= 0) break;
-      const sliceMs = remainingMs < WAIT_SLICE_MS ? remainingMs : WAIT_SLICE_MS;
+      const sliceMs = nextSliceMs(deadline);
+      if (sliceMs <= 0) break;
       const result = await waitAsync(i32, index, sequence, sliceMs);
       if (result !== "timed-out" || Atomics.load(i32, index) !== sequence) {
         notified = true;

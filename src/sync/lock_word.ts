@@ -19,14 +19,12 @@
  * @module
  */
 
-import { canBlock, waitAsync } from "./_blocking.ts";
+import { canBlock, nextSliceMs, waitAsync } from "./_blocking.ts";
 import { isLocalWorker } from "./_local.ts";
 import { LockStateError, LockTimeoutError } from "./errors.ts";
 
 /** Number of compare-and-swap attempts before a contended lock goes to sleep. */
 const SPIN_LIMIT = 100;
-/** Longest single `Atomics.wait`; waits are sliced so every wake-up re-checks the word. */
-const WAIT_SLICE_MS = 50;
 /** In spin-only mode, how many iterations pass between two clock reads (a power of two). */
 const SPIN_CLOCK_EVERY = 1024;
 /** A forced release retries at most this often (the waiters bit can change once). */
@@ -289,39 +287,63 @@ function lockWordBlocking(
   ownerId: number,
   timeoutMs: number,
 ): void {
-  const lockedWaiters = (ownerId << 1) | 1;
   const deadline = performance.now() + timeoutMs;
   let woken = false;
   // Bounded by the deadline: every pass reads the clock once.
   for (;;) {
-    let seen = Atomics.load(i32, index);
-    if (seen === 0) {
-      // Others may be asleep, so take the lock with the waiters bit set: our unlock
-      // will wake the next one.
-      seen = Atomics.compareExchange(i32, index, 0, lockedWaiters);
-      if (seen === 0) return;
-    }
-    if (seen >>> 1 === ownerId) throw new LockStateError("acquire lock", ownerId, ownerId);
-    if (seen >>> 1 >= OWNER_LIMIT) throw invalidWord(seen, ownerId);
-    if ((seen & 1) === 0) {
-      // Announce a sleeper. If this fails the word changed, and the wait below
-      // returns "not-equal" at once.
-      Atomics.compareExchange(i32, index, seen, seen | 1);
-      seen |= 1;
-    }
-    const remainingMs = deadline - performance.now();
-    if (remainingMs <= 0) {
-      // A wake-up we consumed but cannot use goes to the next sleeper.
-      if (woken) Atomics.notify(i32, index, 1);
-      throw new LockTimeoutError("lock", timeoutMs, seen >>> 1);
-    }
-    woken = Atomics.wait(
-      i32,
-      index,
-      seen,
-      remainingMs < WAIT_SLICE_MS ? remainingMs : WAIT_SLICE_MS,
-    ) === "ok";
+    const seen = takeOrAnnounce(i32, index, ownerId);
+    if (seen === 0) return;
+    const sliceMs = sliceOrTimeout(i32, index, seen, deadline, timeoutMs, woken);
+    woken = Atomics.wait(i32, index, seen, sliceMs) === "ok";
   }
+}
+
+/**
+ * One pass of a sleeping lock wait (blocking or async): takes the word if it is
+ * free, with the waiters bit set, since others may be asleep and our unlock must
+ * wake the next one; else sets the waiters bit to announce a sleeper.
+ *
+ * @returns `0` once the word is taken, else the value to sleep on (never 0: it
+ *   has the waiters bit).
+ * @throws {LockStateError} If `ownerId` holds the word, or it holds no lock state.
+ */
+function takeOrAnnounce(i32: Int32Array, index: number, ownerId: number): number {
+  let seen = Atomics.load(i32, index);
+  if (seen === 0) {
+    seen = Atomics.compareExchange(i32, index, 0, (ownerId << 1) | 1);
+    if (seen === 0) return 0;
+  }
+  if (seen >>> 1 === ownerId) throw new LockStateError("acquire lock", ownerId, ownerId);
+  if (seen >>> 1 >= OWNER_LIMIT) throw invalidWord(seen, ownerId);
+  if ((seen & 1) === 0) {
+    // If this fails the word changed, and the wait on `seen | 1` returns
+    // "not-equal" at once.
+    Atomics.compareExchange(i32, index, seen, seen | 1);
+    seen |= 1;
+  }
+  return seen;
+}
+
+/**
+ * The next sleep of a lock wait: what is left before `deadline`, at most
+ * WAIT_SLICE_MS. At the deadline throws LockTimeoutError naming the holder seen,
+ * after passing a wake-up this waiter consumed (`woken`) but cannot use to the
+ * next sleeper.
+ */
+function sliceOrTimeout(
+  i32: Int32Array,
+  index: number,
+  seen: number,
+  deadline: number,
+  timeoutMs: number,
+  woken: boolean,
+): number {
+  const sliceMs = nextSliceMs(deadline);
+  if (sliceMs <= 0) {
+    if (woken) Atomics.notify(i32, index, 1);
+    throw new LockTimeoutError("lock", timeoutMs, seen >>> 1);
+  }
+  return sliceMs;
 }
 
 function lockWordSpinning(
@@ -356,7 +378,6 @@ async function lockWordAsyncSlow(
   timeoutMs: number,
 ): Promise<void> {
   const locked = ownerId << 1;
-  const lockedWaiters = locked | 1;
   for (let spin = 0; spin < SPIN_LIMIT; spin++) {
     const seen = Atomics.load(i32, index);
     if (seen === 0) {
@@ -369,28 +390,10 @@ async function lockWordAsyncSlow(
   let woken = false;
   // Bounded by the deadline, as in lockWordBlocking.
   for (;;) {
-    let seen = Atomics.load(i32, index);
-    if (seen === 0) {
-      seen = Atomics.compareExchange(i32, index, 0, lockedWaiters);
-      if (seen === 0) return;
-    }
-    if (seen >>> 1 === ownerId) throw new LockStateError("acquire lock", ownerId, ownerId);
-    if (seen >>> 1 >= OWNER_LIMIT) throw invalidWord(seen, ownerId);
-    if ((seen & 1) === 0) {
-      Atomics.compareExchange(i32, index, seen, seen | 1);
-      seen |= 1;
-    }
-    const remainingMs = deadline - performance.now();
-    if (remainingMs <= 0) {
-      if (woken) Atomics.notify(i32, index, 1);
-      throw new LockTimeoutError("lock", timeoutMs, seen >>> 1);
-    }
-    woken = await waitAsync(
-      i32,
-      index,
-      seen,
-      remainingMs < WAIT_SLICE_MS ? remainingMs : WAIT_SLICE_MS,
-    ) === "ok";
+    const seen = takeOrAnnounce(i32, index, ownerId);
+    if (seen === 0) return;
+    const sliceMs = sliceOrTimeout(i32, index, seen, deadline, timeoutMs, woken);
+    woken = await waitAsync(i32, index, seen, sliceMs) === "ok";
   }
 }
 

@@ -4,7 +4,7 @@
  * @module
  */
 
-import { waitAsync, waitSync } from "./_blocking.ts";
+import { nextSliceMs, waitAsync, waitSync } from "./_blocking.ts";
 import type { LockHost } from "./_host.ts";
 import {
   allocObject,
@@ -29,8 +29,6 @@ const SLEEPERS_WORD = 2;
 const MAX_PERMITS = 0x7fffffff;
 /** Compare-and-swap attempts `tryAcquire` makes before giving up under contention. */
 const TRY_LIMIT = 64;
-/** Longest single sleep; waits are sliced so every wake-up re-checks the count. */
-const WAIT_SLICE_MS = 50;
 
 /**
  * A counting semaphore in the heap, shared by every worker attached to it: a
@@ -198,17 +196,12 @@ export class Semaphore {
         if (Atomics.compareExchange(this.#i32, this.#count, seen, seen - 1) === seen) return;
         continue;
       }
-      const remainingMs = deadline - performance.now();
-      if (remainingMs <= 0) throw new LockTimeoutError("semaphore", timeoutMs, 0);
+      const sliceMs = nextSliceMs(deadline);
+      if (sliceMs <= 0) throw new LockTimeoutError("semaphore", timeoutMs, 0);
       // `release` adds permits before it reads the sleeper count, and this count
       // is raised before sleeping, so a release is never missed.
       Atomics.add(this.#i32, this.#sleepers, 1);
-      waitSync(
-        this.#i32,
-        this.#count,
-        seen,
-        remainingMs < WAIT_SLICE_MS ? remainingMs : WAIT_SLICE_MS,
-      );
+      waitSync(this.#i32, this.#count, seen, sliceMs);
       Atomics.sub(this.#i32, this.#sleepers, 1);
     }
   }
@@ -276,16 +269,11 @@ export class Semaphore {
         if (Atomics.compareExchange(this.#i32, this.#count, seen, seen - 1) === seen) return;
         continue;
       }
-      const remainingMs = deadline - performance.now();
-      if (remainingMs <= 0) throw new LockTimeoutError("semaphore", timeoutMs, 0);
+      const sliceMs = nextSliceMs(deadline);
+      if (sliceMs <= 0) throw new LockTimeoutError("semaphore", timeoutMs, 0);
       Atomics.add(this.#i32, this.#sleepers, 1);
       try {
-        await waitAsync(
-          this.#i32,
-          this.#count,
-          seen,
-          remainingMs < WAIT_SLICE_MS ? remainingMs : WAIT_SLICE_MS,
-        );
+        await waitAsync(this.#i32, this.#count, seen, sliceMs);
       } finally {
         Atomics.sub(this.#i32, this.#sleepers, 1);
       }

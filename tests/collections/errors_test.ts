@@ -181,3 +181,83 @@ describe("SharedQueue errors and waits", () => {
     assert.equal(heap.stats().liveAllocations, 0);
   });
 });
+
+describe("at() messages (one header check shared by the three collections)", () => {
+  const Rec = defineStruct("Rec", { a: u32, b: u32 });
+  const cases = [
+    {
+      noun: "vector",
+      records: "records",
+      at: (h: Heap, p: number, e?: unknown) => SharedVec.at(h, p, e as never),
+      create: (h: Heap, e: unknown) => SharedVec.create(h, { element: e as never }),
+    },
+    {
+      noun: "queue",
+      records: "records",
+      at: (h: Heap, p: number, e?: unknown) => SharedQueue.at(h, p, e as never),
+      create: (h: Heap, e: unknown) => SharedQueue.create(h, { element: e as never }),
+    },
+    {
+      noun: "map",
+      records: "struct values",
+      at: (h: Heap, p: number, e?: unknown) => SharedMap.at(h, p, e as never),
+      create: (h: Heap, e: unknown) => SharedMap.create(h, { key: "u32", value: e as never }),
+    },
+  ];
+  for (const c of cases) {
+    it(`${c.noun}: every reason at() rejects a pointer or type, word for word`, () => {
+      const heap = Heap.create();
+      const op = `Cannot open ${c.noun}`;
+      const recs = c.create(heap, Rec);
+      const nums = c.create(heap, u32);
+      const err = (fn: () => unknown, type: ErrorConstructor | typeof CollectionStateError) => {
+        try {
+          fn();
+        } catch (e) {
+          assert.ok(e instanceof type, String(e));
+          return (e as Error).message;
+        }
+        assert.fail("no error");
+      };
+      for (const bad of [0, -64, 1.5, 8, heap.buffer.byteLength + 64]) {
+        assert.equal(
+          err(() => c.at(heap, bad), CollectionStateError),
+          `${op}: ${bad} is not a ${c.noun} pointer`,
+        );
+      }
+      const free = heap.alloc(128, 64);
+      new Uint32Array(heap.buffer, free, 1)[0] = 7;
+      assert.equal(
+        err(() => c.at(heap, free), CollectionStateError),
+        `${op}: ${free} does not hold a ${c.noun}`,
+      );
+      assert.equal(
+        err(() => c.at(heap, recs.ptr), TypeError),
+        `${op}: the ${c.noun} holds ${c.records} of 8 bytes; pass their struct type: undefined`,
+      );
+      assert.equal(
+        err(() => c.at(heap, recs.ptr, defineStruct("Y", { a: u8 })), TypeError),
+        `${op}: the ${c.noun} holds ${c.records} of 8 bytes; pass their struct type: StructType`,
+      );
+      assert.equal(
+        err(() => c.at(heap, nums.ptr, f64), TypeError),
+        `${op}: the ${c.noun} holds u32 values: ScalarType`,
+      );
+      assert.equal(c.at(heap, nums.ptr).ptr, nums.ptr);
+      assert.equal(c.at(heap, nums.ptr, u32).ptr, nums.ptr);
+      assert.equal(c.at(heap, recs.ptr, Rec).ptr, recs.ptr);
+      // A destroyed header keeps a dead magic: the live one with its last letter "1" made "0".
+      const words = new Uint32Array(heap.buffer, free, 1);
+      words[0] = new Uint32Array(heap.buffer, nums.ptr, 1)[0] - 1;
+      assert.equal(
+        err(() => c.at(heap, free), CollectionStateError),
+        `${op}: ${free} was destroyed`,
+      );
+      words[0] = 0;
+      nums.destroy();
+      recs.destroy();
+      heap.free(free);
+      heap.check();
+    });
+  }
+});

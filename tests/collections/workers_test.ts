@@ -11,6 +11,17 @@ const WORKER_URL = new URL("./_coll_worker.ts", import.meta.url);
 /** A hang guard only: the tasks are bounded by work. */
 const REPLY_TIMEOUT_MS = 120_000;
 
+/** Task `task` on the collection at `ptr`, once for each worker id in `workers`. */
+function tasksFor(
+  task: Task["task"],
+  heap: Heap,
+  ptr: number,
+  count: number,
+  workers: number[],
+): Task[] {
+  return workers.map((worker) => ({ task, buffer: heap.buffer, ptr, worker, count }));
+}
+
 /** Runs `tasks`, one per worker, and returns the replies in order. */
 async function runAll(tasks: Task[]): Promise<Reply[]> {
   const workers = tasks.map(() => new Worker(WORKER_URL, { type: "module" }));
@@ -43,13 +54,7 @@ Deno.test("SharedMap under 4 workers: disjoint inserts and deletes, shared count
   const map = SharedMap.create(heap, { key: "u32", value: u32, segments: 4 });
   const count = 20_000;
   const replies = await runAll(
-    [1, 2, 3, 4].map((worker) => ({
-      task: "map",
-      buffer: heap.buffer,
-      ptr: map.ptr,
-      worker,
-      count,
-    })),
+    tasksFor("map", heap, map.ptr, count, [1, 2, 3, 4]),
   );
   map.check();
   heap.check();
@@ -68,13 +73,7 @@ Deno.test("SharedMap under 4 workers: string keys and struct values updated in p
   const map = SharedMap.create(heap, { key: "string", value: Tally, segments: 8 });
   const count = 7_000;
   await runAll(
-    [1, 2, 3, 4].map((worker) => ({
-      task: "tally",
-      buffer: heap.buffer,
-      ptr: map.ptr,
-      worker,
-      count,
-    })),
+    tasksFor("tally", heap, map.ptr, count, [1, 2, 3, 4]),
   );
   map.check();
   heap.check();
@@ -103,13 +102,7 @@ Deno.test("SharedVec under 4 workers: concurrent pushes keep every value exactly
   const vec = SharedVec.create(heap, { element: u32 });
   const count = 20_000;
   await runAll(
-    [1, 2, 3, 4].map((worker) => ({
-      task: "vec",
-      buffer: heap.buffer,
-      ptr: vec.ptr,
-      worker,
-      count,
-    })),
+    tasksFor("vec", heap, vec.ptr, count, [1, 2, 3, 4]),
   );
   vec.check();
   assert.equal(vec.length, 4 * count);
@@ -131,15 +124,8 @@ Deno.test("SharedQueue under 4 workers: 2 producers, 2 consumers, 24-byte record
   const heap = Heap.create();
   const queue = SharedQueue.create(heap, { element: Item, capacity: 64 });
   const count = 20_000;
-  const task = (t: "produce" | "consume", worker: number): Task => ({
-    task: t,
-    buffer: heap.buffer,
-    ptr: queue.ptr,
-    worker,
-    count,
-  });
-  const consumers = runAll([task("consume", 3), task("consume", 4)]);
-  await runAll([task("produce", 1), task("produce", 2)]);
+  const consumers = runAll(tasksFor("consume", heap, queue.ptr, count, [3, 4]));
+  await runAll(tasksFor("produce", heap, queue.ptr, count, [1, 2]));
   queue.close();
   const replies = await consumers;
   assert.equal((replies[0].count ?? 0) + (replies[1].count ?? 0), 2 * count);

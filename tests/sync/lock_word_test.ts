@@ -158,6 +158,26 @@ describe("lockWordAsync", () => {
     );
   });
 
+  it("takes the word from its sleep with the waiters bit, and times out as lockWord does", async () => {
+    const i32 = words();
+    lockWord(i32, 0, 1, 100);
+    const acquired = lockWordAsync(i32, 0, 2, 5000);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    unlockWord(i32, 0, 1);
+    await acquired;
+    // Others may sleep on the word, so the sleeper takes it with the bit set.
+    assert.equal(i32[0], (2 << 1) | 1);
+    await assert.rejects(
+      lockWordAsync(i32, 0, 3, 30),
+      (error) =>
+        error instanceof LockTimeoutError && error.ownerId === 2 && error.timeoutMs === 30 &&
+        error.message === "Cannot acquire lock: timed out after 30 ms; held by worker 2",
+    );
+    assert.equal(i32[0], (2 << 1) | 1);
+    unlockWord(i32, 0, 2);
+    assert.equal(i32[0], 0);
+  });
+
   it("rejects with LockStateError when the holder locks again", async () => {
     const i32 = words();
     lockWord(i32, 0, 1, 100);
