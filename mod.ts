@@ -45,5 +45,6 @@ export {
   HeapFormatError,
   InvalidPointerError,
   OutOfMemoryError,
+  UseAfterFreeError,
   WorkerAliveError,
 } from "./src/errors.ts";

@@ -7,6 +7,10 @@
  * deno run -A bench/compare_heaps.ts /tmp/old/mod.ts [rounds] [name filter]
  * ```
  *
+ * With `debug` in place of the other copy, it compares this tree's heap in
+ * debug mode (`Heap.create({ debug: true })`, "new") with the same heap in
+ * normal mode ("old"): the cost of debug mode.
+ *
  * Workloads (the arena and slab benches' own): random actions (Talc's rules,
  * 10,000 live up to 30,000 B and 100,000 live up to 200 B), alloc + free of
  * 64 B, a ring of 1,024 live 24-byte records created and destroyed, the slab
@@ -27,8 +31,16 @@ if (otherPath === undefined) throw new Error("usage: compare_heaps.ts <other mod
 const rounds = Number(Deno.args[1] ?? 15);
 /** Only the workloads whose name contains this text (all by default). */
 const only = Deno.args[2] ?? "";
-const other = await import(new URL(otherPath, `file://${Deno.cwd()}/`).href);
-const OtherHeap = other.Heap as typeof Heap;
+/** Debug mode against normal mode of this tree's heap (see the module doc). */
+const debugMode = otherPath === "debug";
+const DebugHeap = {
+  create: (options: Parameters<typeof Heap.create>[0] = {}): Heap =>
+    Heap.create({ ...options, debug: true }),
+} as unknown as typeof Heap;
+const OtherHeap = debugMode
+  ? Heap
+  : (await import(new URL(otherPath, `file://${Deno.cwd()}/`).href)).Heap as typeof Heap;
+const NewHeap = debugMode ? DebugHeap : Heap;
 
 interface Workload {
   name: string;
@@ -127,10 +139,14 @@ const median = (xs: number[]): number => {
 };
 
 console.log(
-  `new = ${new URL("../mod.ts", import.meta.url).pathname}, old = ${otherPath}, ${rounds} rounds`,
+  debugMode
+    ? `new = this tree in debug mode, old = this tree in normal mode, ${rounds} rounds`
+    : `new = ${
+      new URL("../mod.ts", import.meta.url).pathname
+    }, old = ${otherPath}, ${rounds} rounds`,
 );
 for (const w of workloads.filter((w) => w.name.includes(only))) {
-  const runNew = w.make(Heap);
+  const runNew = w.make(NewHeap);
   const runOld = w.make(OtherHeap);
   runNew(); // warm-up
   runOld();

@@ -103,6 +103,43 @@ export class DoubleFreeError extends Error {
 }
 
 /**
+ * A freed block was written after its free: found in debug mode
+ * (`Heap.create({ debug: true })`) when the block leaves the quarantine, at
+ * `check()`, or when the freed pointer is used again.
+ *
+ * @example A write after free, found by check()
+ * ```ts
+ * import { Heap, UseAfterFreeError } from "@typedheap/typedheap";
+ * import assert from "node:assert/strict";
+ *
+ * const heap = Heap.create({ debug: true });
+ * const ptr = heap.alloc(64);
+ * heap.free(ptr); // poisoned and held in the quarantine
+ * heap.u8[ptr + 10] = 1; // a write after free
+ * assert.throws(() => heap.check(), UseAfterFreeError);
+ * ```
+ */
+export class UseAfterFreeError extends Error {
+  /** The freed block that was written. */
+  readonly ptr: number;
+  /** The first byte found changed. */
+  readonly at: number;
+
+  /**
+   * Creates a use-after-free error.
+   *
+   * @param ptr The freed block.
+   * @param at The first changed byte.
+   */
+  constructor(ptr: number, at: number) {
+    super(`Block ${ptr} was written after it was freed (byte ${at} changed)`);
+    this.name = "UseAfterFreeError";
+    this.ptr = ptr;
+    this.at = at;
+  }
+}
+
+/**
  * A heap invariant does not hold: the heap's bytes were overwritten or an
  * operation was interrupted. Thrown by `check()` with the first broken invariant.
  *

@@ -7,10 +7,10 @@
  *
  * ```
  * c + 0          header: size | USED_BIT      (size in bits 3..31, flag in bit 0)
- * c + 4          tag: used → usedTag(c, alignLog) (internalTag for the allocator's
- *                own chunks: slab pages, areas), free → freeTag(c)
- * c + 8          payload (used) / next free chunk (free)
- * c + 12         payload (used) / previous free chunk (free)
+ * c + 4          tag: used → usedTag(key, c, alignLog) (internalTag for the
+ *                allocator's own chunks: slab pages, areas), free → freeTag(key, c, size)
+ * c + 8          payload (used) / next free chunk, encoded (free)
+ * c + 12         payload (used) / previous free chunk, encoded (free)
  * c + size - 4   footer: a copy of the header
  * ```
  *
@@ -21,8 +21,17 @@
  * finds a fitting bin with a few `Math.clz32` steps. Freed chunks coalesce at
  * once with both neighbours, so no two free chunks are ever adjacent.
  *
- * These functions trust their input: the `Heap` validates pointers and sizes
- * and holds the heap lock around every call.
+ * Hardening: tags and free-list links are mixed with the heap's random key
+ * (`H_KEY`) and their own address (glibc's safe-linking, keyed per heap), so
+ * a stale or overflowing user write cannot forge one, and a copied tag does
+ * not verify at another address. Every chunk reached through memory a user
+ * could have written (a bin head's chunk, a decoded link, a neighbour taken
+ * as free) is checked to be a free chunk inside the arena, 8-aligned, with a
+ * valid tag and a footer matching its header, before anything is written;
+ * a failing check throws `HeapCorruptionError`.
+ *
+ * These functions trust their arguments: the `Heap` validates pointers and
+ * sizes and holds the heap lock around every call.
  *
  * @module
  */
@@ -39,6 +48,7 @@ import {
   H_FREE_CHUNKS,
   H_HEAP_BYTES,
   H_HWM,
+  H_KEY,
   H_LIVE,
   H_LOCK_BEAT,
   H_TOTAL_HI,
@@ -66,34 +76,89 @@ const FREE_TAG_MARK = 0b011;
 /** Marks the allocator's own chunks (slab pages and areas): never accepted as a user pointer. */
 const INTERNAL_TAG_MARK = 0b111;
 
+// Tags mix the whole address with the heap key (a multiply spreads its low
+// bits up), so two chunks never share a tag however close they are.
 // Tags and magic words stay below 2^30 so V8 keeps them as small integers
 // (a larger uint32 returned from a call is boxed as a heap number: ~10 ns each).
 
-/** The tag word of a used chunk at `c` whose payload is aligned to `2^alignLog`. */
-export function usedTag(c: number, alignLog: number): number {
-  return ((c ^ USED_TAG_KEY) & 0x3fffff00) | (alignLog << 3) | USED_TAG_MARK;
+/** The tag word of a used chunk at `c` whose payload is aligned to `2^alignLog`, in a heap keyed `key`. */
+export function usedTag(key: number, c: number, alignLog: number): number {
+  return ((Math.imul(c ^ key, 0x9e3779b1) ^ USED_TAG_KEY) & 0x3fffff00) | (alignLog << 3) |
+    USED_TAG_MARK;
 }
 
-/** True when `tag` is a valid used tag for a chunk at `c`. */
-export function isUsedTag(c: number, tag: number): boolean {
-  return (tag & ~0xf8) === (((c ^ USED_TAG_KEY) & 0x3fffff00) | USED_TAG_MARK) &&
+/** True when `tag` is a valid used tag for a chunk at `c` in a heap keyed `key`. */
+export function isUsedTag(key: number, c: number, tag: number): boolean {
+  return (tag & ~0xf8) ===
+      (((Math.imul(c ^ key, 0x9e3779b1) ^ USED_TAG_KEY) & 0x3fffff00) | USED_TAG_MARK) &&
     ((tag >>> 3) & 31) <= 16;
 }
 
-/** The tag word of an internal (allocator-owned) used chunk at `c`. */
-export function internalTag(c: number, alignLog: number): number {
-  return ((c ^ USED_TAG_KEY) & 0x3fffff00) | (alignLog << 3) | INTERNAL_TAG_MARK;
+/** The tag word of an internal (allocator-owned) used chunk at `c` in a heap keyed `key`. */
+export function internalTag(key: number, c: number, alignLog: number): number {
+  return ((Math.imul(c ^ key, 0x9e3779b1) ^ USED_TAG_KEY) & 0x3fffff00) | (alignLog << 3) |
+    INTERNAL_TAG_MARK;
 }
 
-/** True when `tag` is a valid internal-chunk tag for a chunk at `c`. */
-export function isInternalTag(c: number, tag: number): boolean {
-  return (tag & ~0xf8) === (((c ^ USED_TAG_KEY) & 0x3fffff00) | INTERNAL_TAG_MARK) &&
+/** True when `tag` is a valid internal-chunk tag for a chunk at `c` in a heap keyed `key`. */
+export function isInternalTag(key: number, c: number, tag: number): boolean {
+  return (tag & ~0xf8) ===
+      (((Math.imul(c ^ key, 0x9e3779b1) ^ USED_TAG_KEY) & 0x3fffff00) | INTERNAL_TAG_MARK) &&
     ((tag >>> 3) & 31) <= 16;
 }
 
-/** The tag word of a free chunk at `c` (also left behind where a freed block started). */
-export function freeTag(c: number): number {
-  return ((c ^ FREE_TAG_KEY) & 0x3fffff00) | FREE_TAG_MARK;
+/**
+ * The tag word of a free chunk of `sizeBytes` at `c` (also left behind where a
+ * freed block started). It covers the size, so a header overwritten by a
+ * stray write does not verify, and a free chunk is checked from one cache
+ * line (header and tag) without reading its footer.
+ */
+export function freeTag(key: number, c: number, sizeBytes: number): number {
+  return ((Math.imul(c ^ key, 0x9e3779b1) ^ FREE_TAG_KEY ^ Math.imul(sizeBytes, 0x85ebca6b)) &
+    0x3fffff00) |
+    FREE_TAG_MARK;
+}
+
+/**
+ * The mask a free-list link stored at byte `at` is XORed with: the heap key
+ * mixed with the link's own address (below 2^30, so an encoded pointer below
+ * 2^30 stays a small integer in V8). Its low 3 bits are random, so a stray
+ * 8-aligned value (or 0) decodes to a misaligned pointer 7 times in 8.
+ */
+export function linkMask(key: number, at: number): number {
+  return (at ^ key) & 0x3fffffff;
+}
+
+/** Reads, decodes and validates the arena free-list link at byte `at`: 0 or a free chunk. */
+function readLink(u32: Uint32Array, key: number, at: number): number {
+  const p = (u32[at >>> 2] ^ linkMask(key, at)) >>> 0;
+  if (p !== 0) freeChunkBytes(u32, key, p, at);
+  return p;
+}
+
+/**
+ * Checks that `c` (reached from byte `from`) is a free chunk: inside the
+ * arena, 8-aligned, a free header whose size fits, and the free tag of that
+ * address and size.
+ * Returns its size; throws `HeapCorruptionError` otherwise (writing nothing).
+ */
+function freeChunkBytes(u32: Uint32Array, key: number, c: number, from: number): number {
+  const h = u32[c >>> 2];
+  if (
+    c >= ARENA_START && (c & 7) === 0 && (h & 7) === 0 && h >= MIN_CHUNK &&
+    c + h <= u32[H_HEAP_BYTES] - EPILOGUE_BYTES && u32[(c + 4) >>> 2] === freeTag(key, c, h)
+  ) {
+    return h;
+  }
+  return notFreeChunk(c, from);
+}
+
+/** The cold end of `freeChunkBytes`. */
+function notFreeChunk(c: number, from: number): never {
+  throw new HeapCorruptionError(
+    `free-list metadata at ${from} names ${c}, which is not a free chunk (a write past a block or after free?)`,
+    c,
+  );
 }
 
 /** The alignment (as log2) recorded in a used chunk's tag. */
@@ -136,11 +201,13 @@ function findBin(u32: Uint32Array, bin: number): number {
 function insertFree(u32: Uint32Array, c: number, sizeBytes: number): void {
   if (DEBUG) assert(sizeBytes >= MIN_CHUNK && sizeBytes % 8 === 0, "free chunk size");
   const bin = binOf(sizeBytes);
+  const key = u32[H_KEY];
   const head = u32[H_BINS + bin];
-  u32[(c + 8) >>> 2] = head;
-  u32[(c + 12) >>> 2] = 0;
+  if (head !== 0) freeChunkBytes(u32, key, head, (H_BINS + bin) * 4);
+  u32[(c + 8) >>> 2] = head ^ linkMask(key, c + 8);
+  u32[(c + 12) >>> 2] = linkMask(key, c + 12);
   if (head !== 0) {
-    u32[(head + 12) >>> 2] = c;
+    u32[(head + 12) >>> 2] = c ^ linkMask(key, head + 12);
   } else {
     const w = bin >>> 5;
     u32[H_BITMAP + w] |= 1 << (bin & 31);
@@ -151,13 +218,14 @@ function insertFree(u32: Uint32Array, c: number, sizeBytes: number): void {
 }
 
 function unlinkFree(u32: Uint32Array, c: number, sizeBytes: number): void {
-  const next = u32[(c + 8) >>> 2];
-  const prev = u32[(c + 12) >>> 2];
+  const key = u32[H_KEY];
+  const next = readLink(u32, key, c + 8);
+  const prev = readLink(u32, key, c + 12);
   if (prev !== 0) {
-    u32[(prev + 8) >>> 2] = next;
+    u32[(prev + 8) >>> 2] = next ^ linkMask(key, prev + 8);
   } else {
     const bin = binOf(sizeBytes);
-    if (DEBUG) assert(u32[H_BINS + bin] === c, "unlinked chunk heads its bin");
+    if (u32[H_BINS + bin] !== c) notFreeChunk(c, c + 12); // no previous link, yet not the bin's head
     u32[H_BINS + bin] = next;
     if (next === 0) {
       const w = bin >>> 5;
@@ -166,14 +234,14 @@ function unlinkFree(u32: Uint32Array, c: number, sizeBytes: number): void {
       if (bits === 0) u32[H_BITMAP_SUMMARY] &= ~(1 << w);
     }
   }
-  if (next !== 0) u32[(next + 12) >>> 2] = prev;
+  if (next !== 0) u32[(next + 12) >>> 2] = prev ^ linkMask(key, next + 12);
   u32[H_FREE_CHUNKS]--;
 }
 
 /** Writes header, tag and footer of a free chunk (not linked). */
 function writeFree(u32: Uint32Array, c: number, sizeBytes: number): void {
   u32[c >>> 2] = sizeBytes;
-  u32[(c + 4) >>> 2] = freeTag(c);
+  u32[(c + 4) >>> 2] = freeTag(u32[H_KEY], c, sizeBytes);
   u32[(c + sizeBytes - 4) >>> 2] = sizeBytes;
 }
 
@@ -181,7 +249,7 @@ function writeFree(u32: Uint32Array, c: number, sizeBytes: number): void {
 function writeUsed(u32: Uint32Array, c: number, sizeBytes: number, alignLog: number): void {
   const h = (sizeBytes | USED_BIT) >>> 0;
   u32[c >>> 2] = h;
-  u32[(c + 4) >>> 2] = usedTag(c, alignLog);
+  u32[(c + 4) >>> 2] = usedTag(u32[H_KEY], c, alignLog);
   u32[(c + sizeBytes - 4) >>> 2] = h;
 }
 
@@ -285,7 +353,13 @@ export function arenaAlloc(
     c = u32[H_BINS + bin];
     if (bin >= SMALL_BINS) c = bestFit(u32, c, needBytes);
   }
-  const sizeBytes = u32[c >>> 2];
+  const sizeBytes = freeChunkBytes(u32, u32[H_KEY], c, (H_BINS + bin) * 4);
+  if (sizeBytes < needBytes) {
+    throw new HeapCorruptionError(
+      `free chunk of ${sizeBytes} bytes is in a bin for larger ones`,
+      c,
+    );
+  }
   unlinkFree(u32, c, sizeBytes);
   return carve(u32, c, sizeBytes, c, needBytes, alignLog);
 }
@@ -306,13 +380,14 @@ function arenaAllocLastResort(
     ? binOf(Math.min(needBytes + alignBytes + MIN_CHUNK, SIZE_MASK))
     : binOf(needBytes);
   let budget = freeChunkBound(u32);
+  const key = u32[H_KEY];
   for (
     let bin = findBin(u32, binOf(needBytes));
     bin >= 0 && bin <= lastBin;
     bin = findBin(u32, bin + 1)
   ) {
-    for (let c = u32[H_BINS + bin]; c !== 0 && budget-- > 0; c = u32[(c + 8) >>> 2]) {
-      const sizeBytes = u32[c >>> 2];
+    for (let c = u32[H_BINS + bin]; c !== 0 && budget-- > 0; c = readLink(u32, key, c + 8)) {
+      const sizeBytes = freeChunkBytes(u32, key, c, c);
       const start = alignBytes > 8
         ? alignedStart(u32, c, sizeBytes, needBytes, alignBytes)
         : (sizeBytes >= needBytes ? c : -1);
@@ -334,9 +409,10 @@ function arenaAllocAligned(
   // First a bounded look at chunks from the bin of the size itself, which fit
   // when their start happens to suit the alignment.
   let looked = 0;
+  const key = u32[H_KEY];
   for (let bin = findBin(u32, binOf(needBytes)); bin >= 0; bin = findBin(u32, bin + 1)) {
-    for (let c = u32[H_BINS + bin]; c !== 0; c = u32[(c + 8) >>> 2]) {
-      const sizeBytes = u32[c >>> 2];
+    for (let c = u32[H_BINS + bin]; c !== 0; c = readLink(u32, key, c + 8)) {
+      const sizeBytes = freeChunkBytes(u32, key, c, c);
       const start = alignedStart(u32, c, sizeBytes, needBytes, alignBytes);
       if (start >= 0) {
         unlinkFree(u32, c, sizeBytes);
@@ -351,9 +427,14 @@ function arenaAllocAligned(
   const bin = findBin(u32, binOf(Math.min(needBytes + alignBytes + MIN_CHUNK, SIZE_MASK)) + 1);
   if (bin < 0) return arenaAllocLastResort(u32, needBytes, alignBytes, alignLog);
   const c = u32[H_BINS + bin];
-  const sizeBytes = u32[c >>> 2];
+  const sizeBytes = freeChunkBytes(u32, key, c, (H_BINS + bin) * 4);
   const start = alignedStart(u32, c, sizeBytes, needBytes, alignBytes);
-  if (DEBUG) assert(start >= 0, "a chunk from the guaranteed bin fits");
+  if (start < 0) {
+    throw new HeapCorruptionError(
+      `free chunk of ${sizeBytes} bytes is in a bin for larger ones`,
+      c,
+    );
+  }
   unlinkFree(u32, c, sizeBytes);
   return carve(u32, c, sizeBytes, start, needBytes, alignLog);
 }
@@ -366,14 +447,15 @@ function arenaAllocAligned(
 function bestFit(u32: Uint32Array, c: number, needBytes: number): number {
   let best = 0;
   let bestSize = 0xffffffff;
+  const key = u32[H_KEY];
   for (let n = 0; c !== 0 && n < WALK_LIMIT; n++) {
-    const sizeBytes = u32[c >>> 2];
+    const sizeBytes = freeChunkBytes(u32, key, c, c);
     if (sizeBytes >= needBytes && sizeBytes < bestSize) {
       best = c;
       bestSize = sizeBytes;
       if (sizeBytes === needBytes) break;
     }
-    c = u32[(c + 8) >>> 2];
+    c = (u32[(c + 8) >>> 2] ^ linkMask(key, c + 8)) >>> 0; // checked at the top of the loop
   }
   return best;
 }
@@ -382,29 +464,43 @@ function bestFit(u32: Uint32Array, c: number, needBytes: number): number {
 export function arenaFree(u32: Uint32Array, c: number): void {
   const sizeBytes = (u32[c >>> 2] & SIZE_MASK) >>> 0;
   if (DEBUG) assert((u32[c >>> 2] & USED_BIT) !== 0, "freed chunk is used");
+  // Neighbours taken as free are checked before anything is written.
+  const prevFooter = u32[(c - 4) >>> 2];
+  const prevFree = (prevFooter & USED_BIT) === 0;
+  if (prevFree) checkNeighbour(u32, c - prevFooter, prevFooter, c);
+  const next = c + sizeBytes;
+  const nextHeader = u32[next >>> 2];
+  const nextFree = (nextHeader & USED_BIT) === 0;
+  if (nextFree) checkNeighbour(u32, next, nextHeader, c);
   u32[H_USED_BYTES] -= sizeBytes;
   u32[H_LIVE]--;
   u32[H_FREE_BYTES] += sizeBytes;
   // Leave a stale "freed" header and tag behind: a later free of this
   // pointer is then reported as a double free.
   u32[c >>> 2] = sizeBytes;
-  u32[(c + 4) >>> 2] = freeTag(c);
+  u32[(c + 4) >>> 2] = freeTag(u32[H_KEY], c, sizeBytes);
   let start = c;
   let total = sizeBytes;
-  const prevFooter = u32[(c - 4) >>> 2];
-  if ((prevFooter & USED_BIT) === 0) {
+  if (prevFree) {
     start = c - prevFooter;
     unlinkFree(u32, start, prevFooter);
     total += prevFooter;
   }
-  const next = c + sizeBytes;
-  const nextHeader = u32[next >>> 2];
-  if ((nextHeader & USED_BIT) === 0) {
+  if (nextFree) {
     unlinkFree(u32, next, nextHeader);
     total += nextHeader;
   }
   writeFree(u32, start, total);
   insertFree(u32, start, total);
+}
+
+/**
+ * Checks that the neighbour `n` of chunk `c`, taken as free because its
+ * boundary word says so, is a free chunk of `sizeBytes` (its links are
+ * checked by `unlinkFree` before it writes); throws `HeapCorruptionError` otherwise.
+ */
+function checkNeighbour(u32: Uint32Array, n: number, sizeBytes: number, c: number): void {
+  if (freeChunkBytes(u32, u32[H_KEY], n, c) !== sizeBytes) notFreeChunk(n, c);
 }
 
 /**
@@ -418,6 +514,7 @@ export function arenaResizeInPlace(u32: Uint32Array, c: number, needBytes: numbe
   const next = c + sizeBytes;
   const nextHeader = u32[next >>> 2];
   const nextFree = (nextHeader & USED_BIT) === 0 ? nextHeader : 0;
+  if (nextFree !== 0) checkNeighbour(u32, next, nextFree, c);
   if (needBytes <= sizeBytes) {
     // Shrink: give the tail back, merged with a free neighbour if there is one.
     const tail = sizeBytes - needBytes + nextFree;
@@ -487,11 +584,13 @@ export function arenaResizeIntoPrevious(
   const total = prevSize + sizeBytes + nextFree;
   const start = c - prevSize;
   if (total < needBytes || ((start + 8) & ((1 << alignLog) - 1)) !== 0) return 0;
+  checkNeighbour(u32, start, prevSize, c);
+  if (nextFree !== 0) checkNeighbour(u32, next, nextFree, c);
   unlinkFree(u32, start, prevSize);
   if (nextFree !== 0) unlinkFree(u32, next, nextFree);
   // The old start stops being a block: mark it freed before the data moves.
   u32[c >>> 2] = sizeBytes;
-  u32[(c + 4) >>> 2] = freeTag(c);
+  u32[(c + 4) >>> 2] = freeTag(u32[H_KEY], c, sizeBytes);
   u8.copyWithin(start + 8, c + 8, c + sizeBytes - 4); // before the tail is written over it
   takeGrown(u32, start, total, needBytes, sizeBytes, alignLog);
   return start + 8;
@@ -529,6 +628,7 @@ export function arenaExtend(u32: Uint32Array, newBytes: number): void {
   let total = added;
   const prevFooter = u32[(start - 4) >>> 2];
   if ((prevFooter & USED_BIT) === 0) {
+    checkNeighbour(u32, start - prevFooter, prevFooter, start);
     start -= prevFooter;
     unlinkFree(u32, start, prevFooter);
     total += prevFooter;
@@ -553,8 +653,10 @@ export function arenaLargestFree(u32: Uint32Array): number {
     const bin = (w << 5) + 31 - Math.clz32(bits);
     let largest = 0;
     let n = freeChunkBound(u32);
-    for (let c = u32[H_BINS + bin]; c !== 0 && n-- > 0; c = u32[(c + 8) >>> 2]) {
-      if (u32[c >>> 2] > largest) largest = u32[c >>> 2];
+    const key = u32[H_KEY];
+    for (let c = u32[H_BINS + bin]; c !== 0 && n-- > 0; c = readLink(u32, key, c + 8)) {
+      const sizeBytes = freeChunkBytes(u32, key, c, c);
+      if (sizeBytes > largest) largest = sizeBytes;
     }
     return largest;
   }
@@ -580,6 +682,7 @@ export function arenaCheck(u32: Uint32Array): number {
   let freeChunks = 0;
   let prevFree = false;
   const limit = end - EPILOGUE_BYTES;
+  const key = u32[H_KEY];
   let steps = 0;
   while (c < limit) {
     if ((++steps & 4095) === 0) u32[H_LOCK_BEAT]++; // a long walk shows its holder is alive
@@ -595,7 +698,9 @@ export function arenaCheck(u32: Uint32Array): number {
     }
     const tag = u32[(c + 4) >>> 2];
     if ((h & USED_BIT) !== 0) {
-      if (!isUsedTag(c, tag) && !isInternalTag(c, tag)) fail("used chunk tag is wrong", c);
+      if (!isUsedTag(key, c, tag) && !isInternalTag(key, c, tag)) {
+        fail("used chunk tag is wrong", c);
+      }
       if (((c + 8) & ((1 << tagAlignLog(tag)) - 1)) !== 0) {
         fail("used chunk breaks its alignment", c);
       }
@@ -603,7 +708,7 @@ export function arenaCheck(u32: Uint32Array): number {
       usedChunks++;
       prevFree = false;
     } else {
-      if (tag !== freeTag(c)) fail("free chunk tag is wrong", c);
+      if (tag !== freeTag(key, c, sizeBytes)) fail("free chunk tag is wrong", c);
       if (prevFree) fail("two free chunks are adjacent", c);
       freeBytes += sizeBytes;
       freeChunks++;
@@ -634,24 +739,26 @@ function checkBins(
 ): void {
   let listed = 0;
   let summary = 0;
+  const key = u32[H_KEY];
+  const link = (at: number): number => (u32[at >>> 2] ^ linkMask(key, at)) >>> 0;
   for (let w = 0; w < BITMAP_WORDS; w++) {
     let bits = 0;
     for (let b = w << 5; b < Math.min((w + 1) << 5, BIN_COUNT); b++) {
       const head = u32[H_BINS + b];
       if (head !== 0) bits |= 1 << (b & 31);
       let prev = 0;
-      for (let c = head; c !== 0; c = u32[(c + 8) >>> 2]) {
+      for (let c = head; c !== 0; c = link(c + 8)) {
         if (++listed > freeChunks) fail(`bin ${b} lists more chunks than are free (a cycle?)`, c);
         if (c < ARENA_START || c >= end || c % 8 !== 0) {
           fail(`bin ${b} links to ${c}, outside the arena`, c);
         }
         const h = u32[c >>> 2];
-        if ((h & USED_BIT) !== 0 || u32[(c + 4) >>> 2] !== freeTag(c)) {
+        if ((h & USED_BIT) !== 0 || u32[(c + 4) >>> 2] !== freeTag(key, c, h)) {
           fail(`bin ${b} lists a chunk that is not free`, c);
         }
         if (binOf(h) !== b) fail(`chunk of ${h} bytes is in bin ${b}, not ${binOf(h)}`, c);
-        if (u32[(c + 12) >>> 2] !== prev) {
-          fail(`bin ${b} back link is ${u32[(c + 12) >>> 2]}, not ${prev}`, c);
+        if (link(c + 12) !== prev) {
+          fail(`bin ${b} back link is ${link(c + 12)}, not ${prev}`, c);
         }
         prev = c;
       }
@@ -685,6 +792,7 @@ export function arenaRebuild(u32: Uint32Array): void {
   if (u32[limit >>> 2] !== USED_BIT) {
     throw new HeapCorruptionError("epilogue fence overwritten", limit);
   }
+  const key = u32[H_KEY];
   let c = ARENA_START;
   for (let n = 1; c < limit; n++) {
     if ((n & 4095) === 0) u32[H_LOCK_BEAT]++;
@@ -694,7 +802,7 @@ export function arenaRebuild(u32: Uint32Array): void {
     if ((h & 6) !== 0 || sizeBytes < MIN_CHUNK || c + sizeBytes > limit) {
       throw new HeapCorruptionError(`chunk header ${h} does not continue the walk`, c);
     }
-    if (tag !== freeTag(c) && !isUsedTag(c, tag) && !isInternalTag(c, tag)) {
+    if (tag !== freeTag(key, c, h) && !isUsedTag(key, c, tag) && !isInternalTag(key, c, tag)) {
       throw new HeapCorruptionError("chunk tag is neither used nor free", c);
     }
     c += sizeBytes;
@@ -739,5 +847,6 @@ export function arenaRebuild(u32: Uint32Array): void {
 /** True when the chunk at `c` is used by both its header and its tag. */
 function isLiveChunk(u32: Uint32Array, c: number): boolean {
   const tag = u32[(c + 4) >>> 2];
-  return (u32[c >>> 2] & USED_BIT) !== 0 && (isUsedTag(c, tag) || isInternalTag(c, tag));
+  const key = u32[H_KEY];
+  return (u32[c >>> 2] & USED_BIT) !== 0 && (isUsedTag(key, c, tag) || isInternalTag(key, c, tag));
 }

@@ -15,9 +15,12 @@
  * +6 local free head  +7 remote free head (atomic)  +8 bump (first never-used slot)
  * +9 next page  +10 prev page  +11 state  +12 owning area  +15 second magic
  * ```
- * A free slot holds the next free slot in word 0 and `freeSlotTag(ptr)` in
- * word 1; allocation clears word 1, so a second free of the same slot is told
- * apart from a first one.
+ * A free slot holds the next free slot in word 0, encoded with the heap key
+ * and the slot's address (`slotLink`), and `freeSlotTag(key, ptr)` in word 1;
+ * allocation clears word 1, so a second free of the same slot is told apart
+ * from a first one. A decoded link is used only when it is a handed-out slot
+ * of the same page (on the slot grid, below the bump pointer) that carries a
+ * free-slot tag; otherwise `HeapCorruptionError` (`checkedSlotLink`).
  *
  * Each worker has an **area** (an arena block) with, per class, the head of
  * its list of pages that may have free slots (the first is the page it
@@ -29,7 +32,8 @@
  * @module
  */
 
-import { H_SLAB_BASE, H_SLAB_WORDS } from "../heap/layout.ts";
+import { ARENA_START, H_HEAP_BYTES, H_SLAB_BASE, H_SLAB_WORDS } from "../heap/layout.ts";
+import { HeapCorruptionError } from "../errors.ts";
 
 /** Bytes of a slab page (and its alignment). */
 export const PAGE_BYTES = 16384;
@@ -210,9 +214,67 @@ export function tombstoneMagic(ptr: number): number {
   return (ptr ^ TOMBSTONE_MAGIC_KEY) & 0x3fffffff;
 }
 
-/** The tag a free slot at `ptr` holds in its second word. Never 0. */
-export function freeSlotTag(ptr: number): number {
-  return ((ptr ^ FREE_SLOT_KEY) & 0x3fffffff) | 1;
+/** The tag a free slot at `ptr` holds in its second word, in a heap keyed `key`. Never 0. */
+export function freeSlotTag(key: number, ptr: number): number {
+  return ((ptr ^ key ^ FREE_SLOT_KEY) & 0x3fffffff) | 1;
+}
+
+/** The mask a slot's free-list link (word 0 of the free slot at `ptr`) is XORed with. */
+export function slotLinkMask(key: number, ptr: number): number {
+  return (ptr ^ key) & 0x3fffffff;
+}
+
+/** Decodes the free-list link held by the free slot at `ptr` (no check). */
+export function slotLink(u32: Uint32Array, key: number, ptr: number): number {
+  return (u32[ptr >>> 2] ^ slotLinkMask(key, ptr)) >>> 0;
+}
+
+/**
+ * True when `p` is a handed-out slot of the page at `base` (on its slot grid,
+ * below its bump pointer) whose second word is a free-slot tag.
+ */
+export function isFreeSlotOf(u32: Uint32Array, key: number, base: number, p: number): boolean {
+  const h = base >>> 2;
+  const cls = u32[h + P_CLASS];
+  const off = p - base - PAGE_HEADER_BYTES;
+  return cls < CLASS_COUNT && off >= 0 && p < u32[h + P_BUMP] &&
+    Math.round(off * SLOT_INV[cls]) * SLOT_BYTES[cls] === off &&
+    u32[(p + 4) >>> 2] === freeSlotTag(key, p);
+}
+
+/**
+ * Decodes the link held by the free slot at `ptr` of the page at `base` and
+ * checks it: 0, or a free slot of the same page. Throws `HeapCorruptionError`
+ * (naming the slot whose link is broken) otherwise.
+ */
+export function checkedSlotLink(u32: Uint32Array, key: number, base: number, ptr: number): number {
+  const p = slotLink(u32, key, ptr);
+  if (p !== 0 && !isFreeSlotOf(u32, key, base, p)) {
+    throw new HeapCorruptionError(
+      `free slot ${ptr} links to ${p}, which is not a free slot of its page (a write past a block or after free?)`,
+      ptr,
+    );
+  }
+  return p;
+}
+
+/**
+ * Checks that `page` (read from byte `from`: a list head or link a stray
+ * write could have reached) is a slab page: page-aligned inside the heap,
+ * both magic words right, a class in range. Throws `HeapCorruptionError` otherwise.
+ */
+export function checkPage(u32: Uint32Array, page: number, from: number): void {
+  const h = page >>> 2;
+  if (
+    page % PAGE_BYTES !== 0 || page < ARENA_START || page + PAGE_BYTES > u32[H_HEAP_BYTES] ||
+    u32[h + P_MAGIC] !== pageMagic(page) || u32[h + P_MAGIC2] !== pageMagic2(page) ||
+    u32[h + P_CLASS] >= CLASS_COUNT || u32[h + P_SLOT] !== SLOT_BYTES[u32[h + P_CLASS]]
+  ) {
+    throw new HeapCorruptionError(
+      `slab metadata at ${from} names ${page}, which is not a slab page (a write past a block?)`,
+      page,
+    );
+  }
 }
 
 /** Slot bytes of class `cls`. */
@@ -225,7 +287,7 @@ export function slotBytes(cls: number): number {
  * matched) and returns a reason it is not a live slot, or `""`: `"double"`
  * when the slot is free, other text for interior or never-used pointers.
  */
-export function slotProblem(u32: Uint32Array, base: number, ptr: number): string {
+export function slotProblem(u32: Uint32Array, key: number, base: number, ptr: number): string {
   const h = base >>> 2;
   const cls = u32[h + P_CLASS];
   const off = ptr - base - PAGE_HEADER_BYTES;
@@ -233,7 +295,7 @@ export function slotProblem(u32: Uint32Array, base: number, ptr: number): string
   const idx = Math.round(off * SLOT_INV[cls]);
   if (idx * SLOT_BYTES[cls] !== off) return "is inside a slab slot, not at its start";
   if (ptr >= u32[h + P_BUMP]) return "is a slab slot that was never allocated";
-  if (u32[(ptr + 4) >>> 2] === freeSlotTag(ptr)) return "double";
+  if (u32[(ptr + 4) >>> 2] === freeSlotTag(key, ptr)) return "double";
   return "";
 }
 
@@ -273,7 +335,13 @@ export function pageSlotsEnd(u32: Uint32Array, base: number): number {
  * Moves the page's remote-free list onto its local free list. Returns the
  * number of slots collected. Only the owner calls this.
  */
-export function collectRemote(u32: Uint32Array, i32: Int32Array, base: number): number {
+export function collectRemote(
+  u32: Uint32Array,
+  i32: Int32Array,
+  key: number,
+  base: number,
+): number {
+  checkPage(u32, base, base);
   const h = base >>> 2;
   const capacity = Math.min(u32[h + P_CAPACITY], MAX_PAGE_SLOTS);
   // Walk the list first and detach it with one compare-exchange at the end:
@@ -283,14 +351,23 @@ export function collectRemote(u32: Uint32Array, i32: Int32Array, base: number): 
   for (let attempt = 0; attempt < 64; attempt++) {
     const list = Atomics.load(i32, h + P_REMOTE) >>> 0;
     if (list === 0) return 0;
+    if (!isFreeSlotOf(u32, key, base, list)) {
+      throw new HeapCorruptionError(
+        `remote-free list of page ${base} starts at ${list}, not a free slot`,
+        base,
+      );
+    }
     let n = 1;
     let tail = list;
-    while (u32[tail >>> 2] !== 0 && n <= capacity) {
-      tail = u32[tail >>> 2];
-      n++;
+    for (let next = checkedSlotLink(u32, key, base, tail); next !== 0; n++) {
+      if (n > capacity) {
+        throw new HeapCorruptionError(`remote-free list of page ${base} has a cycle`, base);
+      }
+      tail = next;
+      next = checkedSlotLink(u32, key, base, tail);
     }
     if (Atomics.compareExchange(i32, h + P_REMOTE, list | 0, 0) !== (list | 0)) continue;
-    u32[tail >>> 2] = u32[h + P_FREE];
+    u32[tail >>> 2] = u32[h + P_FREE] ^ slotLinkMask(key, tail);
     u32[h + P_FREE] = list;
     u32[h + P_USED] -= n;
     return n;
@@ -303,6 +380,8 @@ export function unlinkPage(u32: Uint32Array, headIndex: number, base: number): v
   const h = base >>> 2;
   const next = u32[h + P_NEXT];
   const prev = u32[h + P_PREV];
+  if (next !== 0) checkPage(u32, next, (h + P_NEXT) * 4);
+  if (prev !== 0) checkPage(u32, prev, (h + P_PREV) * 4);
   if (prev !== 0) u32[(prev >>> 2) + P_NEXT] = next;
   else u32[headIndex] = next;
   if (next !== 0) u32[(next >>> 2) + P_PREV] = prev;
@@ -314,6 +393,7 @@ export function unlinkPage(u32: Uint32Array, headIndex: number, base: number): v
 export function pushPage(u32: Uint32Array, headIndex: number, base: number): void {
   const h = base >>> 2;
   const head = u32[headIndex];
+  if (head !== 0) checkPage(u32, head, headIndex * 4);
   u32[h + P_NEXT] = head;
   u32[h + P_PREV] = 0;
   if (head !== 0) u32[(head >>> 2) + P_PREV] = base;
@@ -329,7 +409,9 @@ export function pushPageSecond(u32: Uint32Array, headIndex: number, base: number
   }
   const h = base >>> 2;
   const hh = head >>> 2;
+  checkPage(u32, head, headIndex * 4);
   const next = u32[hh + P_NEXT];
+  if (next !== 0) checkPage(u32, next, (hh + P_NEXT) * 4);
   u32[h + P_NEXT] = next;
   u32[h + P_PREV] = head;
   if (next !== 0) u32[(next >>> 2) + P_PREV] = base;

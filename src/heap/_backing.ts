@@ -21,6 +21,7 @@ import {
   H_BASE_OFFSET,
   H_HEADER_BYTES,
   H_HEAP_BYTES,
+  H_KEY,
   H_LOCK_TIMEOUT_MS,
   H_MAGIC,
   H_MAX_BYTES,
@@ -29,6 +30,7 @@ import {
   MAGIC,
   MAX_HEAP_BYTES,
   MIN_HEAP_BYTES,
+  newHeapKey,
 } from "./layout.ts";
 
 /** Bytes of a WebAssembly page; `baseOffset` and memory sizes are multiples of it. */
@@ -172,6 +174,7 @@ export function createInMemory(
   u32[H_MAX_BYTES] = maxBytes;
   u32[H_LOCK_TIMEOUT_MS] = sizes.lockTimeoutMs;
   u32[H_BASE_OFFSET] = baseOffset;
+  u32[H_KEY] = newHeapKey();
   arenaInit(u32, initialBytes);
   return buffer;
 }
@@ -195,6 +198,9 @@ export function attachMemory(memory: WasmMemory, baseOffset: number): SharedArra
   }
   if (u32[H_HEADER_BYTES] !== HEADER_BYTES) {
     throw new HeapFormatError("headerBytes", u32[H_HEADER_BYTES], `is not ${HEADER_BYTES}`);
+  }
+  if (u32[H_KEY] === 0 || u32[H_KEY] >= 2 ** 30) {
+    throw new HeapFormatError("key", u32[H_KEY], "is not a heap key in [1, 2^30)");
   }
   if (u32[H_BASE_OFFSET] !== baseOffset) {
     throw new HeapFormatError(

@@ -32,6 +32,7 @@ import {
   A_WORKER,
   AREA_BYTES,
   areaMagic,
+  checkPage,
   CLASS_BYTES,
   CLASS_COUNT,
   CLASS_OF_ALIGN8,
@@ -52,6 +53,7 @@ import {
   H_SLAB_RETIRED_LO,
   H_SLAB_TOMBSTONES,
   initPage,
+  isFreeSlotOf,
   MAX_PAGE_SLOTS,
   P_AREA,
   P_BUMP,
@@ -79,6 +81,8 @@ import {
   SLAB_MAX_ALIGN,
   SLAB_MAX_BYTES,
   SLOT_INV,
+  slotLink,
+  slotLinkMask,
   slotProblem,
   STATE_ACTIVE,
   STATE_FULL,
@@ -94,6 +98,7 @@ import {
   HeapFormatError,
   InvalidPointerError,
   OutOfMemoryError,
+  UseAfterFreeError,
   WorkerAliveError,
 } from "../errors.ts";
 import {
@@ -103,12 +108,14 @@ import {
   FIXED_OVERHEAD_BYTES,
   FORMAT_VERSION,
   H_BASE_OFFSET,
+  H_DEBUG,
   H_DEFERRED,
   H_FREE_BYTES,
   H_FREE_CHUNKS,
   H_HEADER_BYTES,
   H_HEAP_BYTES,
   H_HWM,
+  H_KEY,
   H_LAST_WORKER,
   H_LIVE,
   H_LOCK,
@@ -130,6 +137,7 @@ import {
   MAX_HEAP_BYTES,
   MIN_CHUNK,
   MIN_HEAP_BYTES,
+  newHeapKey,
   ROOT_SLOTS,
   SIZE_MASK,
   USED_BIT,
@@ -200,6 +208,18 @@ export interface HeapOptions {
    * @default {10000}
    */
   lockTimeoutMs?: number;
+  /**
+   * Debug mode, kept in the heap's header so every handle that attaches sees
+   * it: a redzone of canary bytes after every block (checked by `free`,
+   * `realloc`, `usableSize` and `check()`; `usableSize` reports the requested
+   * size), and freed blocks poisoned and held in a bounded quarantine (per
+   * handle) before reuse, so a write after free is reported as
+   * `UseAfterFreeError` when the block leaves the quarantine or at `check()`.
+   * Costs memory (8 bytes more per block, the quarantine) and time.
+   *
+   * @default {false}
+   */
+  debug?: boolean;
   /**
    * A shared `WebAssembly.Memory` to hold the heap instead of a new
    * `SharedArrayBuffer`. Pointers are then plain wasm addresses, so wasm code
@@ -500,10 +520,20 @@ const H_SLAB_MAX = SLAB_MAX_BYTES;
 const H_CLASS_COUNT = CLASS_COUNT;
 const H_CLASS8 = CLASS_OF_ALIGN8;
 const H_SLOT_INV = SLOT_INV;
+const H_CLASS_BYTES = CLASS_BYTES;
+/** Debug mode: the byte freed blocks are filled with. */
+const POISON = 0xdd;
+/** Four poison bytes as a word. */
+const POISON_WORD = 0xdddddddd;
+/** Debug mode: most blocks one handle holds in its quarantine. */
+const QUARANTINE_BLOCKS = 256;
+/** Debug mode: most bytes one handle holds in its quarantine. */
+const QUARANTINE_BYTES = 1 << 20;
+/** Debug mode: mixed into the requested size stored at the end of each block. */
+const DEBUG_SIZE_KEY = 0x5a17e0d3;
 const H_PAGE_KEY = PAGE_MAGIC_KEY;
 const H_PAGE_KEY2 = PAGE_MAGIC2_KEY;
 const HP_MAGIC2 = P_MAGIC2;
-const H_SLOT_KEY = FREE_SLOT_KEY;
 
 /**
  * A heap inside one growable `SharedArrayBuffer`: allocate, free and resize
@@ -562,6 +592,17 @@ export class Heap {
    * `detach()`, so other workers' counts lag by at most one page of allocations.
    */
   private pendingAllocs = 0;
+  /** The heap's metadata key (`H_KEY`), read once: links and tags are encoded with it. */
+  private key = 0;
+  /** `key ^ FREE_SLOT_KEY`: the free-slot tag of `ptr` is `((ptr ^ slotKey) & 0x3fffffff) | 1`. */
+  private slotKey = 0;
+  /** Debug mode (header word `H_DEBUG`): redzones, poison and a quarantine. */
+  private debug = false;
+  /** Debug mode: blocks this handle freed and holds back from reuse, oldest first. */
+  private quarantine: number[] = [];
+  /** Debug mode: usable bytes of each quarantined block. */
+  private quarantined = new Map<number, number>();
+  private quarantineBytes = 0;
 
   private constructor(
     buffer: SharedArrayBuffer,
@@ -572,6 +613,9 @@ export class Heap {
     this.memory = memory;
     this.base = base;
     this.refreshViews();
+    this.key = this._u32[H_KEY];
+    this.slotKey = this.key ^ FREE_SLOT_KEY;
+    this.debug = this._u32[H_DEBUG] === 1;
     // Take the next id with a bounded compare-exchange loop, checking the
     // header's word before writing it (a corrupt word never yields id 0, a
     // negative or an out-of-range id).
@@ -712,7 +756,17 @@ export class Heap {
    * ```
    */
   static create(options: HeapOptions = {}): Heap {
-    if (options.memory !== undefined) return Heap.createInMemory(options.memory, options);
+    if (options.debug !== undefined && typeof options.debug !== "boolean") {
+      throw new TypeError(`Cannot create heap: debug must be a boolean: ${typeof options.debug}`);
+    }
+    if (options.memory !== undefined) {
+      const heap = Heap.createInMemory(options.memory, options);
+      if (options.debug === true) {
+        heap._u32[H_DEBUG] = 1;
+        heap.debug = true;
+      }
+      return heap;
+    }
     const initialBytes = roundUp8(
       checkByteCount("initialBytes", options.initialBytes ?? DEFAULT_INITIAL_BYTES),
     );
@@ -739,6 +793,8 @@ export class Heap {
     u32[H_HEADER_BYTES] = HEADER_BYTES;
     u32[H_MAX_BYTES] = maxBytes;
     u32[H_LOCK_TIMEOUT_MS] = lockTimeoutMs;
+    u32[H_KEY] = newHeapKey();
+    u32[H_DEBUG] = options.debug === true ? 1 : 0;
     arenaInit(u32, initialBytes);
     return new Heap(buffer);
   }
@@ -1045,6 +1101,7 @@ export class Heap {
    * ```
    */
   tryAlloc(sizeBytes: number, alignBytes: number = 8): number {
+    if (this.debug) return this.debugTryAlloc(sizeBytes, alignBytes);
     // Fast path: a small request with the default alignment goes straight to
     // this worker's slab pages (no lock, no atomics).
     if (
@@ -1138,6 +1195,7 @@ export class Heap {
    * ```
    */
   allocClass(classIndex: number): number {
+    if (this.debug) return 0; // callers fall back to alloc(), which adds a redzone
     if (typeof classIndex !== "number") {
       throw new TypeError(
         `Cannot allocate from slab class: index must be a number: ${typeof classIndex}`,
@@ -1163,29 +1221,58 @@ export class Heap {
 
   /** `allocClass` without the index check: the hot path for `alloc` and `SlabClass`. */
   private allocSlot(classIndex: number): number {
+    // Kept under V8's inlining limit (460 bytes of bytecode): the bump path is a call.
     const aw = this.areaWords;
     if (aw !== 0) {
       const u32 = this._u32;
       const page = u32[aw + HA_CLASSES + (classIndex << 2)];
       const h = page >>> 2;
-      if (page !== 0) {
-        let slot = u32[h + HP_FREE];
-        if (slot !== 0) {
-          u32[h + HP_FREE] = u32[slot >>> 2];
-        } else {
-          slot = u32[h + HP_BUMP];
-          if (
-            slot + u32[h + HP_SLOT] > page + H_PAGE_USABLE ||
-            u32[h + HP_USED] >= u32[h + HP_CAPACITY]
-          ) {
-            return this.allocClassSlow(classIndex);
-          }
-          u32[h + HP_BUMP] = slot + u32[h + HP_SLOT];
+      const slot = u32[h + HP_FREE];
+      // The page's magic (keyed by its address) first: a write that ran into
+      // the page header overwrote it before any other field.
+      if (slot !== 0 && u32[h] === ((page ^ H_PAGE_KEY) & 0x3fffffff)) {
+        // The head came from a decoded link: check it before use, a
+        // handed-out slot of this page (grid, below bump) with a free tag.
+        const off = slot - page - H_PAGE_HEADER;
+        if (
+          off < 0 || slot >= u32[h + HP_BUMP] ||
+          Math.round(off * H_SLOT_INV[classIndex]) * u32[h + HP_SLOT] !== off ||
+          u32[(slot + 4) >>> 2] !== (((slot ^ this.slotKey) & 0x3fffffff) | 1)
+        ) {
+          return this.badSlotLink(page, slot);
         }
+        u32[h + HP_FREE] = (u32[slot >>> 2] ^ ((slot ^ this.key) & 0x3fffffff)) >>> 0;
         u32[(slot + 4) >>> 2] = 0;
         u32[h + HP_USED]++;
         this.pendingAllocs++;
         return slot;
+      }
+    }
+    return this.allocBump(classIndex);
+  }
+
+  /** `allocSlot` when the current page's free list is empty: the next never-used slot, else a refill. */
+  private allocBump(classIndex: number): number {
+    const aw = this.areaWords;
+    if (aw !== 0) {
+      const u32 = this._u32;
+      const page = u32[aw + HA_CLASSES + (classIndex << 2)];
+      const h = page >>> 2;
+      if (page !== 0 && u32[h] === ((page ^ H_PAGE_KEY) & 0x3fffffff) && u32[h + HP_FREE] === 0) {
+        const slot = u32[h + HP_BUMP];
+        const size = u32[h + HP_SLOT];
+        const off = slot - page - H_PAGE_HEADER;
+        if (
+          slot + size <= page + H_PAGE_USABLE && u32[h + HP_USED] < u32[h + HP_CAPACITY] &&
+          off >= 0 && size === H_CLASS_BYTES[classIndex] &&
+          Math.round(off * H_SLOT_INV[classIndex]) * size === off
+        ) {
+          u32[h + HP_BUMP] = slot + size;
+          u32[(slot + 4) >>> 2] = 0;
+          u32[h + HP_USED]++;
+          this.pendingAllocs++;
+          return slot;
+        }
       }
     }
     return this.allocClassSlow(classIndex);
@@ -1213,7 +1300,11 @@ export class Heap {
     const abs = this.alloc(sizeBytes, alignBytes);
     const ptr = abs - this.base;
     const base = this.slabPageOf(ptr);
-    const usable = base !== 0 ? this._u32[(base >>> 2) + P_SLOT] : this.usableSizeUnchecked(ptr);
+    const usable = this.debug
+      ? sizeBytes
+      : base !== 0
+      ? this._u32[(base >>> 2) + P_SLOT]
+      : this.usableSizeUnchecked(ptr);
     this._u8.fill(0, ptr, ptr + usable);
     return abs;
   }
@@ -1238,6 +1329,12 @@ export class Heap {
    * ```
    */
   free(ptr: number): void {
+    if (this.debug) this.debugFree(ptr);
+    else this.freeRaw(ptr);
+  }
+
+  /** `free` without debug mode's quarantine. */
+  private freeRaw(ptr: number): void {
     if (this.base !== 0) ptr = this.toRel(ptr);
     if (typeof ptr === "number" && (ptr >>> 0) === ptr) {
       if (ptr === 0) return;
@@ -1251,7 +1348,7 @@ export class Heap {
         u32[h] === ((base ^ H_PAGE_KEY) & 0x3fffffff) &&
         u32[h + HP_MAGIC2] === ((base ^ H_PAGE_KEY2) & 0x3fffffff)
       ) {
-        const tag = ((ptr ^ H_SLOT_KEY) & 0x3fffffff) | 1;
+        const tag = ((ptr ^ this.slotKey) & 0x3fffffff) | 1;
         const cls = u32[h + HP_CLASS];
         const off = ptr - base - H_PAGE_HEADER;
         if (
@@ -1260,7 +1357,7 @@ export class Heap {
           Math.round(off * H_SLOT_INV[cls]) * u32[h + HP_SLOT] === off
         ) {
           // A live slot of one of this worker's pages: push it, no lock, no atomics.
-          u32[ptr >>> 2] = u32[h + HP_FREE];
+          u32[ptr >>> 2] = u32[h + HP_FREE] ^ ((ptr ^ this.key) & 0x3fffffff);
           u32[(ptr + 4) >>> 2] = tag;
           u32[h + HP_FREE] = ptr;
           const used = u32[h + HP_USED] - 1;
@@ -1317,6 +1414,7 @@ export class Heap {
    * ```
    */
   realloc(ptr: number, sizeBytes: number): number {
+    if (this.debug) return this.debugRealloc(ptr, sizeBytes);
     if (ptr === 0) return this.alloc(sizeBytes);
     if (this.base !== 0) ptr = this.toRel(ptr);
     checkSize("reallocate", sizeBytes);
@@ -1385,6 +1483,7 @@ export class Heap {
    */
   usableSize(ptr: number): number {
     if (this.base !== 0) ptr = this.toRel(ptr);
+    if (this.debug) return this.checkRedzone(ptr, this.liveUsable("get the size of", ptr));
     const base = this.slabPageOf(ptr);
     if (base !== 0) {
       this.checkSlot("get the size of", base, ptr);
@@ -1549,6 +1648,7 @@ export class Heap {
     try {
       this.drainDeferredIfAnyLocked();
       this.checkLocked();
+      if (this.debug) this.debugCheckLocked();
     } finally {
       this.unlock();
     }
@@ -1578,6 +1678,7 @@ export class Heap {
    * ```
    */
   detach(): void {
+    while (this.quarantine.length > 0) this.evictOldest();
     this.flushAllocCount();
     if (this.area !== 0 && this._u32[this.areaWords + A_MAGIC] !== areaMagic(this.area)) {
       this.dropOwnArea();
@@ -1804,7 +1905,7 @@ export class Heap {
       const size = (h & SIZE_MASK) >>> 0;
       if (size < MIN_CHUNK) throw new HeapCorruptionError("chunk walk broken", c);
       const p = c + 8;
-      if ((h & USED_BIT) !== 0 && u32[(c + 4) >>> 2] === internalTag(c, 3)) {
+      if ((h & USED_BIT) !== 0 && u32[(c + 4) >>> 2] === internalTag(this.key, c, 3)) {
         if (u32[p >>> 2] === areaMagic(p)) areas.push(p);
         else if (u32[p >>> 2] === tombstoneMagic(p)) tombstones++;
       } else if (
@@ -2010,7 +2111,7 @@ export class Heap {
   private deferFree(c: number): void {
     const i32 = this._i32;
     const u32 = this._u32;
-    u32[(c + 4) >>> 2] = internalTag(c, tagAlignLog(u32[(c + 4) >>> 2]));
+    u32[(c + 4) >>> 2] = internalTag(this.key, c, tagAlignLog(u32[(c + 4) >>> 2]));
     for (let attempt = 0; attempt < REMOTE_PUSH_LIMIT; attempt++) {
       const head = Atomics.load(i32, H_DEFERRED);
       i32[(c + 8) >>> 2] = head;
@@ -2181,11 +2282,11 @@ export class Heap {
       const sizeBytes = (h & SIZE_MASK) >>> 0;
       if (
         (h & 6) === 0 && sizeBytes >= MIN_CHUNK && c + sizeBytes <= end &&
-        u32[(c + sizeBytes - 4) >>> 2] === h && isUsedTag(c, tag)
+        u32[(c + sizeBytes - 4) >>> 2] === h && isUsedTag(this.key, c, tag)
       ) {
         return c;
       }
-    } else if (tag === freeTag(c)) {
+    } else if (tag === freeTag(this.key, c, h)) {
       throw new DoubleFreeError(operation, ptr);
     }
     throw new InvalidPointerError(operation, ptr, "is not the start of a live block");
@@ -2196,7 +2297,7 @@ export class Heap {
   /** True when `base` (whose first word matched a page magic) is a slab page chunk of the arena. */
   private isPage(base: number): boolean {
     return base >= ARENA_START + 8 &&
-      this._u32[(base - 4) >>> 2] === internalTag(base - 8, PAGE_ALIGN_LOG);
+      this._u32[(base - 4) >>> 2] === internalTag(this.key, base - 8, PAGE_ALIGN_LOG);
   }
 
   /** The slab page that `ptr` points into, or 0 when it is not a slab pointer. */
@@ -2212,7 +2313,7 @@ export class Heap {
 
   /** Throws unless `ptr` is a live slot of the page at `base`. */
   private checkSlot(operation: string, base: number, ptr: number): void {
-    const problem = slotProblem(this._u32, base, ptr);
+    const problem = slotProblem(this._u32, this.key, base, ptr);
     if (problem === "") return;
     if (problem === "double") throw new DoubleFreeError(operation, ptr);
     throw new InvalidPointerError(operation, ptr, problem);
@@ -2222,7 +2323,7 @@ export class Heap {
   private freeSlot(operation: string, base: number, ptr: number): void {
     const u32 = this._u32;
     const h = base >>> 2;
-    const tag = freeSlotTag(ptr);
+    const tag = freeSlotTag(this.key, ptr);
     // Inline validation (the common case); slotProblem names what is wrong.
     const cls = u32[h + P_CLASS];
     const off = ptr - base - PAGE_HEADER_BYTES;
@@ -2233,7 +2334,7 @@ export class Heap {
       this.checkSlot(operation, base, ptr);
     }
     if (u32[h + P_OWNER] === this.workerId) {
-      u32[ptr >>> 2] = u32[h + P_FREE];
+      u32[ptr >>> 2] = u32[h + P_FREE] ^ slotLinkMask(this.key, ptr);
       u32[(ptr + 4) >>> 2] = tag;
       u32[h + P_FREE] = ptr;
       const used = u32[h + P_USED] - 1;
@@ -2250,7 +2351,7 @@ export class Heap {
     }
     for (let attempt = 0; attempt < REMOTE_PUSH_LIMIT; attempt++) {
       const head = Atomics.load(i32, h + P_REMOTE);
-      i32[ptr >>> 2] = head;
+      i32[ptr >>> 2] = head ^ slotLinkMask(this.key, ptr);
       if (Atomics.compareExchange(i32, h + P_REMOTE, head, ptr | 0) === head) return;
     }
     throw new Error(
@@ -2365,7 +2466,7 @@ export class Heap {
     for (let n = Math.min(u32[entry + E_PAGES], this.maxPages()) + 1; n > 0; n--) {
       const page = u32[entry + E_ACTIVE];
       if (page === 0) break;
-      collectRemote(u32, this._i32, page);
+      collectRemote(u32, this._i32, this.key, page);
       if (this.pageHasRoom(page)) return this.popSlot(classIndex);
       unlinkPage(u32, entry + E_ACTIVE, page);
       u32[(page >>> 2) + P_STATE] = STATE_FULL;
@@ -2375,7 +2476,7 @@ export class Heap {
     let page = u32[entry + E_FULL];
     for (let n = Math.min(u32[entry + E_PAGES], this.maxPages()); page !== 0 && n > 0; n--) {
       const next = u32[(page >>> 2) + P_NEXT];
-      if (collectRemote(u32, this._i32, page) > 0) {
+      if (collectRemote(u32, this._i32, this.key, page) > 0) {
         unlinkPage(u32, entry + E_FULL, page);
         u32[(page >>> 2) + P_STATE] = STATE_ACTIVE;
         pushPage(u32, entry + E_ACTIVE, page);
@@ -2412,7 +2513,7 @@ export class Heap {
         const h = page >>> 2;
         u32[h + P_OWNER] = this.workerId;
         u32[h + P_AREA] = this.area;
-        collectRemote(u32, this._i32, page);
+        collectRemote(u32, this._i32, this.key, page);
         u32[entry + E_PAGES]++;
         if (this.pageHasRoom(page)) {
           u32[h + P_STATE] = STATE_ACTIVE;
@@ -2425,7 +2526,7 @@ export class Heap {
       const ptr = this.allocLocked(chunkBytesFor(PAGE_USABLE_BYTES), PAGE_ALIGN_LOG);
       if (ptr === 0) return 0;
       const v = this._u32; // fresh after any growth
-      v[(ptr - 4) >>> 2] = internalTag(ptr - 8, PAGE_ALIGN_LOG); // never a user pointer
+      v[(ptr - 4) >>> 2] = internalTag(this.key, ptr - 8, PAGE_ALIGN_LOG); // never a user pointer
       page = ptr;
       initPage(v, page, classIndex, this.workerId, this.area);
       v[H_SLAB_PAGES]++;
@@ -2434,6 +2535,14 @@ export class Heap {
       pushPage(v, entry + E_ACTIVE, page);
       return this.popSlot(classIndex);
     }
+  }
+
+  /** The allocation fast path found that the head `slot` of `page`'s free list is not a free slot. */
+  private badSlotLink(page: number, slot: number): never {
+    throw new HeapCorruptionError(
+      `slab page ${page}'s free list reaches ${slot}, which is not a free slot of the page (a write past a block or after free?)`,
+      page,
+    );
   }
 
   /**
@@ -2445,9 +2554,11 @@ export class Heap {
     const u32 = this._u32;
     const page = u32[this.areaWords + A_CLASSES + (classIndex << 2)];
     const h = page >>> 2;
+    checkPage(u32, page, this.areaWords * 4);
     let slot = u32[h + P_FREE];
     if (slot !== 0) {
-      u32[h + P_FREE] = u32[slot >>> 2];
+      if (!isFreeSlotOf(u32, this.key, page, slot)) this.badSlotLink(page, slot);
+      u32[h + P_FREE] = slotLink(u32, this.key, slot);
     } else {
       slot = u32[h + P_BUMP];
       if (
@@ -2493,7 +2604,7 @@ export class Heap {
       const ptr = this.allocLocked(chunkBytesFor(AREA_BYTES), 3);
       if (ptr === 0) return false;
       const u32 = this._u32; // fresh after any growth
-      u32[(ptr - 4) >>> 2] = internalTag(ptr - 8, 3); // never a user pointer
+      u32[(ptr - 4) >>> 2] = internalTag(this.key, ptr - 8, 3); // never a user pointer
       u32.fill(0, ptr >>> 2, (ptr + AREA_BYTES) >>> 2);
       u32[(ptr >>> 2) + A_MAGIC] = areaMagic(ptr);
       u32[(ptr >>> 2) + A_WORKER] = this.workerId;
@@ -2611,7 +2722,7 @@ export class Heap {
       let page = u32[H_SLAB_ORPHANS + cls];
       for (let n = Math.min(u32[H_SLAB_PAGES], this.maxPages()); page !== 0 && n > 0; n--) {
         const next = u32[(page >>> 2) + P_NEXT];
-        collectRemote(u32, this._i32, page);
+        collectRemote(u32, this._i32, this.key, page);
         if (u32[(page >>> 2) + P_USED] === 0) {
           unlinkPage(u32, H_SLAB_ORPHANS + cls, page);
           this.releasePageLocked(page);
@@ -2629,7 +2740,7 @@ export class Heap {
     const h = page >>> 2;
     u32[h + P_OWNER] = 0;
     u32[h + P_AREA] = 0;
-    collectRemote(u32, this._i32, page);
+    collectRemote(u32, this._i32, this.key, page);
     if (u32[h + P_USED] === 0) {
       this.releasePageLocked(page);
       return;
@@ -2655,7 +2766,7 @@ export class Heap {
       let remote = 0;
       const capacity = u32[h + P_CAPACITY];
       const slotsEnd = page + PAGE_USABLE_BYTES;
-      for (let p = u32[h + P_REMOTE]; p !== 0; p = u32[p >>> 2]) {
+      for (let p = u32[h + P_REMOTE]; p !== 0; p = slotLink(u32, this.key, p)) {
         if (p <= page || p >= slotsEnd || ++remote > capacity) {
           throw new HeapCorruptionError(`slab page's remote-free list is broken at ${p}`, page);
         }
@@ -2723,7 +2834,7 @@ export class Heap {
     if (
       area < ARENA_START + 8 || area % 8 !== 0 || area + AREA_BYTES > u32[H_HEAP_BYTES] ||
       u32[(area >>> 2) + A_MAGIC] !== areaMagic(area) ||
-      u32[(area - 4) >>> 2] !== internalTag(area - 8, 3)
+      u32[(area - 4) >>> 2] !== internalTag(this.key, area - 8, 3)
     ) {
       throw new HeapCorruptionError(`slab area list links to ${area}, not an area`, area);
     }
@@ -2757,7 +2868,7 @@ export class Heap {
       if (
         a < ARENA_START + 8 || a >= end || a % 8 !== 0 ||
         u32[(a >>> 2) + A_MAGIC] !== areaMagic(a) ||
-        u32[(a - 4) >>> 2] !== internalTag(a - 8, 3)
+        u32[(a - 4) >>> 2] !== internalTag(this.key, a - 8, 3)
       ) {
         throw new HeapCorruptionError("slab area magic is wrong", a);
       }
@@ -2817,14 +2928,14 @@ export class Heap {
       const handedOut = (bump - page - PAGE_HEADER_BYTES) / slot;
       const free = new Set<number>();
       for (const listHead of [u32[h + P_FREE], u32[h + P_REMOTE]]) {
-        for (let p = listHead; p !== 0; p = u32[p >>> 2]) {
+        for (let p = listHead; p !== 0; p = slotLink(u32, this.key, p)) {
           if (free.has(p)) fail(`lists slot ${p} twice`);
           if (
             p < page + PAGE_HEADER_BYTES || p >= bump || (p - page - PAGE_HEADER_BYTES) % slot !== 0
           ) {
             fail(`free list holds ${p}, which is not a handed-out slot`);
           }
-          if (u32[(p + 4) >>> 2] !== freeSlotTag(p)) fail(`free slot ${p} lost its tag`);
+          if (u32[(p + 4) >>> 2] !== freeSlotTag(this.key, p)) fail(`free slot ${p} lost its tag`);
           free.add(p);
         }
       }
@@ -2832,7 +2943,13 @@ export class Heap {
       const usedExpected = handedOut - free.size;
       // Remote frees not yet collected still count as used until the owner collects them.
       let remoteCount = 0;
-      for (let p = u32[h + P_REMOTE]; p !== 0; p = u32[p >>> 2]) remoteCount++;
+      for (
+        let p = u32[h + P_REMOTE];
+        p !== 0 && remoteCount <= free.size;
+        p = slotLink(u32, this.key, p)
+      ) {
+        remoteCount++;
+      }
       if (u32[h + P_USED] !== usedExpected + remoteCount) {
         fail(
           `used count ${u32[h + P_USED]} != ${
@@ -2858,6 +2975,169 @@ export class Heap {
   /** Usable bytes of the arena block at `ptr` (trusted). */
   private usableSizeUnchecked(ptr: number): number {
     return ((this._u32[(ptr - 8) >>> 2] & SIZE_MASK) >>> 0) - CHUNK_OVERHEAD;
+  }
+
+  // ---- debug mode: redzones, poison, quarantine ----
+
+  /** The canary byte of the redzone byte at `at` (keyed, so a copied redzone does not match). */
+  private canary(at: number): number {
+    return Math.imul(at ^ this.key, 0x9e3779b1) >>> 24;
+  }
+
+  /** Usable bytes of the live block `ptr` (relative); throws the pointer errors of `free`. */
+  private liveUsable(operation: string, ptr: number): number {
+    if (this.quarantined.has(ptr)) throw new DoubleFreeError(operation, ptr + this.base);
+    const base = this.slabPageOf(ptr);
+    if (base !== 0) {
+      this.checkSlot(operation, base, ptr);
+      return this._u32[(base >>> 2) + P_SLOT];
+    }
+    this.lock();
+    try {
+      this.chunkOf(operation, ptr);
+      return this.usableSizeUnchecked(ptr);
+    } finally {
+      this.unlock();
+    }
+  }
+
+  /**
+   * Checks the redzone of the live block `ptr` (relative) of `usableBytes`:
+   * the requested size in its last word, canary bytes between. Returns the
+   * requested size; throws `HeapCorruptionError` naming the block otherwise.
+   */
+  private checkRedzone(ptr: number, usableBytes: number): number {
+    // An arena chunk may have grown since the block was made (a later aligned
+    // allocation gives a gap of 8 or 16 bytes to the used chunk before it, and
+    // that can happen again), so the size word is the last word from the end
+    // that decodes to a size leaving room for the canary bytes before it.
+    const u32 = this._u32;
+    for (let end = ptr + usableBytes - 4; end >= ptr + 4; end -= 4) {
+      const size = (u32[end >>> 2] ^ this.key ^ DEBUG_SIZE_KEY) >>> 0;
+      if (size + 4 > end - ptr) continue;
+      const u8 = this._u8;
+      for (let a = ptr + size; a < end; a++) {
+        if (u8[a] !== this.canary(a)) {
+          throw new HeapCorruptionError(
+            `block ${ptr + this.base} of ${size} bytes was written past its end (byte ${
+              a + this.base
+            })`,
+            a,
+          );
+        }
+      }
+      return size;
+    }
+    throw new HeapCorruptionError(
+      `block ${ptr + this.base} was written past its end: its redzone size word changed`,
+      ptr + usableBytes - 4,
+    );
+  }
+
+  /** `tryAlloc` in debug mode: 8 bytes more, then the redzone. */
+  private debugTryAlloc(sizeBytes: number, alignBytes: number): number {
+    checkSize("allocate", sizeBytes);
+    checkAlign(alignBytes);
+    if (sizeBytes > 0xffffffff - 8) return 0;
+    const ptr = this.tryAllocChecked(sizeBytes + 8, alignBytes);
+    if (ptr === 0) return 0;
+    if (ptr >= this.viewBytes) this.refreshViews();
+    const base = this.slabPageOf(ptr);
+    const usable = base !== 0 ? this._u32[(base >>> 2) + P_SLOT] : this.usableSizeUnchecked(ptr);
+    const end = ptr + usable - 4;
+    const u8 = this._u8;
+    for (let a = ptr + sizeBytes; a < end; a++) u8[a] = this.canary(a);
+    this._u32[end >>> 2] = (sizeBytes ^ this.key ^ DEBUG_SIZE_KEY) >>> 0;
+    return ptr + this.base;
+  }
+
+  /** `free` in debug mode: check the redzone, poison the block, quarantine it. */
+  private debugFree(abs: number): void {
+    if (abs === 0) return;
+    const ptr = this.base !== 0 ? this.toRel(abs) : abs;
+    const usable = this.liveUsable("free", ptr);
+    this.checkRedzone(ptr, usable);
+    this._u8.fill(POISON, ptr, ptr + usable);
+    this.quarantine.push(ptr);
+    this.quarantined.set(ptr, usable);
+    this.quarantineBytes += usable;
+    while (
+      this.quarantine.length > QUARANTINE_BLOCKS || this.quarantineBytes > QUARANTINE_BYTES
+    ) {
+      this.evictOldest();
+    }
+  }
+
+  /** The first byte of `[ptr, ptr + bytes)` that is not poison, or -1. */
+  private firstUnpoisoned(ptr: number, bytes: number): number {
+    // Word by word (blocks start 8-aligned and usable sizes are multiples of 4).
+    const u32 = this._u32;
+    const end = ptr + bytes;
+    for (let a = ptr; a < end; a += 4) {
+      if (u32[a >>> 2] !== POISON_WORD) {
+        const u8 = this._u8;
+        for (let b = a; b < a + 4; b++) if (u8[b] !== POISON) return b;
+      }
+    }
+    return -1;
+  }
+
+  /** Frees the oldest quarantined block; throws `UseAfterFreeError` if it was written meanwhile. */
+  private evictOldest(): void {
+    const ptr = this.quarantine.shift() as number;
+    const usable = this.quarantined.get(ptr) ?? 0;
+    this.quarantined.delete(ptr);
+    this.quarantineBytes -= usable;
+    const bad = this.firstUnpoisoned(ptr, usable);
+    this.freeRaw(ptr + this.base);
+    if (bad >= 0) throw new UseAfterFreeError(ptr + this.base, bad + this.base);
+  }
+
+  /** `realloc` in debug mode: always moves (a fresh redzone), keeping the alignment. */
+  private debugRealloc(abs: number, sizeBytes: number): number {
+    if (abs === 0) return this.alloc(sizeBytes);
+    const ptr = this.base !== 0 ? this.toRel(abs) : abs;
+    checkSize("reallocate", sizeBytes);
+    const usable = this.liveUsable("reallocate", ptr);
+    const old = this.checkRedzone(ptr, usable);
+    const align = this.slabPageOf(ptr) !== 0
+      ? Math.min(SLAB_MAX_ALIGN, ptr & -ptr)
+      : 1 << tagAlignLog(this._u32[(ptr - 4) >>> 2]);
+    const moved = this.alloc(sizeBytes, Math.max(8, align));
+    const to = moved - this.base;
+    this._u8.copyWithin(to, ptr, ptr + Math.min(old, sizeBytes));
+    this.debugFree(abs);
+    return moved;
+  }
+
+  /** `check()` in debug mode: the quarantine's poison and every live block's redzone. */
+  private debugCheckLocked(): void {
+    for (const [ptr, usable] of this.quarantined) {
+      const bad = this.firstUnpoisoned(ptr, usable);
+      if (bad >= 0) throw new UseAfterFreeError(ptr + this.base, bad + this.base);
+    }
+    const u32 = this._u32;
+    const visit = (ptr: number, usable: number): void => {
+      // Blocks in another handle's quarantine are all poison.
+      if (this.quarantined.has(ptr) || this.firstUnpoisoned(ptr, usable) < 0) return;
+      this.checkRedzone(ptr, usable);
+    };
+    const limit = u32[H_HEAP_BYTES] - EPILOGUE_BYTES;
+    for (let c = ARENA_START; c < limit;) {
+      const h = u32[c >>> 2];
+      const size = (h & SIZE_MASK) >>> 0;
+      if ((h & USED_BIT) !== 0 && isUsedTag(this.key, c, u32[(c + 4) >>> 2])) {
+        visit(c + 8, size - CHUNK_OVERHEAD);
+      }
+      c += size; // checkLocked has seen every size tile the arena
+    }
+    this.forEachPageLocked((page) => {
+      const h = page >>> 2;
+      const slot = u32[h + P_SLOT];
+      for (let p = page + PAGE_HEADER_BYTES; p < u32[h + P_BUMP]; p += slot) {
+        if (u32[(p + 4) >>> 2] !== freeSlotTag(this.key, p)) visit(p, slot);
+      }
+    });
   }
 }
 
@@ -2925,6 +3205,10 @@ function validateHeader(buffer: unknown): void {
   if (u32[H_HEADER_BYTES] !== HEADER_BYTES) {
     throw new HeapFormatError("headerBytes", u32[H_HEADER_BYTES], `is not ${HEADER_BYTES}`);
   }
+  if (u32[H_KEY] === 0 || u32[H_KEY] >= 2 ** 30) {
+    throw new HeapFormatError("key", u32[H_KEY], "is not a heap key in [1, 2^30)");
+  }
+  if (u32[H_DEBUG] > 1) throw new HeapFormatError("debug", u32[H_DEBUG], "is not 0 or 1");
   const heapBytes = u32[H_HEAP_BYTES];
   const maxBytes = u32[H_MAX_BYTES];
   if (heapBytes < MIN_HEAP_BYTES || heapBytes % 8 !== 0 || heapBytes > buffer.byteLength) {

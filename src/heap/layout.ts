@@ -11,7 +11,7 @@
 /** `"THEP"` read as a little-endian u32: marks a buffer as a typedheap heap. */
 export const MAGIC = 0x50454854;
 /** Format version; bumped whenever the header or chunk layout changes. */
-export const FORMAT_VERSION = 1;
+export const FORMAT_VERSION = 2;
 /** Size of the header at offset 0, in bytes. Allocations never start inside it. */
 export const HEADER_BYTES = 4096;
 
@@ -53,6 +53,14 @@ export const LOCK_CUT_OWNER = 2 ** 29;
 export const H_LOCK_BEAT = 8;
 /** Head of the list of arena blocks whose free was deferred (a moving realloc that could not re-lock). */
 export const H_DEFERRED = 9;
+/**
+ * The heap's random metadata key (below 2^30, never 0), drawn at create: free-list
+ * links and chunk/slot tags are stored mixed with it and their own address,
+ * so a stray user write cannot forge one (see `src/alloc/arena.ts`).
+ */
+export const H_KEY = 10;
+/** 1 for a heap made with `debug: true` (redzones, poison and quarantine), else 0. */
+export const H_DEBUG = 11;
 // The counters live in their own cache line (bytes 128-191), away from the
 // lock word: a worker spinning on the lock would otherwise steal the line the
 // lock holder is updating.
@@ -142,7 +150,30 @@ export const MAX_HEAP_BYTES = 0xfffffff8;
 /** Smallest heap in bytes: the header plus a few chunks. */
 export const MIN_HEAP_BYTES = 8192;
 
+/**
+ * A fresh random heap key: below 2^30 (a small integer in V8) and never 0.
+ *
+ * @returns The key.
+ */
+export function newHeapKey(): number {
+  const word = new Uint32Array(1);
+  for (let i = 0; i < 8; i++) {
+    crypto.getRandomValues(word);
+    const key = word[0] & 0x3fffffff;
+    if (key !== 0) return key;
+  }
+  return 0x2545f491; // eight zero draws: the random source is broken; any fixed non-zero key works
+}
+
 // Layout constants checked against each other once, at module load.
+if (
+  [H_MAGIC, H_VERSION, H_HEADER_BYTES, H_HEAP_BYTES, H_MAX_BYTES, H_LOCK, H_LAST_WORKER, H_OP]
+    .concat([H_LOCK_BEAT, H_DEFERRED, H_LOCK_TIMEOUT_MS, H_DEBUG]).includes(H_KEY) ||
+  [H_LOCK_BEAT, H_DEFERRED, H_LOCK_TIMEOUT_MS].includes(H_DEBUG) || H_KEY >= H_USED_BYTES ||
+  H_DEBUG >= H_USED_BYTES
+) {
+  throw new Error("Layout: the key word overlaps another header word");
+}
 if (H_SLAB_BASE <= H_TOTAL_HI) throw new Error("Layout: slab roots overlap the counters");
 if (H_USED_BYTES >> 4 === H_LOCK >> 4) {
   throw new Error("Layout: counters share the lock's cache line");

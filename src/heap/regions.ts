@@ -45,6 +45,7 @@ import {
   PAGE_HEADER_BYTES,
   pageMagic,
   pageMagic2,
+  slotLink,
   STATE_ACTIVE,
   STATE_FULL,
   STATE_ORPHAN,
@@ -57,6 +58,7 @@ import {
   EPILOGUE_BYTES,
   H_FREE_CHUNKS,
   H_HEAP_BYTES,
+  H_KEY,
   H_LIVE,
   H_MAX_BYTES,
   MIN_CHUNK,
@@ -313,8 +315,8 @@ export function walkRegions(u32: Uint32Array): HeapRegions {
       usedChunks++;
       const payload = c + 8;
       const tag = u32[(c + 4) >>> 2];
-      const internal = isInternalTag(c, tag);
-      if (!internal && !isUsedTag(c, tag)) fail("used chunk tag is wrong", c);
+      const internal = isInternalTag(u32[H_KEY], c, tag);
+      if (!internal && !isUsedTag(u32[H_KEY], c, tag)) fail("used chunk tag is wrong", c);
       if (!internal) {
         chunkKind[n] = RegionKind.Block;
         blockChunks++;
@@ -416,7 +418,7 @@ function readPage(
   let remote = 0;
   for (let p = u32[h + P_REMOTE]; p !== 0 && remote < capacity; remote++) {
     if (p < slotsStart || p >= slotsEnd) break;
-    p = u32[p >>> 2];
+    p = slotLink(u32, u32[H_KEY], p);
   }
   const used = Math.min(u32[h + P_USED], capacity);
   const usedSlots = Math.max(0, used - remote);

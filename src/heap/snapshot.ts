@@ -23,6 +23,7 @@ import {
   H_BASE_OFFSET,
   H_HEADER_BYTES,
   H_HEAP_BYTES,
+  H_KEY,
   H_LAST_WORKER,
   H_LOCK,
   H_LOCK_TIMEOUT_MS,
@@ -143,6 +144,9 @@ function readSnapshot(bytes: unknown, options: RestoreOptions, baseOffset: numbe
         "(restore it into a WebAssembly.Memory with that baseOffset)",
     );
   }
+  if (word(H_KEY) === 0 || word(H_KEY) >= 2 ** 30) {
+    throw formatError("key", word(H_KEY), "is not a heap key in [1, 2^30)");
+  }
   const heapBytes = word(H_HEAP_BYTES);
   if (heapBytes < MIN_HEAP_BYTES || heapBytes % 8 !== 0 || heapBytes > MAX_HEAP_BYTES) {
     throw formatError("heapBytes", heapBytes, "is not a valid heap size");
@@ -161,7 +165,7 @@ function readSnapshot(bytes: unknown, options: RestoreOptions, baseOffset: numbe
     const sizeBytes = c % 8 === 0 ? word(c / 4) : 0;
     if (
       c % 8 !== 0 || (sizeBytes & USED_BIT) !== 0 || c + sizeBytes !== heapBytes - EPILOGUE_BYTES ||
-      word(c / 4 + 1) !== freeTag(c)
+      word(c / 4 + 1) !== freeTag(word(H_KEY), c, sizeBytes)
     ) {
       throw formatError(
         "length",

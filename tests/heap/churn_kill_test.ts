@@ -6,7 +6,7 @@
 
 import assert from "node:assert/strict";
 import { DoubleFreeError, Heap, InvalidPointerError, WorkerAliveError } from "../../mod.ts";
-import { ARENA_START, EPILOGUE_BYTES, SIZE_MASK, USED_BIT } from "../../src/heap/layout.ts";
+import { ARENA_START, EPILOGUE_BYTES, H_KEY, SIZE_MASK, USED_BIT } from "../../src/heap/layout.ts";
 import { isUsedTag } from "../../src/alloc/arena.ts";
 import {
   AREA_BYTES,
@@ -67,7 +67,7 @@ function liveBlocks(heap: Heap): number[] {
     assert.ok(size >= 24, `chunk walk broken at ${c}`);
     const p = c + 8;
     if ((h & USED_BIT) !== 0) {
-      if (isUsedTag(c, u32[(c + 4) >>> 2])) {
+      if (isUsedTag(u32[H_KEY], c, u32[(c + 4) >>> 2])) {
         out.push(p);
       } else if (
         p % PAGE_BYTES === 0 && u32[p >>> 2] === pageMagic(p) &&
@@ -75,7 +75,7 @@ function liveBlocks(heap: Heap): number[] {
       ) {
         const slot = u32[(p >>> 2) + P_SLOT];
         for (let s = p + PAGE_HEADER_BYTES; s < u32[(p >>> 2) + P_BUMP]; s += slot) {
-          if (u32[(s + 4) >>> 2] !== freeSlotTag(s)) out.push(s);
+          if (u32[(s + 4) >>> 2] !== freeSlotTag(u32[H_KEY], s)) out.push(s);
         }
       }
     }

@@ -51,6 +51,7 @@ describe("The allocator's own blocks are not user pointers", () => {
 const H_LOCK = 5;
 const H_LAST_WORKER = 6;
 const H_LOCK_TIMEOUT_MS = 13;
+const H_KEY = 10;
 /** Page header words (src/alloc/slab.ts). */
 const P_CLASS = 2;
 const P_CAPACITY = 4;
@@ -146,11 +147,11 @@ describe("Wrong types and damaged metadata give typed errors", () => {
       ["capacity + cycle", (heap, page, slot) => {
         heap.u32[(page >>> 2) + P_CAPACITY] = 0xffffffff;
         heap.u32[(page >>> 2) + P_REMOTE] = slot;
-        heap.u32[slot >>> 2] = slot;
+        heap.u32[slot >>> 2] = slot ^ ((slot ^ heap.u32[H_KEY]) & 0x3fffffff); // an encoded self-link
       }],
       ["remote cycle", (heap, page, slot) => {
         heap.u32[(page >>> 2) + P_REMOTE] = slot;
-        heap.u32[slot >>> 2] = slot;
+        heap.u32[slot >>> 2] = slot ^ ((slot ^ heap.u32[H_KEY]) & 0x3fffffff); // an encoded self-link
       }],
     ];
     for (const [what, corrupt] of cases) {

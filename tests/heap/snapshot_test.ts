@@ -163,7 +163,7 @@ describe("snapshot and restore", () => {
     ];
     const newer = snap.slice();
     new DataView(newer.buffer).setUint32(4, 99, true);
-    cases.push([newer, /version is newer than this library's format version 1.*: 99/]);
+    cases.push([newer, /version is newer than this library's format version 2.*: 99/]);
     const longer = new Uint8Array(heap.byteLength + 8);
     longer.set(snap);
     cases.push([longer, /longer than the heap it holds/]);

@@ -1,0 +1,92 @@
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { Heap, HeapCorruptionError, InvalidPointerError } from "../../mod.ts";
+
+/** Header word of the heap key (src/heap/layout.ts). */
+const H_KEY = 10;
+
+describe("hardened metadata", () => {
+  it("gives every heap its own non-zero key below 2^30, seen by every handle", () => {
+    const a = Heap.create();
+    const b = Heap.create();
+    assert.notEqual(a.u32[H_KEY], 0);
+    assert.ok(a.u32[H_KEY] < 2 ** 30);
+    assert.notEqual(a.u32[H_KEY], b.u32[H_KEY]);
+    const other = Heap.attach(a.buffer);
+    const p = a.alloc(24);
+    other.free(p); // the other handle verifies the same tags
+    const q = a.alloc(3000);
+    other.free(q);
+    a.check();
+  });
+
+  it("a live slot's address written into a freed slab slot is not handed out", () => {
+    const heap = Heap.create();
+    const live = heap.alloc(24);
+    const freed = heap.alloc(24);
+    heap.alloc(24);
+    heap.free(freed);
+    heap.u32[freed >>> 2] = live; // a stale write: the old (unkeyed) link format
+    // Taking `freed` reads its link: `live` must never become the next head.
+    assert.throws(() => {
+      for (let i = 0; i < 4; i++) assert.notEqual(heap.alloc(24), live);
+    }, HeapCorruptionError);
+  });
+
+  it("zeros written over a freed slab slot's link are reported, never followed", () => {
+    const heap = Heap.create();
+    const a = heap.alloc(40);
+    const b = heap.alloc(40);
+    heap.free(a);
+    heap.free(b); // b links to a
+    heap.u32[b >>> 2] = 0;
+    heap.u32[(b + 4) >>> 2] = 0;
+    assert.throws(() => {
+      for (let i = 0; i < 4; i++) heap.alloc(40);
+    }, HeapCorruptionError);
+  });
+
+  it("a header address written into a freed arena block is not handed out", () => {
+    const heap = Heap.create();
+    const a = heap.alloc(3000);
+    heap.alloc(3000); // keeps a from merging with the free tail
+    heap.free(a);
+    heap.u32[a >>> 2] = 64; // the old format's next link: a chunk inside the header
+    heap.u32[(a + 4) >>> 2] = 0;
+    assert.throws(() => {
+      for (let i = 0; i < 8; i++) {
+        const p = heap.alloc(3000);
+        assert.ok(p >= 4096, `alloc returned ${p}, inside the header`);
+      }
+    }, HeapCorruptionError);
+  });
+
+  it("an overflow into the next free chunk's header is reported when it is merged", () => {
+    const heap = Heap.create();
+    const a = heap.alloc(2000);
+    const b = heap.alloc(2000);
+    heap.alloc(2000);
+    heap.free(b);
+    // An overflow of a that reaches b's header (as a size of 1 GiB) but
+    // leaves a's own footer as it was.
+    heap.u32[(b - 8) >>> 2] = 1 << 30;
+    assert.throws(() => heap.free(a), HeapCorruptionError);
+  });
+
+  it("a fake boundary tag copied inside a live block does not make an interior pointer freeable", () => {
+    const heap = Heap.create();
+    const a = heap.alloc(3000);
+    // Copy a's own header and tag to an interior address, with a matching footer.
+    const c = a - 8;
+    const inner = a + 64;
+    const h = heap.u32[c >>> 2];
+    const size = h & ~7;
+    heap.u32[(inner - 8) >>> 2] = 32 | 1;
+    heap.u32[(inner - 4) >>> 2] = heap.u32[(c + 4) >>> 2];
+    heap.u32[(inner - 8 + 32 - 4) >>> 2] = 32 | 1;
+    assert.ok(size > 96);
+    assert.throws(() => heap.free(inner), InvalidPointerError);
+    heap.free(a);
+    heap.check();
+  });
+});
