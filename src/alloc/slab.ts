@@ -13,8 +13,15 @@
  * ```
  * +0 magic  +1 owner  +2 class  +3 slot bytes  +4 capacity  +5 used
  * +6 local free head  +7 remote free head (atomic)  +8 bump (first never-used slot)
- * +9 next page  +10 prev page  +11 state  +12 owning area  +15 second magic
+ * +9 next page  +10 prev page  +11 state  +12 owning area
+ * +13 check of next  +14 check of prev  +15 second magic
  * ```
+ * The next and prev links each have a check word (`pageLinkCheck`: keyed by
+ * the heap key, the page and the link), written with the link. A list
+ * operation trusts a link whose check word matches without reading the
+ * linked page's header: that page's header line is often cold, and reading
+ * it (to check its magic) cost a cache miss per neighbour where the
+ * unhardened code only stored to it.
  * A free slot holds the next free slot in word 0, encoded with the heap key
  * and the slot's address (`slotLink`), and `freeSlotTag(key, ptr)` in word 1;
  * allocation clears word 1, so a second free of the same slot is told apart
@@ -32,7 +39,7 @@
  * @module
  */
 
-import { ARENA_START, H_HEAP_BYTES, H_SLAB_BASE, H_SLAB_WORDS } from "../heap/layout.ts";
+import { ARENA_START, H_HEAP_BYTES, H_KEY, H_SLAB_BASE, H_SLAB_WORDS } from "../heap/layout.ts";
 import { HeapCorruptionError } from "../errors.ts";
 
 /** Bytes of a slab page (and its alignment). */
@@ -152,6 +159,10 @@ export const P_NEXT = 9;
 export const P_PREV = 10;
 export const P_STATE = 11;
 export const P_AREA = 12;
+/** `pageLinkCheck(key, page, next)`. */
+export const P_NEXT_CHECK = 13;
+/** `pageLinkCheck(key, page, prev)`. */
+export const P_PREV_CHECK = 14;
 /** A second magic word, in the same cache line: routing a pointer to the slab needs both. */
 export const P_MAGIC2 = 15;
 
@@ -202,6 +213,63 @@ export function pageMagic(base: number): number {
 /** The second magic word of a page at `base`. */
 export function pageMagic2(base: number): number {
   return (base ^ PAGE_MAGIC2_KEY) & 0x3fffffff;
+}
+
+/** Key of page link check words. */
+const PAGE_LINK_KEY = 0x3b9e1d55;
+
+/**
+ * The check word of link `link` (next or prev, 0 for none) held by the page
+ * at `page`, in a heap keyed `key`. Only the list operations below write a
+ * link, and they write its check word with it; a page's links are reset
+ * (with their checks) when the page is initialised. So a link whose check
+ * matches was written by the allocator for this page, and the allocator
+ * links only pages: a stray write that changes a link (or its check) without
+ * knowing the heap key fails the comparison (a chance of 2^-30 per guess).
+ */
+export function pageLinkCheck(key: number, page: number, link: number): number {
+  return (((page ^ PAGE_LINK_KEY) + Math.imul(link ^ key, 0x9e3779b1)) & 0x3fffffff) | 1;
+}
+
+/** Sets the next link of the page at `page` (and its check word). */
+function setNext(u32: Uint32Array, key: number, page: number, next: number): void {
+  const h = page >>> 2;
+  u32[h + P_NEXT] = next;
+  u32[h + P_NEXT_CHECK] = pageLinkCheck(key, page, next);
+}
+
+/** Sets the prev link of the page at `page` (and its check word). */
+function setPrev(u32: Uint32Array, key: number, page: number, prev: number): void {
+  const h = page >>> 2;
+  u32[h + P_PREV] = prev;
+  u32[h + P_PREV_CHECK] = pageLinkCheck(key, page, prev);
+}
+
+/**
+ * The next link of the page at `page` (whose header was checked), verified
+ * against its check word. Throws `HeapCorruptionError` when they disagree.
+ */
+export function pageNext(u32: Uint32Array, page: number): number {
+  const h = page >>> 2;
+  const next = u32[h + P_NEXT];
+  if (u32[h + P_NEXT_CHECK] !== pageLinkCheck(u32[H_KEY], page, next)) throw badLink(page, next);
+  return next;
+}
+
+/** The prev link of the page at `page`, verified like `pageNext`. */
+function pagePrev(u32: Uint32Array, page: number): number {
+  const h = page >>> 2;
+  const prev = u32[h + P_PREV];
+  if (u32[h + P_PREV_CHECK] !== pageLinkCheck(u32[H_KEY], page, prev)) throw badLink(page, prev);
+  return prev;
+}
+
+/** The error for a page link that does not match its check word. */
+function badLink(page: number, link: number): HeapCorruptionError {
+  return new HeapCorruptionError(
+    `slab page ${page} links to ${link}, which its check word does not confirm (a write past a block?)`,
+    page,
+  );
 }
 
 /** The magic word of an area at `ptr`. */
@@ -264,17 +332,27 @@ export function checkedSlotLink(u32: Uint32Array, key: number, base: number, ptr
  * both magic words right, a class in range. Throws `HeapCorruptionError` otherwise.
  */
 export function checkPage(u32: Uint32Array, page: number, from: number): void {
+  // Called for every page a list operation touches: kept small enough for V8
+  // to inline (the error is built elsewhere), the magic words first (a page
+  // outside the views reads undefined there and fails).
   const h = page >>> 2;
+  const cls = u32[h + P_CLASS];
   if (
-    page % PAGE_BYTES !== 0 || page < ARENA_START || page + PAGE_BYTES > u32[H_HEAP_BYTES] ||
     u32[h + P_MAGIC] !== pageMagic(page) || u32[h + P_MAGIC2] !== pageMagic2(page) ||
-    u32[h + P_CLASS] >= CLASS_COUNT || u32[h + P_SLOT] !== SLOT_BYTES[u32[h + P_CLASS]]
+    (page & (PAGE_BYTES - 1)) !== 0 || page < ARENA_START ||
+    page + PAGE_BYTES > u32[H_HEAP_BYTES] ||
+    cls >= CLASS_COUNT || u32[h + P_SLOT] !== SLOT_BYTES[cls]
   ) {
-    throw new HeapCorruptionError(
-      `slab metadata at ${from} names ${page}, which is not a slab page (a write past a block?)`,
-      page,
-    );
+    throw notAPage(page, from);
   }
+}
+
+/** The error `checkPage` throws. */
+function notAPage(page: number, from: number): HeapCorruptionError {
+  return new HeapCorruptionError(
+    `slab metadata at ${from} names ${page}, which is not a slab page (a write past a block?)`,
+    page,
+  );
 }
 
 /** Slot bytes of class `cls`. */
@@ -318,8 +396,8 @@ export function initPage(
   u32[h + P_FREE] = 0;
   u32[h + P_REMOTE] = 0;
   u32[h + P_BUMP] = base + PAGE_HEADER_BYTES;
-  u32[h + P_NEXT] = 0;
-  u32[h + P_PREV] = 0;
+  setNext(u32, u32[H_KEY], base, 0);
+  setPrev(u32, u32[H_KEY], base, 0);
   u32[h + P_STATE] = STATE_ACTIVE;
   u32[h + P_AREA] = area;
   u32[h + P_MAGIC2] = pageMagic2(base);
@@ -375,28 +453,30 @@ export function collectRemote(
   return 0; // still contended: collected on a later refill
 }
 
-/** Unlinks a page from the doubly linked list whose head is at word `headIndex`. */
+/**
+ * Unlinks a page from the doubly linked list whose head is at word
+ * `headIndex`. Its links are verified by their check words, so the
+ * neighbours' headers are only written (see the module doc).
+ */
 export function unlinkPage(u32: Uint32Array, headIndex: number, base: number): void {
-  const h = base >>> 2;
-  const next = u32[h + P_NEXT];
-  const prev = u32[h + P_PREV];
-  if (next !== 0) checkPage(u32, next, (h + P_NEXT) * 4);
-  if (prev !== 0) checkPage(u32, prev, (h + P_PREV) * 4);
-  if (prev !== 0) u32[(prev >>> 2) + P_NEXT] = next;
+  const key = u32[H_KEY];
+  const next = pageNext(u32, base);
+  const prev = pagePrev(u32, base);
+  if (prev !== 0) setNext(u32, key, prev, next);
   else u32[headIndex] = next;
-  if (next !== 0) u32[(next >>> 2) + P_PREV] = prev;
-  u32[h + P_NEXT] = 0;
-  u32[h + P_PREV] = 0;
+  if (next !== 0) setPrev(u32, key, next, prev);
+  setNext(u32, key, base, 0);
+  setPrev(u32, key, base, 0);
 }
 
 /** Links a page at the head of the list at word `headIndex`. */
 export function pushPage(u32: Uint32Array, headIndex: number, base: number): void {
-  const h = base >>> 2;
+  const key = u32[H_KEY];
   const head = u32[headIndex];
   if (head !== 0) checkPage(u32, head, headIndex * 4);
-  u32[h + P_NEXT] = head;
-  u32[h + P_PREV] = 0;
-  if (head !== 0) u32[(head >>> 2) + P_PREV] = base;
+  setNext(u32, key, base, head);
+  setPrev(u32, key, base, 0);
+  if (head !== 0) setPrev(u32, key, head, base);
   u32[headIndex] = base;
 }
 
@@ -407,13 +487,11 @@ export function pushPageSecond(u32: Uint32Array, headIndex: number, base: number
     pushPage(u32, headIndex, base);
     return;
   }
-  const h = base >>> 2;
-  const hh = head >>> 2;
+  const key = u32[H_KEY];
   checkPage(u32, head, headIndex * 4);
-  const next = u32[hh + P_NEXT];
-  if (next !== 0) checkPage(u32, next, (hh + P_NEXT) * 4);
-  u32[h + P_NEXT] = next;
-  u32[h + P_PREV] = head;
-  if (next !== 0) u32[(next >>> 2) + P_PREV] = base;
-  u32[hh + P_NEXT] = base;
+  const next = pageNext(u32, head);
+  setNext(u32, key, base, next);
+  setPrev(u32, key, base, head);
+  if (next !== 0) setPrev(u32, key, next, base);
+  setNext(u32, key, head, base);
 }

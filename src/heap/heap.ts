@@ -2476,7 +2476,11 @@ export class Heap {
     let page = u32[entry + E_FULL];
     for (let n = Math.min(u32[entry + E_PAGES], this.maxPages()); page !== 0 && n > 0; n--) {
       const next = u32[(page >>> 2) + P_NEXT];
-      if (collectRemote(u32, this._i32, this.key, page) > 0) {
+      // A page with no remote frees is skipped on one plain read (no write
+      // follows, so an unchecked page costs nothing); collectRemote checks
+      // the page before it moves a list. A damaged link reads as garbage
+      // here at worst: the walk is bounded, and unlinkPage checks its pages.
+      if (u32[(page >>> 2) + P_REMOTE] !== 0 && collectRemote(u32, this._i32, this.key, page) > 0) {
         unlinkPage(u32, entry + E_FULL, page);
         u32[(page >>> 2) + P_STATE] = STATE_ACTIVE;
         pushPage(u32, entry + E_ACTIVE, page);

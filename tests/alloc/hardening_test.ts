@@ -33,6 +33,24 @@ describe("hardened metadata", () => {
     }, HeapCorruptionError);
   });
 
+  it("a slab page's list link changed to another real page is reported, not followed", () => {
+    const heap = Heap.create();
+    // Three pages of 24-byte slots: the first two full (on the full list), the third current.
+    const slots: number[] = [];
+    const pages = new Set<number>();
+    while (pages.size < 3) {
+      const p = heap.alloc(24);
+      slots.push(p);
+      pages.add(p & -16384);
+    }
+    const [first, , third] = [...pages];
+    // A stray write sets the first page's prev link (word 10) to the third
+    // page: a real page, so checking the linked page's header would accept it.
+    heap.u32[(first >>> 2) + 10] = third;
+    // Freeing a slot of the full first page moves it off the full list.
+    assert.throws(() => heap.free(slots[0]), HeapCorruptionError);
+  });
+
   it("zeros written over a freed slab slot's link are reported, never followed", () => {
     const heap = Heap.create();
     const a = heap.alloc(40);
