@@ -27,7 +27,11 @@
  * allocation clears word 1, so a second free of the same slot is told apart
  * from a first one. A decoded link is used only when it is a handed-out slot
  * of the same page (on the slot grid, below the bump pointer) that carries a
- * free-slot tag; otherwise `HeapCorruptionError` (`checkedSlotLink`).
+ * free-slot tag; otherwise `HeapCorruptionError` (`checkedSlotLink`). The
+ * heap's allocation fast path leaves out the grid test: a tag keyed by the
+ * slot's address is only ever written at a slot of the page's grid, and a new
+ * page's slot space is zeroed (`initPage`), so no tag of an earlier page at
+ * the same address, on another grid, survives.
  *
  * Each worker has an **area** (an arena block) with, per class, the head of
  * its list of pages that may have free slots (the first is the page it
@@ -401,6 +405,9 @@ export function initPage(
   u32[h + P_STATE] = STATE_ACTIVE;
   u32[h + P_AREA] = area;
   u32[h + P_MAGIC2] = pageMagic2(base);
+  // No free-slot tag of an earlier page at this address (maybe of another
+  // class, on another grid) survives: the fast path relies on it.
+  u32.fill(0, (base + PAGE_HEADER_BYTES) >>> 2, (base + PAGE_USABLE_BYTES) >>> 2);
 }
 
 /** The end of the slot space of the page at `base` (a slot must end at or before it). */

@@ -1231,12 +1231,16 @@ export class Heap {
       // The page's magic (keyed by its address) first: a write that ran into
       // the page header overwrote it before any other field.
       if (slot !== 0 && u32[h] === ((page ^ H_PAGE_KEY) & 0x3fffffff)) {
-        // The head came from a decoded link: check it before use, a
-        // handed-out slot of this page (grid, below bump) with a free tag.
-        const off = slot - page - H_PAGE_HEADER;
+        // The head came from a decoded link: check it before use, a slot
+        // past the header and below bump whose second word is its free tag.
+        // That also puts it on the slot grid without a division: the tag is
+        // keyed by the heap key and the slot's own address, so only the
+        // allocator writes it (a stray write matches with chance 2^-30), and
+        // the allocator writes it only at slots of the page's grid. Tags of
+        // an earlier use of the same page (another class, another grid) are
+        // gone: initPage zeroes the slot space of every new page.
         if (
-          off < 0 || slot >= u32[h + HP_BUMP] ||
-          Math.round(off * H_SLOT_INV[classIndex]) * u32[h + HP_SLOT] !== off ||
+          slot < page + H_PAGE_HEADER || slot >= u32[h + HP_BUMP] ||
           u32[(slot + 4) >>> 2] !== (((slot ^ this.slotKey) & 0x3fffffff) | 1)
         ) {
           return this.badSlotLink(page, slot);

@@ -51,6 +51,27 @@ describe("hardened metadata", () => {
     assert.throws(() => heap.free(slots[0]), HeapCorruptionError);
   });
 
+  it("a stale free tag left by an earlier page of another class is never handed out", () => {
+    const heap = Heap.create();
+    // Fill three pages and part of a fourth with 24-byte slots, then free the
+    // first two pages' slots: they go back (one as a spare), with the free
+    // tags of the 24-byte grid left in their memory.
+    const small: number[] = [];
+    while (small.length < 679 * 3 + 5) small.push(heap.alloc(24));
+    const pages = [...new Set(small.map((p) => p & -16384))];
+    for (const p of small) if ((p & -16384) === pages[0] || (p & -16384) === pages[1]) heap.free(p);
+    // 40-byte slots reuse the second page's memory on another grid.
+    const big: number[] = [];
+    for (let i = 0; i < 30; i++) big.push(heap.alloc(40));
+    const page = big[0] & -16384;
+    assert.equal(page, pages[1], "the test needs the page's memory reused");
+    // A stray write points the free list at the old 24-byte slot 1: off the
+    // 40-byte grid, inside the live 40-byte slot 0, below the bump pointer.
+    const stale = page + 64 + 24;
+    heap.u32[(page >>> 2) + 6] = stale;
+    assert.throws(() => assert.notEqual(heap.alloc(40), stale), HeapCorruptionError);
+  });
+
   it("zeros written over a freed slab slot's link are reported, never followed", () => {
     const heap = Heap.create();
     const a = heap.alloc(40);
