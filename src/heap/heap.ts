@@ -1238,9 +1238,13 @@ export class Heap {
         // allocator writes it (a stray write matches with chance 2^-30), and
         // the allocator writes it only at slots of the page's grid. Tags of
         // an earlier use of the same page (another class, another grid) are
-        // gone: initPage zeroes the slot space of every new page.
+        // gone: initPage zeroes the slot space of every new page. The
+        // page's class is compared too: a class head overwritten with
+        // another real page's address must not hand out that page's slots
+        // (of another size) for this class.
         if (
           slot < page + H_PAGE_HEADER || slot >= u32[h + HP_BUMP] ||
+          u32[h + HP_CLASS] !== classIndex ||
           u32[(slot + 4) >>> 2] !== (((slot ^ this.slotKey) & 0x3fffffff) | 1)
         ) {
           return this.badSlotLink(page, slot);

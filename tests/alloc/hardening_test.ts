@@ -72,6 +72,22 @@ describe("hardened metadata", () => {
     assert.throws(() => assert.notEqual(heap.alloc(40), stale), HeapCorruptionError);
   });
 
+  it("a class head overwritten with another class's page does not hand out its slots", () => {
+    const heap = Heap.create();
+    const small = heap.alloc(24);
+    const big = heap.alloc(40);
+    heap.alloc(40);
+    heap.free(big); // the 40-byte page's free list now starts at `big`
+    const smallPage = small & -16384;
+    const bigPage = big & -16384;
+    assert.notEqual(smallPage, bigPage);
+    // The owning area (page word 12) holds per class (from word 8, 4 words
+    // each) the current page: point the 24-byte class (index 2) at the other page.
+    const area = heap.u32[(smallPage >>> 2) + 12];
+    heap.u32[(area >>> 2) + 8 + 2 * 4] = bigPage;
+    assert.throws(() => assert.notEqual(heap.alloc(24), big), HeapCorruptionError);
+  });
+
   it("zeros written over a freed slab slot's link are reported, never followed", () => {
     const heap = Heap.create();
     const a = heap.alloc(40);
