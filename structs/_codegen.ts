@@ -31,6 +31,11 @@ export interface ViewInstance {
   $init(init: object): void;
   /** The struct type (on the prototype). */
   readonly $t: AnyStructType;
+  /**
+   * Marks the view destroyed: its views become `dead` (whose every property
+   * throws) and its cached field handles are dropped or killed too.
+   */
+  $kill(dead: object): void;
 }
 
 /** A generated view class. */
@@ -253,6 +258,7 @@ export function _buildViewClass(
   const privates: string[] = [];
   const members: string[] = [];
   const init: string[] = [];
+  const kill: string[] = [];
   layout.fields.forEach((field: FieldLayout, i: number) => {
     const addr = field.offset === 0 ? "this.#p" : `(this.#p + ${field.offset})`;
     const fieldAlign = _alignAt(baseAlign, field.offset);
@@ -303,6 +309,7 @@ export function _buildViewClass(
           readOnly,
         );
         assignInit = `this.${name}.assign(t);`;
+        kill.push(`this.#c${i} = undefined;`);
         break;
       }
       case "ref":
@@ -331,6 +338,7 @@ export function _buildViewClass(
           readOnly,
         );
         assignInit = `this.${name}.store(t);`;
+        kill.push(`this.#c${i} = undefined;`);
         break;
       }
       case "struct": {
@@ -340,6 +348,7 @@ export function _buildViewClass(
           `get ${name}() { let c = this.#c${i}; if (c === undefined) { c = this.#c${i} = new $K[${k}](this.#v, ${addr}); } else { c.$p = ${addr}; } return c; }`,
           readOnly,
         );
+        kill.push(`if (this.#c${i} !== undefined) this.#c${i}.$kill(d);`);
         assignInit = `$r.assign(this, $L, ${i}, t);`;
         break;
       }
@@ -359,6 +368,7 @@ export function _buildViewClass(
           `get ${name}() { const p = ${addr}; let c = this.#c${i}; if (c === undefined || this.#d${i} !== p) { c = this.#c${i} = ${make}; this.#d${i} = p; } return c; }`,
           readOnly,
         );
+        kill.push(`this.#c${i} = undefined; this.#d${i} = -1;`);
         assignInit = `$r.assign(this, $L, ${i}, t);`;
         break;
       }
@@ -373,6 +383,7 @@ return class ${className(layout.name)} {
   get $v() { return this.#v; }
   get $p() { return this.#p; }
   set $p(q) { this.#p = q; this.ptr = q; }
+  $kill(d) { this.#v = d; ${kill.join(" ")} }
   $init(o) {
     if (o.$t === $T) { $r.copy(this, o); return; }
     $r.validate(o, $T, this.#v, ${JSON.stringify(`Cannot assign to ${layout.name} record`)});

@@ -18,6 +18,7 @@ import { _viewsOf, type HeapViews } from "./_heap_views.ts";
 import { _computeLayout, _layouts, type Layout } from "./_layout.ts";
 import { _addPrinting } from "./_print.ts";
 import { _freeOwned } from "./_owned.ts";
+import { _DeadViews } from "./_dead.ts";
 import { _hooks, _RUNTIME } from "./_runtime.ts";
 import { _newStructArray, type StructArray } from "./struct_array.ts";
 import { _columnsAt, _createColumns, type StructColumns } from "./struct_columns.ts";
@@ -327,12 +328,27 @@ export class StructType<F extends StructFields> {
 
   /**
    * Frees a record. Views of it must not be used afterwards (as after
-   * `free` in C).
+   * `free` in C). The view passed here throws `UseAfterFreeError` on its
+   * next field access; other views of the record (copies, `at`, cursors)
+   * are caught only in debug mode.
    *
    * @param heap The heap holding the record.
    * @param record A view of the record, or its pointer.
    * @throws {TypeError} If `record` is neither a view of this type nor a number.
    * @throws {InvalidPointerError} From the heap, if the pointer is not a live block (a nested field's view, for one).
+   *
+   * @example A destroyed view throws on use
+   * ```ts
+   * import { Heap, UseAfterFreeError } from "@typedheap/typedheap";
+   * import { defineStruct, f64 } from "@typedheap/typedheap/structs";
+   * import assert from "node:assert/strict";
+   *
+   * const Point = defineStruct("Point", { x: f64 });
+   * const heap = Heap.create();
+   * const p = Point.create(heap, { x: 1 });
+   * Point.destroy(heap, p);
+   * assert.throws(() => p.x, UseAfterFreeError);
+   * ```
    *
    * @example Freeing by view or by pointer
    * ```ts
@@ -361,6 +377,11 @@ export class StructType<F extends StructFields> {
       : pointerOf(this, record);
     if (this.#owned) this.#freeBlocks(heap, ptr);
     heap.free(ptr);
+    // Only the view given here is marked: copies of it, other views of the
+    // record and `at(ptr)` are not caught in normal mode (see the README).
+    if (typeof record !== "number") {
+      (record as unknown as ViewInstance).$kill(new _DeadViews(this.name, ptr));
+    }
   }
 
   /** Frees the blocks of the record at `ptr` (checked to be a live block first, when the heap can tell). */
