@@ -64,6 +64,10 @@ export interface Runtime {
   badScalar(layout: Layout, index: number, value: unknown): never;
   readOnly(layout: Layout, index: number): never;
   openRef(views: HeapViews, ptr: number, target: AnyStructType): ViewInstance;
+  /** Debug mode: a checked view of the `target` record at `ptr` when it is a record made by `create`. */
+  debugOpen(views: HeapViews, ptr: number, target: AnyStructType): ViewInstance;
+  /** Debug mode: throws `UseAfterFreeError` for a view whose record was destroyed. */
+  stale(view: ViewInstance): never;
   refPtr(
     value: unknown,
     views: HeapViews,
@@ -397,6 +401,67 @@ return class ${className(layout.name)} {
   Object.defineProperty(cls.prototype, "$t", { value: type });
   Object.setPrototypeOf(cls.prototype, sealOf(layout));
   return cls;
+}
+
+/** A debug view class: a view class whose constructor also takes the generation word's index and value. */
+export type DebugViewClass = new (
+  views: HeapViews,
+  ptr: number,
+  stampIndex: number,
+  generation: number,
+) => ViewInstance;
+
+/**
+ * Builds the debug variant of view class `Base` (of `type`): a subclass
+ * whose every field accessor first compares the record's generation word
+ * (index `#s` of the heap's `u32`) with the generation the view was opened
+ * with, and throws `UseAfterFreeError` if they differ (the record was
+ * destroyed: the heap poisons freed blocks, and a new record in the slot
+ * gets a new generation). Nested struct fields return debug views checking
+ * the same word; reference fields open debug views. A subclass, so that
+ * `Base` and the accessors of normal-mode views stay exactly as they were.
+ */
+export function _buildDebugViewClass(
+  layout: Layout,
+  Base: ViewClass,
+  baseAlign: number,
+  debugClassFor: (type: AnyStructType, baseAlign: number) => DebugViewClass,
+  runtime: Runtime,
+): DebugViewClass {
+  const consts: unknown[] = [];
+  const privates: string[] = [];
+  const members: string[] = [];
+  const check = "if (this.#u.u32[this.#s] !== this.#g) $r.stale(this);";
+  layout.fields.forEach((field: FieldLayout, i: number) => {
+    const t = field.type;
+    const name = field.name;
+    const k = consts.length;
+    const setter = `set ${name}(a) { ${check} super.${name} = a; }`;
+    if (t.kind === "struct") {
+      consts.push(debugClassFor(t, _alignAt(baseAlign, field.offset)));
+      privates.push(`#d${i}`);
+      const addr = field.offset === 0 ? "this.$p" : `this.$p + ${field.offset}`;
+      members.push(
+        `get ${name}() { ${check} const p = ${addr}; let c = this.#d${i}; if (c === undefined) { c = this.#d${i} = new $K[${k}](this.#u, p, this.#s, this.#g); } else { c.$p = p; } return c; }`,
+        setter,
+      );
+    } else if (t.kind === "ref" || t.kind === "selfref") {
+      members.push(
+        `get ${name}() { ${check} const r = super.${name}; return r === null ? null : $r.debugOpen(this.#u, r.$p, r.$t); }`,
+        setter,
+      );
+    } else {
+      members.push(`get ${name}() { ${check} return super.${name}; }`, setter);
+    }
+  });
+  const source = `"use strict"; // debug view class ${++generated}
+return class ${className(layout.name)}_debug extends $B {
+  #u; #s; #g; ${privates.map((p) => `${p};`).join(" ")}
+  constructor(v, p, s, g) { super(v, p); this.#u = v; this.#s = s; this.#g = g; }
+  ${members.join("\n  ")}
+};`;
+  const factory = new Function("$r", "$B", "$K", source);
+  return factory(runtime, Base, consts) as DebugViewClass;
 }
 
 /** What a generated `create` calls on a heap. */

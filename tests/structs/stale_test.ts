@@ -9,6 +9,7 @@ import {
   defineStruct,
   f64,
   i32,
+  selfRef,
   u16,
   u32,
   u8,
@@ -97,5 +98,89 @@ describe("a destroyed view (normal mode)", () => {
     assert.equal(typeof a.x, "number");
     assert.equal(typeof other.x, "number");
     heap.check();
+  });
+});
+
+describe("stale views in debug mode (a generation word per record)", () => {
+  const Node = defineStruct("Node", { id: u32, pos: Vec2, name: utf8(), next: selfRef });
+
+  /** Creates and destroys other records until a new Node lands at `ptr` (the quarantine is bounded). */
+  function reuse(heap: Heap, ptr: number): ReturnType<typeof Node.create> {
+    for (let i = 0; i < 10_000; i++) {
+      const r = Node.create(heap, { id: 99 });
+      if (r.ptr === ptr) return r;
+      Node.destroy(heap, r);
+    }
+    throw new Error(`slot ${ptr} was not reused`);
+  }
+
+  it("every view of a destroyed record throws: create, at, a copy, a nested field, a reference", () => {
+    for (const byPointer of [false, true]) {
+      const heap = Heap.create({ debug: true });
+      const a = Node.create(heap, { id: 1, pos: { x: 2 }, name: "ada" });
+      const b = Node.create(heap, { id: 2, next: a });
+      const copy = Node.at(heap, a.ptr);
+      const pos = a.pos;
+      const viaRef = b.next!;
+      assert.deepEqual([copy.id, a.pos.x, b.next!.name], [1, 2, "ada"]);
+      Node.destroy(heap, byPointer ? a.ptr : a);
+      const stale = (error: unknown): boolean =>
+        error instanceof UseAfterFreeError && /was destroyed/.test(error.message);
+      assert.throws(() => copy.id, stale);
+      assert.throws(() => copy.name, stale);
+      assert.throws(() => (copy.id = 5), stale); // nothing written: check() below finds the poison intact
+      assert.throws(() => copy.pos.y, stale);
+      assert.throws(() => pos.x, stale);
+      assert.throws(() => (pos.x = 1), stale);
+      assert.throws(() => viaRef.name, stale);
+      assert.throws(() => viaRef.id, stale);
+      assert.throws(() => a.toJSON(), UseAfterFreeError);
+      assert.throws(() => Node.at(heap, a.ptr), UseAfterFreeError);
+      assert.equal(b.id, 2); // live records are unaffected
+      heap.check();
+    }
+  });
+
+  it("still throws after the slot holds a new record, whose own views work", () => {
+    const heap = Heap.create({ debug: true });
+    const a = Node.create(heap, { id: 1 });
+    const old = Node.at(heap, a.ptr);
+    const oldPos = a.pos;
+    Node.destroy(heap, a.ptr);
+    const fresh = reuse(heap, old.ptr);
+    assert.throws(() => old.id, UseAfterFreeError);
+    assert.throws(() => oldPos.x, UseAfterFreeError);
+    assert.throws(() => a.id, UseAfterFreeError);
+    assert.equal(fresh.id, 99);
+    assert.equal(Node.at(heap, fresh.ptr).id, 99);
+    fresh.pos.x = 3;
+    assert.equal(Node.at(heap, fresh.ptr).pos.x, 3);
+    heap.check();
+  });
+
+  it("views of records inside arrays or nested in others are plain views (no false reports)", () => {
+    const heap = Heap.create({ debug: true });
+    const list = Vec2.createArray(heap, 4);
+    list.at(2).x = 7;
+    const inArray = Vec2.at(heap, list.ptr + 2 * Vec2.size);
+    const outer = Node.create(heap, { pos: { y: 4 } });
+    const nested = Vec2.at(heap, outer.ptr + Node.offsetOf("pos"));
+    assert.equal(inArray.x, 7);
+    assert.equal(nested.y, 4);
+    list.at(3).y = 1; // the word after a record in an array is the next record's data
+    assert.equal(inArray.x, 7);
+    assert.equal(heap.usableSize(outer.ptr), ((Node.size + 3) & ~3) + 4);
+    Node.destroy(heap, outer);
+    list.destroy();
+    heap.check();
+  });
+
+  it("normal mode keeps records at their size: no generation word", () => {
+    const heap = Heap.create();
+    const a = Node.create(heap, { id: 1 });
+    const old = Node.at(heap, a.ptr);
+    assert.equal(heap.debugMode, false);
+    Node.destroy(heap, a.ptr);
+    assert.equal(typeof old.id, "number"); // not caught in normal mode (README)
   });
 });
