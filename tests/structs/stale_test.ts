@@ -121,8 +121,9 @@ describe("stale views in debug mode (a generation word per record)", () => {
       const b = Node.create(heap, { id: 2, next: a });
       const copy = Node.at(heap, a.ptr);
       const pos = a.pos;
-      const viaRef = b.next!;
-      assert.deepEqual([copy.id, a.pos.x, b.next!.name], [1, 2, "ada"]);
+      const viaRef = b.next;
+      assert.ok(viaRef !== null);
+      assert.deepEqual([copy.id, a.pos.x, viaRef.name], [1, 2, "ada"]);
       Node.destroy(heap, byPointer ? a.ptr : a);
       const stale = (error: unknown): boolean =>
         error instanceof UseAfterFreeError && /was destroyed/.test(error.message);
