@@ -5,7 +5,12 @@
  * @module
  */
 
-import { DoubleFreeError, InvalidPointerError, UseAfterFreeError } from "../src/errors.ts";
+import {
+  DoubleFreeError,
+  HeapCorruptionError,
+  InvalidPointerError,
+  UseAfterFreeError,
+} from "../src/errors.ts";
 import { _brand, _describe, _isBranded } from "./_brand.ts";
 import {
   _buildCreate,
@@ -144,6 +149,13 @@ function nextGeneration(): number {
     lastGeneration === 0 || lastGeneration === POISON_WORD
   );
   return lastGeneration;
+}
+
+/** Debug mode: the error of `at` on a destroyed record. */
+function destroyedAt(type: AnyStructType, ptr: number): UseAfterFreeError {
+  const error = new UseAfterFreeError(ptr, ptr);
+  error.message = `Cannot open ${type.name} record at ${ptr}: it was destroyed`;
+  return error;
 }
 
 /** What `create` and `at` need to know of a heap in debug mode. */
@@ -379,10 +391,14 @@ export class StructType<F extends StructFields> {
     try {
       if (heap !== null && typeof heap.usableSize === "function") usable = heap.usableSize(ptr);
     } catch (error) {
-      if (error instanceof DoubleFreeError) {
-        const stale = new UseAfterFreeError(ptr, ptr);
-        stale.message = `Cannot open ${this.name} record at ${ptr}: it was destroyed`;
-        throw stale;
+      if (error instanceof DoubleFreeError) throw destroyedAt(this, ptr);
+      // Freed by another handle (held, poisoned, in its quarantine): the
+      // poison overwrote the redzone too.
+      if (
+        error instanceof HeapCorruptionError && views.cover(ptr + stampOffset + 4) &&
+        views.u32[(ptr + stampOffset) >>> 2] === POISON_WORD
+      ) {
+        throw destroyedAt(this, ptr);
       }
       if (!(error instanceof InvalidPointerError)) throw error;
     }
@@ -390,7 +406,10 @@ export class StructType<F extends StructFields> {
       return _hooks.open(this, views, ptr);
     }
     const index = (ptr + stampOffset) >>> 2;
-    return new (debugClassOf(this, this.align))(views, ptr, index, views.u32[index]);
+    const generation = views.u32[index];
+    // Freed by another handle: its quarantine holds the block, poisoned.
+    if (generation === POISON_WORD) throw destroyedAt(this, ptr);
+    return new (debugClassOf(this, this.align))(views, ptr, index, generation);
   }
 
   /**

@@ -159,6 +159,18 @@ describe("stale views in debug mode (a generation word per record)", () => {
     heap.check();
   });
 
+  it("at() through another handle of a record that handle did not free throws too", () => {
+    const heap = Heap.create({ debug: true });
+    const other = Heap.attach(heap.buffer);
+    const a = Node.create(heap, { id: 1 });
+    const there = Node.at(other, a.ptr);
+    Node.destroy(heap, a.ptr); // in `heap`'s quarantine: `other` still sees a live block
+    assert.throws(() => Node.at(other, a.ptr), UseAfterFreeError);
+    assert.throws(() => there.id, UseAfterFreeError);
+    Node.destroy(other, Node.create(other));
+    heap.check();
+  });
+
   it("views of records inside arrays or nested in others are plain views (no false reports)", () => {
     const heap = Heap.create({ debug: true });
     const list = Vec2.createArray(heap, 4);
