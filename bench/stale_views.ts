@@ -12,7 +12,7 @@
  *
  * In this checkout, before timing, views are destroyed and then read (the
  * error caught) through the same accessors, so V8 has seen the dead
- * views: the worst case for the live ones. Prints, per loop, the median and
+ * views: the worst case for the live ones (`NOREAD=1`: destroyed, not read). Prints, per loop, the median and
  * minimum over rounds of this checkout's time / the base's.
  *
  * @module

@@ -42,6 +42,13 @@ export const _hooks: {
   },
 };
 
+/** The error for a view passed to `destroy`, used again. */
+function destroyed(typeName: string, ptr: number): never {
+  const error = new UseAfterFreeError(ptr, ptr);
+  error.message = `Cannot use ${typeName} record at ${ptr}: this view was passed to destroy`;
+  throw error;
+}
+
 /** Debug mode: the error for a view whose record was destroyed. */
 function stale(view: ViewInstance): never {
   const ptr = view.$p;
@@ -506,6 +513,7 @@ export const _RUNTIME: Runtime = {
   openRef: (views, ptr, target) => _hooks.open(target, views, ptr),
   debugOpen: (views, ptr, target) => _hooks.debugOpen(target, views, ptr),
   stale,
+  destroyed,
   refPtr,
   misalignedArray,
   inlineArray: (views, element, elementClass, ptr, length) =>

@@ -25,7 +25,6 @@ import { _viewsOf, type HeapViews } from "./_heap_views.ts";
 import { _computeLayout, _layouts, type Layout } from "./_layout.ts";
 import { _addPrinting } from "./_print.ts";
 import { _freeOwned } from "./_owned.ts";
-import { _DeadViews } from "./_dead.ts";
 import { _hooks, _RUNTIME } from "./_runtime.ts";
 import { _newStructArray, type StructArray } from "./struct_array.ts";
 import { _columnsAt, _createColumns, type StructColumns } from "./struct_columns.ts";
@@ -497,9 +496,7 @@ export class StructType<F extends StructFields> {
     heap.free(ptr);
     // Only the view given here is marked: copies of it, other views of the
     // record and `at(ptr)` are not caught in normal mode (see the README).
-    if (typeof record !== "number") {
-      (record as unknown as ViewInstance).$kill(new _DeadViews(this.name, ptr));
-    }
+    if (typeof record !== "number") (record as unknown as ViewInstance).$kill();
   }
 
   /** Frees the blocks of the record at `ptr` (checked to be a live block first, when the heap can tell). */
