@@ -282,6 +282,7 @@ export function _buildViewClass(
   baseAlign: number,
   classFor: (type: AnyStructType, baseAlign: number) => ViewClass,
   runtime: Runtime,
+  debug: DebugBuild | null = null,
 ): ViewClass {
   const consts: unknown[] = [];
   const privates: string[] = [];
@@ -349,7 +350,9 @@ export function _buildViewClass(
         members.push(
           `get ${name}() { const q = ${
             readScalar("u32", "this.#p", field.offset, aligned)
-          }; return q === 0 ? null : $r.openRef(this.#v, q, ${target}); }`,
+          }; return q === 0 ? null : $r.${
+            debug === null ? "openRef" : "debugOpen"
+          }(this.#v, q, ${target}); }`,
           `set ${name}(a) { const q = $r.refPtr(a, this.#v, ${target}, $L, ${i}); ${
             writeScalar("u32", "this.#p", field.offset, aligned, "q")
           } }`,
@@ -371,10 +374,11 @@ export function _buildViewClass(
         break;
       }
       case "struct": {
-        consts.push(classFor(t, fieldAlign));
+        consts.push(debug === null ? classFor(t, fieldAlign) : debug.classFor(t, fieldAlign));
         privates.push(`#c${i}`);
+        const more = debug === null ? "" : ", this.#s, this.#g";
         members.push(
-          `get ${name}() { let c = this.#c${i}; if (c === undefined) { c = this.#c${i} = new $K[${k}](this.#v, ${addr}); } else { c.$p = ${addr}; } return c; }`,
+          `get ${name}() { let c = this.#c${i}; if (c === undefined) { c = this.#c${i} = new $K[${k}](this.#v, ${addr}${more}); } else { c.$p = ${addr}; } return c; }`,
           readOnly,
         );
         kill.push(`if (this.#c${i} !== undefined) this.#c${i}.$kill();`);
@@ -404,12 +408,22 @@ export function _buildViewClass(
     }
     init.push(`if ((t = o.${name}) !== undefined) { ${assignInit} }`);
   });
-  const source = `"use strict"; // view class ${++generated}
+  // Debug variant: every field accessor first compares the record's
+  // generation word with the one the view was opened with.
+  const check = "if (this.#v.u32[this.#s] !== this.#g) $r.stale(this);";
+  const body = debug === null
+    ? members
+    : members.map((m) => m.replace(/^((?:get|set) \w+\(a?\) \{ )/, `$1${check} `));
+  const source = `"use strict"; // ${debug === null ? "" : "debug "}view class ${++generated}
 const setPrototypeOf = Object.setPrototypeOf;
-return class ${className(layout.name)} {
-  #v = $E; #p = 0; ${privates.map((p) => `${p};`).join(" ")}
+return class ${className(layout.name)}${debug === null ? "" : "_debug"} {
+  #v = $E; #p = 0; ${debug === null ? "" : "#s = 0; #g = 0;"} ${
+    privates.map((p) => `${p};`).join(" ")
+  }
   ptr = 0;
-  constructor(v, p) { this.#v = v; this.#p = p; this.ptr = p; }
+  constructor(v, p${debug === null ? "" : ", s, g"}) { this.#v = v; this.#p = p; this.ptr = p;${
+    debug === null ? "" : " this.#s = s; this.#g = g;"
+  } }
   get $v() { return this.#v; }
   get $p() { return this.#p; }
   set $p(q) { this.#p = q; this.ptr = q; }
@@ -420,13 +434,15 @@ return class ${className(layout.name)} {
     let t;
     ${init.join("\n    ")}
   }
-  ${members.join("\n  ")}
+  ${body.join("\n  ")}
 };`;
   const dead: { dead: object | null } = { dead: null };
   const factory = new Function("$r", "$T", "$L", "$K", "$E", "$X", source);
   const cls = factory(runtime, type, layout, consts, runtime.emptyViews, dead) as ViewClass;
   Object.defineProperty(cls.prototype, "$t", { value: type });
-  Object.setPrototypeOf(cls.prototype, sealOf(layout));
+  // A debug class's prototype inherits the normal class's (`instanceof`,
+  // printing); its own accessors shadow those.
+  Object.setPrototypeOf(cls.prototype, debug === null ? sealOf(layout) : debug.base.prototype);
   dead.dead = deadPrototype(cls.prototype, layout, runtime);
   return cls;
 }
@@ -439,57 +455,12 @@ export type DebugViewClass = new (
   generation: number,
 ) => ViewInstance;
 
-/**
- * Builds the debug variant of view class `Base` (of `type`): a subclass
- * whose every field accessor first compares the record's generation word
- * (index `#s` of the heap's `u32`) with the generation the view was opened
- * with, and throws `UseAfterFreeError` if they differ (the record was
- * destroyed: the heap poisons freed blocks, and a new record in the slot
- * gets a new generation). Nested struct fields return debug views checking
- * the same word; reference fields open debug views. A subclass, so that
- * `Base` and the accessors of normal-mode views stay exactly as they were.
- */
-export function _buildDebugViewClass(
-  layout: Layout,
-  Base: ViewClass,
-  baseAlign: number,
-  debugClassFor: (type: AnyStructType, baseAlign: number) => DebugViewClass,
-  runtime: Runtime,
-): DebugViewClass {
-  const consts: unknown[] = [];
-  const privates: string[] = [];
-  const members: string[] = [];
-  const check = "if (this.#u.u32[this.#s] !== this.#g) $r.stale(this);";
-  layout.fields.forEach((field: FieldLayout, i: number) => {
-    const t = field.type;
-    const name = field.name;
-    const k = consts.length;
-    const setter = `set ${name}(a) { ${check} super.${name} = a; }`;
-    if (t.kind === "struct") {
-      consts.push(debugClassFor(t, _alignAt(baseAlign, field.offset)));
-      privates.push(`#d${i}`);
-      const addr = field.offset === 0 ? "this.$p" : `this.$p + ${field.offset}`;
-      members.push(
-        `get ${name}() { ${check} const p = ${addr}; let c = this.#d${i}; if (c === undefined) { c = this.#d${i} = new $K[${k}](this.#u, p, this.#s, this.#g); } else { c.$p = p; } return c; }`,
-        setter,
-      );
-    } else if (t.kind === "ref" || t.kind === "selfref") {
-      members.push(
-        `get ${name}() { ${check} const r = super.${name}; return r === null ? null : $r.debugOpen(this.#u, r.$p, r.$t); }`,
-        setter,
-      );
-    } else {
-      members.push(`get ${name}() { ${check} return super.${name}; }`, setter);
-    }
-  });
-  const source = `"use strict"; // debug view class ${++generated}
-return class ${className(layout.name)}_debug extends $B {
-  #u; #s; #g; ${privates.map((p) => `${p};`).join(" ")}
-  constructor(v, p, s, g) { super(v, p); this.#u = v; this.#s = s; this.#g = g; }
-  ${members.join("\n  ")}
-};`;
-  const factory = new Function("$r", "$B", "$K", source);
-  return factory(runtime, Base, consts) as DebugViewClass;
+/** How to build the debug variant of a view class (see `_buildViewClass`). */
+export interface DebugBuild {
+  /** The normal view class of the same type and base alignment. */
+  base: ViewClass;
+  /** The debug view class of a nested struct type. */
+  classFor: (type: AnyStructType, baseAlign: number) => DebugViewClass;
 }
 
 /** What a generated `create` calls on a heap. */

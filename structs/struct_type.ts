@@ -14,7 +14,6 @@ import {
 import { _brand, _describe, _isBranded } from "./_brand.ts";
 import {
   _buildCreate,
-  _buildDebugViewClass,
   _buildViewClass,
   type CreateRecord,
   type DebugViewClass,
@@ -832,7 +831,10 @@ function debugClassOf(type: AnyStructType, baseAlign: number): DebugViewClass {
   if (Debug === undefined) {
     const layout = _layouts.get(type) as Layout;
     const align = baseAlign >= type.align ? type.align : 1;
-    Debug = _buildDebugViewClass(layout, Base, align, debugClassOf, _RUNTIME);
+    Debug = _buildViewClass(type, layout, align, _hooks.viewClassOf, _RUNTIME, {
+      base: Base,
+      classFor: debugClassOf,
+    }) as unknown as DebugViewClass;
     debugClasses.set(Base, Debug);
   }
   return Debug;
