@@ -2,6 +2,7 @@
 // writes (strings, references, nested structs, arrays, init checks). Not
 // exported from mod.ts.
 
+import { UseAfterFreeError } from "../src/errors.ts";
 import { _describe } from "./_brand.ts";
 import { _noField, _scalarError } from "./_check.ts";
 import type { Runtime, ViewClass, ViewInstance } from "./_codegen.ts";
@@ -27,6 +28,8 @@ export const _hooks: {
   viewClassOf: (type: AnyStructType, baseAlign: number) => ViewClass;
   /** A view of the `type` record at `ptr`, after checking the views cover it. */
   open: (type: AnyStructType, views: HeapViews, ptr: number) => ViewInstance;
+  /** Debug mode: a checked view of the `type` record at `ptr` if `create` made it, else a plain one. */
+  debugOpen: (type: AnyStructType, views: HeapViews, ptr: number) => ViewInstance;
 } = {
   viewClassOf: () => {
     throw new Error("StructType is not loaded");
@@ -34,7 +37,26 @@ export const _hooks: {
   open: () => {
     throw new Error("StructType is not loaded");
   },
+  debugOpen: () => {
+    throw new Error("StructType is not loaded");
+  },
 };
+
+/** The error for a view passed to `destroy`, used again. */
+function destroyed(typeName: string, ptr: number): never {
+  const error = new UseAfterFreeError(ptr, ptr);
+  error.message = `Cannot use ${typeName} record at ${ptr}: this view was passed to destroy`;
+  throw error;
+}
+
+/** Debug mode: the error for a view whose record was destroyed. */
+function stale(view: ViewInstance): never {
+  const ptr = view.$p;
+  const error = new UseAfterFreeError(ptr, ptr);
+  error.message =
+    `Cannot use ${view.$t.name} record at ${ptr}: it was destroyed (its generation word changed)`;
+  throw error;
+}
 // Runtime helpers called by the generated view classes.
 
 function fieldName(layout: Layout, index: number): string {
@@ -489,6 +511,9 @@ export const _RUNTIME: Runtime = {
   utf8Read: _utf8Read,
   utf8Set,
   openRef: (views, ptr, target) => _hooks.open(target, views, ptr),
+  debugOpen: (views, ptr, target) => _hooks.debugOpen(target, views, ptr),
+  stale,
+  destroyed,
   refPtr,
   misalignedArray,
   inlineArray: (views, element, elementClass, ptr, length) =>

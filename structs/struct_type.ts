@@ -5,12 +5,18 @@
  * @module
  */
 
-import { InvalidPointerError } from "../src/errors.ts";
+import {
+  DoubleFreeError,
+  HeapCorruptionError,
+  InvalidPointerError,
+  UseAfterFreeError,
+} from "../src/errors.ts";
 import { _brand, _describe, _isBranded } from "./_brand.ts";
 import {
   _buildCreate,
   _buildViewClass,
   type CreateRecord,
+  type DebugViewClass,
   type ViewClass,
   type ViewInstance,
 } from "./_codegen.ts";
@@ -127,6 +133,35 @@ export interface StructFieldInfo {
 
 const EMPTY_INIT = Object.freeze({});
 
+/** Debug view classes by the view class they extend (made on first use). */
+const debugClasses = new WeakMap<ViewClass, DebugViewClass>();
+
+/** The last generation handed out in this thread; generations start at a random value. */
+let lastGeneration = (Math.random() * 2 ** 32) >>> 0;
+/** What the heap fills freed blocks with, as a word (never a generation). */
+const POISON_WORD = 0xdddddddd;
+
+/** A new generation for a record made in debug mode: never 0 nor the poison word. */
+function nextGeneration(): number {
+  do lastGeneration = (lastGeneration + 0x9e3779b9) >>> 0; while (
+    lastGeneration === 0 || lastGeneration === POISON_WORD
+  );
+  return lastGeneration;
+}
+
+/** Debug mode: the error of `at` on a destroyed record. */
+function destroyedAt(type: AnyStructType, ptr: number): UseAfterFreeError {
+  const error = new UseAfterFreeError(ptr, ptr);
+  error.message = `Cannot open ${type.name} record at ${ptr}: it was destroyed`;
+  return error;
+}
+
+/** What `create` and `at` need to know of a heap in debug mode. */
+interface DebugHeap extends StructHeap {
+  readonly debugMode?: boolean;
+  usableSize?(ptr: number): number;
+}
+
 /**
  * A struct type: a record layout plus the operations that create, open and
  * free records of it in a heap. Made by {@linkcode defineStruct}. A struct
@@ -171,6 +206,8 @@ export class StructType<F extends StructFields> {
   #allocAlign: number;
   #headerBytes: number;
   #owned: boolean;
+  /** Debug mode: the offset of the generation word after the record. */
+  #stampOffset: number;
 
   /**
    * Defines a struct type; same as {@linkcode defineStruct}.
@@ -193,6 +230,7 @@ export class StructType<F extends StructFields> {
     this.#allocAlign = Math.max(layout.align, 8);
     this.#headerBytes = Math.max(layout.align, 8);
     this.#owned = layout.owned.length > 0;
+    this.#stampOffset = (layout.size + 3) & ~3;
     _layouts.set(this, layout);
     _brand(this);
     this.#View = buildView(this, layout, layout.align);
@@ -215,6 +253,11 @@ export class StructType<F extends StructFields> {
       // A reference may point at a record nested at an unaligned offset of a packed struct.
       if ((ptr & (type.align - 1)) !== 0) return new (_hooks.viewClassOf(type, 1))(views, ptr);
       return new type.#View(views, ptr);
+    };
+    _hooks.debugOpen = (type: AnyStructType, views: HeapViews, ptr: number): ViewInstance => {
+      if (!views.cover(ptr + type.size)) throw outside(type, "open", ptr, views);
+      if ((ptr & (type.align - 1)) !== 0) return _hooks.open(type, views, ptr);
+      return type.#debugOpen(views, ptr);
     };
   }
 
@@ -293,7 +336,78 @@ export class StructType<F extends StructFields> {
   create(heap: StructHeap, init?: StructInit<F> | StructView<F>): StructView<F> {
     // Generated per type (see `_buildCreate`): sizes, offsets and the view
     // class are constants there, and the function is small enough to inline.
+    if ((heap as DebugHeap).debugMode === true) {
+      return this.#debugCreate(heap as DebugHeap, init) as unknown as StructView<F>;
+    }
     return this.#create(heap, init) as unknown as StructView<F>;
+  }
+
+  /**
+   * `create` in debug mode: the block has one more word after the record
+   * (at `#stampOffset`), holding the record's generation, which the view
+   * remembers and checks on every field access.
+   */
+  #debugCreate(heap: DebugHeap, init: unknown): ViewInstance {
+    const stampOffset = this.#stampOffset;
+    let first = true;
+    // The record's block is the first allocation of `create`; blocks of
+    // variable-length fields come after it and keep their size.
+    const stamped: StructHeap = {
+      buffer: heap.buffer,
+      alloc: (size: number, align: number): number => {
+        if (!first) return heap.alloc(size, align);
+        first = false;
+        return heap.alloc(stampOffset + 4, align);
+      },
+      free: (ptr: number): void => heap.free(ptr),
+    };
+    const views = _viewsOf(heap.buffer);
+    let record: ViewInstance;
+    try {
+      record = this.#create(stamped, init);
+    } finally {
+      views.heap = heap;
+    }
+    const ptr = record.$p;
+    views.cover(ptr + stampOffset + 4);
+    const index = (ptr + stampOffset) >>> 2;
+    const generation = nextGeneration();
+    views.u32[index] = generation;
+    return new (debugClassOf(this, this.align))(views, ptr, index, generation);
+  }
+
+  /**
+   * `at` in debug mode: a checked view if `ptr` is a record made by `create`
+   * in debug mode (a live block of exactly that size), a plain view
+   * otherwise (a record in an array, or nested in another).
+   * @throws {UseAfterFreeError} If `ptr` is a block freed and not yet reused.
+   */
+  #debugOpen(views: HeapViews, ptr: number): ViewInstance {
+    const heap = views.heap as DebugHeap | null;
+    const stampOffset = this.#stampOffset;
+    let usable = -1;
+    try {
+      if (heap !== null && typeof heap.usableSize === "function") usable = heap.usableSize(ptr);
+    } catch (error) {
+      if (error instanceof DoubleFreeError) throw destroyedAt(this, ptr);
+      // Freed by another handle (held, poisoned, in its quarantine): the
+      // poison overwrote the redzone too.
+      if (
+        error instanceof HeapCorruptionError && views.cover(ptr + stampOffset + 4) &&
+        views.u32[(ptr + stampOffset) >>> 2] === POISON_WORD
+      ) {
+        throw destroyedAt(this, ptr);
+      }
+      if (!(error instanceof InvalidPointerError)) throw error;
+    }
+    if (usable !== stampOffset + 4 || !views.cover(ptr + usable)) {
+      return _hooks.open(this, views, ptr);
+    }
+    const index = (ptr + stampOffset) >>> 2;
+    const generation = views.u32[index];
+    // Freed by another handle: its quarantine holds the block, poisoned.
+    if (generation === POISON_WORD) throw destroyedAt(this, ptr);
+    return new (debugClassOf(this, this.align))(views, ptr, index, generation);
   }
 
   /**
@@ -322,17 +436,35 @@ export class StructType<F extends StructFields> {
     const views = _viewsOf(heap.buffer);
     this.#checkPtr(views, ptr, this.size, "open");
     views.heap = heap;
+    if ((heap as DebugHeap).debugMode === true) {
+      return this.#debugOpen(views, ptr) as unknown as StructView<F>;
+    }
     return new this.#View(views, ptr) as unknown as StructView<F>;
   }
 
   /**
    * Frees a record. Views of it must not be used afterwards (as after
-   * `free` in C).
+   * `free` in C). The view passed here throws `UseAfterFreeError` on its
+   * next field access; other views of the record (copies, `at`, cursors)
+   * are caught only in debug mode.
    *
    * @param heap The heap holding the record.
    * @param record A view of the record, or its pointer.
    * @throws {TypeError} If `record` is neither a view of this type nor a number.
    * @throws {InvalidPointerError} From the heap, if the pointer is not a live block (a nested field's view, for one).
+   *
+   * @example A destroyed view throws on use
+   * ```ts
+   * import { Heap, UseAfterFreeError } from "@typedheap/typedheap";
+   * import { defineStruct, f64 } from "@typedheap/typedheap/structs";
+   * import assert from "node:assert/strict";
+   *
+   * const Point = defineStruct("Point", { x: f64 });
+   * const heap = Heap.create();
+   * const p = Point.create(heap, { x: 1 });
+   * Point.destroy(heap, p);
+   * assert.throws(() => p.x, UseAfterFreeError);
+   * ```
    *
    * @example Freeing by view or by pointer
    * ```ts
@@ -361,6 +493,9 @@ export class StructType<F extends StructFields> {
       : pointerOf(this, record);
     if (this.#owned) this.#freeBlocks(heap, ptr);
     heap.free(ptr);
+    // Only the view given here is marked: copies of it, other views of the
+    // record and `at(ptr)` are not caught in normal mode (see the README).
+    if (typeof record !== "number") (record as unknown as ViewInstance).$kill();
   }
 
   /** Frees the blocks of the record at `ptr` (checked to be a live block first, when the heap can tell). */
@@ -687,6 +822,22 @@ function cDeclaration(type: FieldType, name: string): string {
     case "struct":
       return `struct ${type.name} ${name}`;
   }
+}
+
+/** The debug variant of the view class of `type` for records at a multiple of `baseAlign`. */
+function debugClassOf(type: AnyStructType, baseAlign: number): DebugViewClass {
+  const Base = _hooks.viewClassOf(type, baseAlign);
+  let Debug = debugClasses.get(Base);
+  if (Debug === undefined) {
+    const layout = _layouts.get(type) as Layout;
+    const align = baseAlign >= type.align ? type.align : 1;
+    Debug = _buildViewClass(type, layout, align, _hooks.viewClassOf, _RUNTIME, {
+      base: Base,
+      classFor: debugClassOf,
+    }) as unknown as DebugViewClass;
+    debugClasses.set(Base, Debug);
+  }
+  return Debug;
 }
 
 function buildView(type: AnyStructType, layout: Layout, baseAlign: number): ViewClass {

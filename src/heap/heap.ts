@@ -656,6 +656,26 @@ export class Heap {
   }
 
   /**
+   * Whether the heap is in debug mode (`Heap.create({ debug: true })`, kept in
+   * the header): struct records made in it carry a generation word, so a
+   * view of a destroyed record throws `UseAfterFreeError`.
+   *
+   * @returns True in debug mode.
+   *
+   * @example Reading the mode
+   * ```ts
+   * import { Heap } from "@typedheap/typedheap";
+   * import assert from "node:assert/strict";
+   *
+   * assert.equal(Heap.create({ debug: true }).debugMode, true);
+   * assert.equal(Heap.create().debugMode, false);
+   * ```
+   */
+  get debugMode(): boolean {
+    return this.debug;
+  }
+
+  /**
    * Byte view over the whole heap. The views are fixed-length views (V8 reads
    * them far faster than length-tracking ones); every get returns views that
    * cover the heap as it is now, rebuilt after any worker grew it. Inside a hot
