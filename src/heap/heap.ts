@@ -62,7 +62,10 @@ import {
   P_FREE,
   P_MAGIC2,
   P_NEXT,
+  P_NEXT_CHECK,
   P_OWNER,
+  P_PREV,
+  P_PREV_CHECK,
   P_REMOTE,
   P_SLOT,
   P_STATE,
@@ -73,6 +76,7 @@ import {
   PAGE_MAGIC2_KEY,
   PAGE_MAGIC_KEY,
   PAGE_USABLE_BYTES,
+  pageLinkCheck,
   pageMagic,
   pageMagic2,
   pageSlotsEnd,
@@ -2939,6 +2943,16 @@ export class Heap {
       }
       if (u32[h + P_STATE] !== state) {
         fail(`state ${u32[h + P_STATE]} disagrees with its list (${state})`);
+      }
+      const next = u32[h + P_NEXT];
+      if (
+        u32[h + P_NEXT_CHECK] !== pageLinkCheck(this.key, page, next) ||
+        u32[h + P_PREV_CHECK] !== pageLinkCheck(this.key, page, u32[h + P_PREV])
+      ) {
+        fail("link disagrees with its check word");
+      }
+      if (next !== 0 && u32[(next >>> 2) + P_PREV] !== page) {
+        fail(`next page ${next} does not link back`);
       }
       const owner = area === 0 ? 0 : u32[(area >>> 2) + A_WORKER];
       if (u32[h + P_OWNER] !== owner || u32[h + P_AREA] !== area) {

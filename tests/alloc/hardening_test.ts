@@ -51,6 +51,22 @@ describe("hardened metadata", () => {
     assert.throws(() => heap.free(slots[0]), HeapCorruptionError);
   });
 
+  it("check() verifies every slab page link against its check word and its back link", () => {
+    const pagesOf = (heap: Heap): number[] => {
+      const pages = new Set<number>();
+      while (pages.size < 3) pages.add(heap.alloc(24) & -16384);
+      return [...pages];
+    };
+    // Page header words (src/alloc/slab.ts): 9 next, 10 prev, 13 and 14 their check words.
+    for (const word of [9, 10, 13, 14]) {
+      const heap = Heap.create();
+      const [first] = pagesOf(heap);
+      heap.check();
+      heap.u32[(first >>> 2) + word] ^= 8; // a stray write into the page's list link or its check
+      assert.throws(() => heap.check(), HeapCorruptionError, `word ${word}`);
+    }
+  });
+
   it("a stale free tag left by an earlier page of another class is never handed out", () => {
     const heap = Heap.create();
     // Fill three pages and part of a fourth with 24-byte slots, then free the
