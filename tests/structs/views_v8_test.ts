@@ -5,17 +5,10 @@
 
 import { it } from "node:test";
 import assert from "node:assert/strict";
+import { runNativesChild } from "./_natives_child.ts";
 
 it("field accessors of two types with the same name and fields do not share optimized code", async () => {
-  const script = new URL("./_views_v8.ts", import.meta.url);
-  const output = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-read", "--v8-flags=--allow-natives-syntax", script.href],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const stderr = new TextDecoder().decode(output.stderr);
-  assert.ok(output.success, stderr);
-  const result = JSON.parse(new TextDecoder().decode(output.stdout)) as Record<string, boolean>;
+  const result = await runNativesChild(new URL("./_views_v8.ts", import.meta.url));
   assert.deepEqual(result, {
     twoClasses: true,
     getterOptimized: true,
