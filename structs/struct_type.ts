@@ -5,18 +5,14 @@
  * @module
  */
 
-import {
-  DoubleFreeError,
-  HeapCorruptionError,
-  InvalidPointerError,
-  UseAfterFreeError,
-} from "../src/errors.ts";
+import { DoubleFreeError, HeapCorruptionError, InvalidPointerError } from "../src/errors.ts";
 import { _brand, _describe, _isBranded } from "./_brand.ts";
+import { _cDeclaration } from "./_c_decl.ts";
+import { _debugClassOf, _destroyedAt, _nextGeneration, _POISON_WORD } from "./_debug_views.ts";
 import {
   _buildCreate,
   _buildViewClass,
   type CreateRecord,
-  type DebugViewClass,
   type ViewClass,
   type ViewInstance,
 } from "./_codegen.ts";
@@ -132,29 +128,6 @@ export interface StructFieldInfo {
 }
 
 const EMPTY_INIT = Object.freeze({});
-
-/** Debug view classes by the view class they extend (made on first use). */
-const debugClasses = new WeakMap<ViewClass, DebugViewClass>();
-
-/** The last generation handed out in this thread; generations start at a random value. */
-let lastGeneration = (Math.random() * 2 ** 32) >>> 0;
-/** What the heap fills freed blocks with, as a word (never a generation). */
-const POISON_WORD = 0xdddddddd;
-
-/** A new generation for a record made in debug mode: never 0 nor the poison word. */
-function nextGeneration(): number {
-  do lastGeneration = (lastGeneration + 0x9e3779b9) >>> 0; while (
-    lastGeneration === 0 || lastGeneration === POISON_WORD
-  );
-  return lastGeneration;
-}
-
-/** Debug mode: the error of `at` on a destroyed record. */
-function destroyedAt(type: AnyStructType, ptr: number): UseAfterFreeError {
-  const error = new UseAfterFreeError(ptr, ptr);
-  error.message = `Cannot open ${type.name} record at ${ptr}: it was destroyed`;
-  return error;
-}
 
 /** What `create` and `at` need to know of a heap in debug mode. */
 interface DebugHeap extends StructHeap {
@@ -371,9 +344,9 @@ export class StructType<F extends StructFields> {
     const ptr = record.$p;
     views.cover(ptr + stampOffset + 4);
     const index = (ptr + stampOffset) >>> 2;
-    const generation = nextGeneration();
+    const generation = _nextGeneration();
     views.u32[index] = generation;
-    return new (debugClassOf(this, this.align))(views, ptr, index, generation);
+    return new (_debugClassOf(this, this.align))(views, ptr, index, generation);
   }
 
   /**
@@ -389,14 +362,14 @@ export class StructType<F extends StructFields> {
     try {
       if (heap !== null && typeof heap.usableSize === "function") usable = heap.usableSize(ptr);
     } catch (error) {
-      if (error instanceof DoubleFreeError) throw destroyedAt(this, ptr);
+      if (error instanceof DoubleFreeError) throw _destroyedAt(this, ptr);
       // Freed by another handle (held, poisoned, in its quarantine): the
       // poison overwrote the redzone too.
       if (
         error instanceof HeapCorruptionError && views.cover(ptr + stampOffset + 4) &&
-        views.u32[(ptr + stampOffset) >>> 2] === POISON_WORD
+        views.u32[(ptr + stampOffset) >>> 2] === _POISON_WORD
       ) {
-        throw destroyedAt(this, ptr);
+        throw _destroyedAt(this, ptr);
       }
       if (!(error instanceof InvalidPointerError)) throw error;
     }
@@ -406,8 +379,8 @@ export class StructType<F extends StructFields> {
     const index = (ptr + stampOffset) >>> 2;
     const generation = views.u32[index];
     // Freed by another handle: its quarantine holds the block, poisoned.
-    if (generation === POISON_WORD) throw destroyedAt(this, ptr);
-    return new (debugClassOf(this, this.align))(views, ptr, index, generation);
+    if (generation === _POISON_WORD) throw _destroyedAt(this, ptr);
+    return new (_debugClassOf(this, this.align))(views, ptr, index, generation);
   }
 
   /**
@@ -738,7 +711,7 @@ export class StructType<F extends StructFields> {
    */
   toString(): string {
     const lines = this.fields.map((f) =>
-      `  ${cDeclaration(f.type, f.name)}; /* offset ${f.offset} */`
+      `  ${_cDeclaration(f.type, f.name)}; /* offset ${f.offset} */`
     );
     const natural = Math.max(...this.fields.map((f) => f.type.align));
     const attrs = this.packed
@@ -786,58 +759,6 @@ function outside(type: AnyStructType, operation: string, ptr: number, views: Hea
     ptr,
     `is outside the heap: a ${type.name} there would end past byte ${views.byteLength}`,
   );
-}
-
-const C_NAMES: Record<string, string> = {
-  u8: "uint8_t",
-  i8: "int8_t",
-  u16: "uint16_t",
-  i16: "int16_t",
-  u32: "uint32_t",
-  i32: "int32_t",
-  f32: "float",
-  f64: "double",
-  bool: "bool",
-  u64: "uint64_t",
-  i64: "int64_t",
-};
-
-function cDeclaration(type: FieldType, name: string): string {
-  switch (type.kind) {
-    case "scalar":
-      return `${C_NAMES[type.name]} ${name}`;
-    case "array":
-      return `${cDeclaration(type.element, name)}[${type.length}]`;
-    case "utf8":
-      return `char ${name}[${type.maxBytes}]`;
-    case "string":
-      return `uint32_t ${name}[2] /* utf8: block pointer, byte length */`;
-    case "vec":
-      return `uint32_t ${name}[3] /* ${type.name}: block pointer, length, capacity */`;
-    case "ref":
-    case "selfref":
-      return `uint32_t ${name} /* ${type.name} */`;
-    case "atomic":
-      return `_Atomic ${C_NAMES[type.element]} ${name}`;
-    case "struct":
-      return `struct ${type.name} ${name}`;
-  }
-}
-
-/** The debug variant of the view class of `type` for records at a multiple of `baseAlign`. */
-function debugClassOf(type: AnyStructType, baseAlign: number): DebugViewClass {
-  const Base = _hooks.viewClassOf(type, baseAlign);
-  let Debug = debugClasses.get(Base);
-  if (Debug === undefined) {
-    const layout = _layouts.get(type) as Layout;
-    const align = baseAlign >= type.align ? type.align : 1;
-    Debug = _buildViewClass(type, layout, align, _hooks.viewClassOf, _RUNTIME, {
-      base: Base,
-      classFor: debugClassOf,
-    }) as unknown as DebugViewClass;
-    debugClasses.set(Base, Debug);
-  }
-  return Debug;
 }
 
 function buildView(type: AnyStructType, layout: Layout, baseAlign: number): ViewClass {
