@@ -10,28 +10,8 @@ let scratch = new Uint8Array(256);
  * U+FFFD), or -1 - index if it contains U+0000 at `index`.
  */
 export function _utf8Length(text: string): number {
-  let bytes = 0;
-  const n = text.length;
-  for (let i = 0; i < n; i++) {
-    const c = text.charCodeAt(i);
-    if (c < 0x80) {
-      if (c === 0) return -1 - i;
-      bytes += 1;
-    } else if (c < 0x800) {
-      bytes += 2;
-    } else if (c >= 0xd800 && c <= 0xdbff && i + 1 < n) {
-      const d = text.charCodeAt(i + 1);
-      if (d >= 0xdc00 && d <= 0xdfff) {
-        bytes += 4;
-        i++;
-      } else {
-        bytes += 3;
-      }
-    } else {
-      bytes += 3;
-    }
-  }
-  return bytes;
+  const nul = text.indexOf("\0");
+  return nul >= 0 ? -1 - nul : _utf8Bytes(text);
 }
 
 /**
