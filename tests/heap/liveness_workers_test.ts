@@ -8,8 +8,10 @@ const H_LOCK = 5;
 Deno.test("recover() refuses while a live worker holds the heap lock in a long check() that renews its heartbeat", async () => {
   // Many chunks, so check() holds the lock a long while and renews its
   // heartbeat as it walks. (lockTimeoutMs is what recover() watches: it must
-  // exceed how long this loaded machine may leave a thread unscheduled.)
-  const heap = Heap.create({ initialBytes: 64 << 20, maxBytes: 64 << 20, lockTimeoutMs: 1000 });
+  // exceed how long this loaded machine may leave a thread unscheduled. 1 s was
+  // not enough under CI's parallel suite; a refusal returns at the first sign
+  // of life, so a long watch costs nothing here.)
+  const heap = Heap.create({ initialBytes: 64 << 20, maxBytes: 64 << 20, lockTimeoutMs: 10_000 });
   for (let i = 0; i < 45_000; i++) heap.alloc(1100 + (i % 7) * 8);
   const stop = new Int32Array(new SharedArrayBuffer(4));
   const worker = new Worker(new URL("./_check_worker.ts", import.meta.url), { type: "module" });
