@@ -15,9 +15,28 @@
  * key in the slot; struct values are records of a `StructArray` parallel to
  * the table.
  *
- * Concurrency: every operation holds the lock of the key's segment, so
- * operations on different segments run in parallel, and a segment grows
- * under its own lock (a resize never races with a reader).
+ * Concurrency: every operation that writes, and every read on maps other
+ * than the fast ones, holds the lock of the key's segment, so operations on
+ * different segments run in parallel and a segment grows under its own lock.
+ *
+ * Reads without the lock: on a map with 32-bit keys and u32, i32 or f64 values
+ * `get` reads without taking the lock where the CPU keeps loads in order and
+ * stores in order (x86-64). A lock compare-exchange costs little by itself, but
+ * in V8 every `Atomics` operation also waits for all earlier loads, so a locked
+ * `get` cannot overlap its cache miss with anything: a lookup in a 1M-entry map
+ * cost 194 ns with the lock and 102 ns without it (same run). The read is
+ * validated by the segment's epoch word, which the lock holder makes odd (with
+ * `Atomics.add`) before it moves entries or tables (growth, deletion, clear)
+ * and even again after: `get` reads the epoch, the capacity and table, probes,
+ * reads the value and reads the epoch again, all with plain loads; an odd or
+ * changed epoch, or a table outside its views, sends it to the locked path. An
+ * insert writes the value before the key, so a key seen is a key with its value.
+ * On other CPUs (or where the architecture is unknown, as in browsers) `get`
+ * takes the lock.
+ *
+ * Atomic: each `get`, `set`, `has`, `delete` and `update` of one key. Not
+ * atomic: `size` (segment by segment), iteration, `clear` (segment by
+ * segment); a `get` racing a `set` of the same key returns the old or the new value.
  *
  * @module
  */
@@ -83,6 +102,17 @@ const S_TABLE = 3;
 const S_VALUES = 4;
 const S_ZERO = 5;
 const S_MAX_FILL = 6;
+/** Odd while the lock holder moves entries or tables (fast maps): lock-free readers retry. */
+const S_EPOCH = 7;
+
+/**
+ * Whether `get` may read without the lock: only where loads are not reordered
+ * with loads nor stores with stores (x86-64), known from Deno or Node.
+ */
+const LOCK_FREE_READS = ((): boolean => {
+  const g = globalThis as { Deno?: { build?: { arch?: string } }; process?: { arch?: string } };
+  return g.Deno?.build?.arch === "x86_64" || g.process?.arch === "x64";
+})();
 
 const KEY_CODES: Readonly<Record<string, number>> = {
   u32: 1,
@@ -187,7 +217,9 @@ export interface SharedMapCursor<K extends MapKeyKind, V extends ElementType> {
  * type or a struct type (the value is then a record inside the map). All state
  * is in the heap: pass `map.ptr` to another worker and open it there with
  * {@linkcode SharedMap.at}. Each operation locks one segment of the map, so
- * workers touching different keys mostly run in parallel.
+ * workers touching different keys mostly run in parallel; on x86-64, `get` on
+ * a map with 32-bit keys and u32, i32 or f64 values reads without the lock
+ * (validated by the segment's epoch; see the module's notes).
  *
  * Not safe under concurrency: a record view returned by `get` for a struct
  * value moves when its segment grows (use {@linkcode SharedMap.update} from
@@ -550,17 +582,19 @@ export class SharedMap<K extends MapKeyKind, V extends ElementType> {
       let slot = this.#find(sw);
       let added = false;
       if (slot < 0) {
-        slot = this.#insert(sw, slot);
+        slot = this.#insert(sw, slot, struct === null ? value as ScalarValue : undefined);
         added = true;
       }
       const v = this.#v;
       if (struct === null) {
-        writeScalar(
-          v,
-          this.#valueCode,
-          v.u32[sw + S_TABLE] + slot * this.#stride + this.#valueOffset,
-          value as ScalarValue,
-        );
+        if (!added) {
+          writeScalar(
+            v,
+            this.#valueCode,
+            v.u32[sw + S_TABLE] + slot * this.#stride + this.#valueOffset,
+            value as ScalarValue,
+          );
+        }
       } else {
         this.#assign(sw, slot, value, added);
       }
@@ -574,7 +608,7 @@ export class SharedMap<K extends MapKeyKind, V extends ElementType> {
    * Reads and writes the value of `key` under the key's segment lock, so
    * concurrent updates from several workers do not lose each other's writes.
    * `fn` must not use this map (its segment is locked: that throws
-   * `LockStateError`).
+   * `LockStateError`, except a `get` that reads without the lock).
    *
    * For scalar values `fn` receives the current value (`undefined` if absent)
    * and returns the new one. For struct values the key is added (zeroed) if
@@ -636,7 +670,10 @@ export class SharedMap<K extends MapKeyKind, V extends ElementType> {
           : undefined;
         const next = (fn as (value: unknown) => ScalarValue)(old);
         checkScalar(op, this.#valueCode, next);
-        if (slot < 0) slot = this.#insert(sw, slot);
+        if (slot < 0) {
+          this.#insert(sw, slot, next);
+          return next as ElementValue<V>;
+        }
         writeScalar(
           v,
           this.#valueCode,
@@ -646,7 +683,7 @@ export class SharedMap<K extends MapKeyKind, V extends ElementType> {
         return next as ElementValue<V>;
       }
       const added = slot < 0;
-      if (added) slot = this.#insert(sw, slot);
+      if (added) slot = this.#insert(sw, slot, undefined);
       const record = this.#recordCursor(sw).seek(slot);
       (fn as (record: unknown, added: boolean) => void)(record, added);
       return record as ElementValue<V>;
@@ -886,6 +923,16 @@ export class SharedMap<K extends MapKeyKind, V extends ElementType> {
 
   /** Empties segment `sw` (its lock held): frees its keys, zeroes its table and values. */
   #clearSegment(sw: number): void {
+    this.#epochOdd(sw);
+    try {
+      this.#zeroSegment(sw);
+    } finally {
+      this.#epochEven(sw);
+    }
+  }
+
+  /** The body of `#clearSegment`. */
+  #zeroSegment(sw: number): void {
     this.#freeKeys(sw);
     const v = this.#v;
     const cap = v.u32[sw + S_CAP];
@@ -942,7 +989,10 @@ export class SharedMap<K extends MapKeyKind, V extends ElementType> {
     }
   }
 
-  /** `get` for 32-bit keys (not 0) and u32/i32/f64 values: one function, nothing to dispatch. */
+  /**
+   * `get` for 32-bit keys (not 0) and u32/i32/f64 values: one function, nothing
+   * to dispatch. Reads without the lock where it may (see the module's notes).
+   */
   #get32(k: number): number | undefined {
     const v = this.#v;
     let u32 = v.u32;
@@ -950,15 +1000,39 @@ export class SharedMap<K extends MapKeyKind, V extends ElementType> {
     if (u32[hw + H_MAGIC] !== MAGIC) this.#live("get from map");
     const h = mix32(k);
     const sw = hw + H_SEGMENTS + ((h & this.#segMask) << 4);
+    const stride = this.#stride;
+    const words = stride >>> 2;
+    const code = this.#valueCode;
+    if (LOCK_FREE_READS) {
+      // Plain loads, in this order: epoch, table, probe and value, epoch again.
+      const epoch = u32[sw + S_EPOCH];
+      const cap = u32[sw + S_CAP];
+      const table = u32[sw + S_TABLE];
+      if ((epoch & 1) === 0 && table + (cap + 1) * stride <= v.bytes) {
+        const base = table >>> 2;
+        let i = Math.floor(h * cap / TWO_32);
+        let out: number | undefined = undefined;
+        // Bounded by the capacity (a table being rebuilt may have no empty slot).
+        for (let n = 0; n < cap; n++) {
+          const w = base + i * words;
+          const kk = u32[w];
+          if (kk === k) {
+            out = code === 5 ? u32[w + 1] : code === 6 ? u32[w + 1] | 0 : v.f64[(w + 2) >>> 1];
+            break;
+          }
+          if (kk === 0) break;
+          if (++i === cap) i = 0;
+        }
+        if (u32[sw + S_EPOCH] === epoch) return out;
+      }
+    }
     lockWord(v.i32, sw + S_LOCK, this.#wid, this.#timeoutMs);
     const cap = u32[sw + S_CAP];
     const table = u32[sw + S_TABLE];
-    const stride = this.#stride;
     if (table + (cap + 1) * stride > v.bytes) {
       v.refresh(); // another worker grew the heap
       u32 = v.u32;
     }
-    const words = stride >>> 2;
     const base = table >>> 2;
     let i = Math.floor(h * cap / TWO_32);
     let out: number | undefined = undefined;
@@ -967,7 +1041,6 @@ export class SharedMap<K extends MapKeyKind, V extends ElementType> {
       const w = base + i * words;
       const kk = u32[w];
       if (kk === k) {
-        const code = this.#valueCode;
         out = code === 5 ? u32[w + 1] : code === 6 ? u32[w + 1] | 0 : v.f64[(w + 2) >>> 1];
         break;
       }
@@ -997,6 +1070,7 @@ export class SharedMap<K extends MapKeyKind, V extends ElementType> {
       }
       const words = stride >>> 2;
       const base = table >>> 2;
+      const f64 = this.#valueCode === 8;
       let i = Math.floor(h * cap / TWO_32);
       let w = 0;
       // Bounded: the table always has an empty slot.
@@ -1007,24 +1081,23 @@ export class SharedMap<K extends MapKeyKind, V extends ElementType> {
         if (kk === 0) {
           const count = u32[sw + S_COUNT];
           if (count < u32[sw + S_MAX_FILL]) {
-            // Room without growing: the common insert, inline. A plain store of the
-            // count is enough: the unlock publishes it, and `size` reads it whole.
+            // Room without growing: the common insert, inline. The value goes in
+            // before the key (for lock-free readers). A plain store of the count
+            // is enough: the unlock publishes it, and `size` reads it whole.
+            if (f64) v.f64[(w + 2) >>> 1] = value;
+            else u32[w + 1] = value;
             u32[w] = k;
             u32[sw + S_COUNT] = count + 1;
-            break;
+            return;
           }
           this.#k0 = k;
           this.#h = h;
-          const slot = this.#insert(sw, -1 - i);
-          // #insert may have grown the table and the heap.
-          u32 = v.u32;
-          w = (u32[sw + S_TABLE] + slot * stride) >>> 2;
-          break;
+          this.#insert(sw, -1 - i, value);
+          return;
         }
         if (++i === cap) i = 0;
       }
-      const code = this.#valueCode;
-      if (code === 8) v.f64[(w + 2) >>> 1] = value;
+      if (f64) v.f64[(w + 2) >>> 1] = value;
       else u32[w + 1] = value;
     } finally {
       unlockWord(v.i32, sw + S_LOCK, this.#wid);
@@ -1205,8 +1278,12 @@ export class SharedMap<K extends MapKeyKind, V extends ElementType> {
     throw new HeapCorruptionError(`map segment has no empty slot (capacity ${cap})`, table);
   }
 
-  /** Adds the current key at `-1 - miss` (growing first if full); returns its slot. */
-  #insert(sw: number, miss: number): number {
+  /**
+   * Adds the current key at `-1 - miss` (growing first if full); returns its
+   * slot. A scalar `value` is written before the key, so a lock-free reader
+   * that sees the key sees its value.
+   */
+  #insert(sw: number, miss: number, value: ScalarValue | undefined): number {
     const v = this.#v;
     const count = v.u32[sw + S_COUNT];
     let slot = -1 - miss;
@@ -1217,6 +1294,7 @@ export class SharedMap<K extends MapKeyKind, V extends ElementType> {
     const kc = this.#keyCode;
     const cap = v.u32[sw + S_CAP];
     const w = (v.u32[sw + S_TABLE] + slot * this.#stride) >>> 2;
+    if (value !== undefined) writeScalar(v, this.#valueCode, w * 4 + this.#valueOffset, value);
     if (kc === 6) {
       const n = this.#k1;
       const p = this.heap.alloc(4 + n, 4);
@@ -1259,6 +1337,16 @@ export class SharedMap<K extends MapKeyKind, V extends ElementType> {
 
   /** Removes the entry at `slot` (backward-shift deletion). */
   #remove(sw: number, slot: number): void {
+    this.#epochOdd(sw);
+    try {
+      this.#shiftOut(sw, slot);
+    } finally {
+      this.#epochEven(sw);
+    }
+  }
+
+  /** The body of `#remove`. */
+  #shiftOut(sw: number, slot: number): void {
     const v = this.#v;
     const u32 = v.u32;
     const cap = u32[sw + S_CAP];
@@ -1343,8 +1431,31 @@ export class SharedMap<K extends MapKeyKind, V extends ElementType> {
     }
   }
 
-  /** Grows segment `sw` (locked) by 1.5x, rehashing every entry. */
+  /** Grows segment `sw` (locked) by 1.5x, rehashing every entry, its epoch odd meanwhile. */
   #grow(sw: number): void {
+    this.#epochOdd(sw);
+    try {
+      this.#rehash(sw);
+    } finally {
+      this.#epochEven(sw);
+    }
+  }
+
+  /**
+   * Makes segment `sw`'s epoch odd (fast maps): lock-free readers then retry
+   * under the lock. Its lock is held.
+   */
+  #epochOdd(sw: number): void {
+    if (this.#fast) Atomics.add(this.#v.u32, sw + S_EPOCH, 1);
+  }
+
+  /** Makes segment `sw`'s epoch even again after `#epochOdd`. */
+  #epochEven(sw: number): void {
+    if (this.#fast) Atomics.add(this.#v.u32, sw + S_EPOCH, 1);
+  }
+
+  /** The body of `#grow`. */
+  #rehash(sw: number): void {
     const v = this.#v;
     const oldCap = v.u32[sw + S_CAP];
     const oldTable = v.u32[sw + S_TABLE];

@@ -92,7 +92,9 @@ describe("SharedMap errors", () => {
   it("using the map inside update() throws LockStateError and leaves it usable", () => {
     const heap = Heap.create();
     const map = SharedMap.create(heap, { key: "u32", value: u32, segments: 1 });
-    assert.throws(() => map.update(1, () => map.get(2) ?? 1), LockStateError);
+    assert.throws(() => map.update(1, () => map.has(2) ? 2 : 1), LockStateError);
+    assert.throws(() => map.update(1, () => (map.set(2, 2), 1)), LockStateError);
+    assert.throws(() => map.update(0, () => map.get(0) ?? 1), LockStateError); // key 0: locked get
     assert.equal(map.size, 0);
     map.set(1, 5); // the segment lock was released
     assert.equal(map.get(1), 5);
