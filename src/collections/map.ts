@@ -272,6 +272,8 @@ export class SharedMap<K extends MapKeyKind, V extends ElementType> {
   #k1 = 0;
   #h = 0;
   #str: Uint8Array | null = null;
+  /** The last word `set` read before taking the lock (kept so the read is not dropped). */
+  #hint: number | undefined = 0;
   // Per segment, a cursor over its struct array (struct values only).
   readonly #arrays: (StructCursor<StructFields> | null)[] = [];
   readonly #arrayPtrs: number[] = [];
@@ -1058,7 +1060,16 @@ export class SharedMap<K extends MapKeyKind, V extends ElementType> {
     if (v.u32[hw + H_MAGIC] !== MAGIC) this.#live("set in map");
     const h = mix32(k);
     const sw = hw + H_SEGMENTS + ((h & this.#segMask) << 4);
+    // Read the key's home slot before taking the lock (a hint: the table may
+    // change meanwhile): the cache miss then falls outside the critical
+    // section, which a worker preempted while holding the lock makes the
+    // others wait for.
+    const hint = v.u32[
+      (v.u32[sw + S_TABLE] >>> 2) +
+      Math.floor(h * v.u32[sw + S_CAP] / TWO_32) * (this.#stride >>> 2)
+    ];
     lockWord(v.i32, sw + S_LOCK, this.#wid, this.#timeoutMs);
+    this.#hint = hint;
     try {
       let u32 = v.u32;
       const cap = u32[sw + S_CAP];
