@@ -21,16 +21,19 @@
 
 import type { AnyStructType } from "../../structs/types.ts";
 import {
+  checkOptions,
   decodeUtf8,
   describe,
   elementCode,
   encodedLength,
   encodeUtf8,
   hashBytes,
+  integerOption,
   KIND_SIZES,
   mix32,
   roundUp,
   STRUCT_CODE,
+  timeoutWord,
   type Views,
 } from "./_common.ts";
 import type { SharedMapOptions } from "./map.ts";
@@ -66,7 +69,8 @@ export interface MapLayout {
   segments: number;
   /** Each segment's first table capacity. */
   cap: number;
-  timeoutMs: number;
+  /** The lock timeout as its header word (`timeoutWord`). */
+  timeout: number;
 }
 
 /** Checks `create`'s options and computes the map's layout from them. */
@@ -74,9 +78,7 @@ export function mapLayout<K extends MapKeyKind, V extends ElementType>(
   options: SharedMapOptions<K, V>,
 ): MapLayout {
   const op = "create map";
-  if (typeof options !== "object" || options === null) {
-    throw new TypeError(`Cannot ${op}: options must be an object: ${describe(options)}`);
-  }
+  checkOptions(op, options);
   const keyCode = KEY_CODES[options.key as string];
   if (typeof options.key !== "string" || keyCode === undefined) {
     throw new TypeError(
@@ -92,18 +94,8 @@ export function mapLayout<K extends MapKeyKind, V extends ElementType>(
       `Cannot ${op}: segments must be a power of two from 1 to 1024: ${describe(segments)}`,
     );
   }
-  const capacity = options.capacity ?? 0;
-  if (!Number.isInteger(capacity) || capacity < 0 || capacity > 2 ** 28) {
-    throw new RangeError(
-      `Cannot ${op}: capacity must be an integer from 0 to 2^28: ${describe(capacity)}`,
-    );
-  }
-  const timeoutMs = options.lockTimeoutMs ?? DEFAULT_TIMEOUT_MS;
-  if (typeof timeoutMs !== "number" || !(timeoutMs >= 0)) {
-    throw new RangeError(
-      `Cannot ${op}: lockTimeoutMs must be a number from 0: ${describe(timeoutMs)}`,
-    );
-  }
+  const capacity = integerOption(op, "capacity", options.capacity ?? 0, [0, 2 ** 28, "0 to 2^28"]);
+  const timeout = timeoutWord(op, options.lockTimeoutMs ?? DEFAULT_TIMEOUT_MS);
   const keyBytes = keyCode === 1 || keyCode === 2 ? 4 : 8;
   const keyAlign = keyCode === 6 ? 4 : keyBytes;
   let valueSize: number, valueOffset: number, stride: number;
@@ -119,7 +111,7 @@ export function mapLayout<K extends MapKeyKind, V extends ElementType>(
   const segLog = 31 - Math.clz32(segments);
   const perSegment = Math.ceil(capacity / segments / 0.75) + 1;
   const cap = Math.max(MIN_TABLE, perSegment);
-  return { keyCode, valueCode, valueSize, valueOffset, stride, segLog, segments, cap, timeoutMs };
+  return { keyCode, valueCode, valueSize, valueOffset, stride, segLog, segments, cap, timeout };
 }
 
 /**

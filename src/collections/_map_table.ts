@@ -17,6 +17,7 @@ import {
   checkScalar,
   checkValue,
   type CollectionHeap,
+  createHeader,
   describe,
   type HeaderSpec,
   KIND_CODES,
@@ -24,6 +25,7 @@ import {
   readScalar,
   type ScalarValue,
   STRUCT_CODE,
+  timeoutOfWord,
   Views,
   writeScalar,
 } from "./_common.ts";
@@ -134,7 +136,7 @@ export class MapTable<K extends MapKeyKind, V extends ElementType> {
     this.segMask = (1 << v.u32[hw + H_SEG_LOG]) - 1;
     this.stride = v.u32[hw + H_STRIDE];
     this.#valueOffset = v.u32[hw + H_VALUE_OFFSET];
-    this.#timeoutMs = v.u32[hw + H_TIMEOUT] === 0xffffffff ? Infinity : v.u32[hw + H_TIMEOUT];
+    this.#timeoutMs = timeoutOfWord(v.u32[hw + H_TIMEOUT]);
     this.#wid = heap.workerId;
     this.keys = new KeyCodec(this.keyCode, v);
     this.#fast = this.keyCode <= 2 &&
@@ -146,29 +148,31 @@ export class MapTable<K extends MapKeyKind, V extends ElementType> {
     heap: CollectionHeap,
     options: SharedMapOptions<K, V>,
   ): MapTable<K, V> {
-    const { keyCode, valueCode, valueSize, valueOffset, stride, segLog, segments, cap, timeoutMs } =
-      mapLayout(options);
-    const ptr = heap.alloc((H_SEGMENTS + segments * SEG_WORDS) * 4, 64);
-    const v = new Views(heap.buffer);
-    const hw = ptr >>> 2;
-    v.u32.fill(0, hw, hw + H_SEGMENTS + segments * SEG_WORDS);
-    v.u32[hw + H_KEY] = keyCode;
-    v.u32[hw + H_VALUE] = valueCode;
-    v.u32[hw + H_VALUE_SIZE] = valueSize;
-    v.u32[hw + H_SEG_LOG] = segLog;
-    v.u32[hw + H_STRIDE] = stride;
-    v.u32[hw + H_VALUE_OFFSET] = valueOffset;
-    v.u32[hw + H_TIMEOUT] = timeoutMs === Infinity ? 0xffffffff : Math.min(timeoutMs, 0xfffffffe);
-    const map = new MapTable(heap, ptr, options.value);
-    let made = 0;
-    try {
-      for (; made < segments; made++) map.#allocTable(hw + H_SEGMENTS + made * SEG_WORDS, cap);
-    } catch (error) {
-      for (let s = 0; s < made; s++) map.#freeTable(hw + H_SEGMENTS + s * SEG_WORDS);
-      heap.free(ptr);
-      throw error;
-    }
-    Atomics.store(v.u32, hw + H_MAGIC, MAGIC);
+    const L = mapLayout(options);
+    let map: MapTable<K, V> | undefined;
+    const header = { bytes: (H_SEGMENTS + L.segments * SEG_WORDS) * 4, magic: MAGIC, dataWord: -1 };
+    createHeader(heap, header, (u32, hw) => {
+      u32[hw + H_KEY] = L.keyCode;
+      u32[hw + H_VALUE] = L.valueCode;
+      u32[hw + H_VALUE_SIZE] = L.valueSize;
+      u32[hw + H_SEG_LOG] = L.segLog;
+      u32[hw + H_STRIDE] = L.stride;
+      u32[hw + H_VALUE_OFFSET] = L.valueOffset;
+      u32[hw + H_TIMEOUT] = L.timeout;
+    }, (ptr) => {
+      // The segments' tables; on failure the ones made are freed (and the header by createHeader).
+      const m = new MapTable<K, V>(heap, ptr, options.value);
+      const first = (ptr >>> 2) + H_SEGMENTS;
+      let made = 0;
+      try {
+        for (; made < L.segments; made++) m.#allocTable(first + made * SEG_WORDS, L.cap);
+      } catch (error) {
+        for (let s = 0; s < made; s++) m.#freeTable(first + s * SEG_WORDS);
+        throw error;
+      }
+      map = m;
+      return 0;
+    });
     return map as MapTable<K, V>;
   }
 
