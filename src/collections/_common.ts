@@ -334,6 +334,15 @@ export function mix32(h: number): number {
   return (h ^ (h >>> 16)) >>> 0;
 }
 
+/**
+ * Whether this CPU keeps loads in order with loads and stores with stores
+ * (x86-64), as Deno or Node tell; `false` where unknown (browsers).
+ */
+export function inOrderCpu(): boolean {
+  const g = globalThis as { Deno?: { build?: { arch?: string } }; process?: { arch?: string } };
+  return g.Deno?.build?.arch === "x86_64" || g.process?.arch === "x64";
+}
+
 /** Rounds `n` up to a multiple of `align` (a power of two). */
 export function roundUp(n: number, align: number): number {
   return (n + align - 1) & -align;

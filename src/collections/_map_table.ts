@@ -10,7 +10,6 @@
  */
 
 import { HeapCorruptionError } from "../errors.ts";
-import { lockWord, unlockWord } from "../sync/mod.ts";
 import type { StructArray, StructCursor } from "../../structs/struct_array.ts";
 import type { AnyStructType, StructFields } from "../../structs/types.ts";
 import {
@@ -20,6 +19,7 @@ import {
   createHeader,
   describe,
   type HeaderSpec,
+  inOrderCpu,
   KIND_CODES,
   mix32,
   readScalar,
@@ -29,6 +29,7 @@ import {
   Views,
   writeScalar,
 } from "./_common.ts";
+import { lockSegment, unlockSegment } from "./_map_lock.ts";
 import { KEY_NAMES, KeyCodec, mapLayout } from "./_map_layout.ts";
 import { CollectionStateError } from "./errors.ts";
 import type { SharedMapOptions } from "./map.ts";
@@ -69,14 +70,8 @@ const S_MAX_FILL = 6;
 /** Odd while the lock holder moves entries or tables (fast maps): lock-free readers retry. */
 const S_EPOCH = 7;
 
-/**
- * Whether `get` may read without the lock: only where loads are not reordered
- * with loads nor stores with stores (x86-64), known from Deno or Node.
- */
-const LOCK_FREE_READS = ((): boolean => {
-  const g = globalThis as { Deno?: { build?: { arch?: string } }; process?: { arch?: string } };
-  return g.Deno?.build?.arch === "x86_64" || g.process?.arch === "x64";
-})();
+/** Whether `get` may read without the lock (x86-64: loads stay in order, stores too). */
+const TSO = inOrderCpu();
 
 const TWO_32 = 4294967296;
 
@@ -196,7 +191,7 @@ export class MapTable<K extends MapKeyKind, V extends ElementType> {
       }
     }
     const sw = this.#key("get from map", key);
-    lockWord(this.views.i32, sw + S_LOCK, this.#wid, this.#timeoutMs);
+    this.#lock(sw);
     const slot = this.#find(sw);
     let out: ScalarValue | undefined | ElementValue<V> = undefined;
     if (slot >= 0) {
@@ -213,16 +208,16 @@ export class MapTable<K extends MapKeyKind, V extends ElementType> {
         ) as ElementValue<V>;
       }
     }
-    unlockWord(this.views.i32, sw + S_LOCK, this.#wid);
+    this.#unlock(sw);
     return out as ElementValue<V> | undefined;
   }
 
   /** See the method of the same name on {@linkcode SharedMap}. */
   has(key: MapKey<K>): boolean {
     const sw = this.#key("look up in map", key);
-    lockWord(this.views.i32, sw + S_LOCK, this.#wid, this.#timeoutMs);
+    this.#lock(sw);
     const slot = this.#find(sw);
-    unlockWord(this.views.i32, sw + S_LOCK, this.#wid);
+    this.#unlock(sw);
     return slot >= 0;
   }
 
@@ -242,7 +237,7 @@ export class MapTable<K extends MapKeyKind, V extends ElementType> {
     const sw = this.#key(op, key);
     const struct = this.#struct;
     checkValue(op, this.#valueCode, struct, value);
-    lockWord(this.views.i32, sw + S_LOCK, this.#wid, this.#timeoutMs);
+    this.#lock(sw);
     try {
       let slot = this.#find(sw);
       let added = false;
@@ -264,7 +259,7 @@ export class MapTable<K extends MapKeyKind, V extends ElementType> {
         this.#assign(sw, slot, value, added);
       }
     } finally {
-      unlockWord(this.views.i32, sw + S_LOCK, this.#wid);
+      this.#unlock(sw);
     }
     return;
   }
@@ -281,7 +276,7 @@ export class MapTable<K extends MapKeyKind, V extends ElementType> {
       throw new TypeError(`Cannot ${op}: fn must be a function: ${describe(fn)}`);
     }
     const struct = this.#struct;
-    lockWord(this.views.i32, sw + S_LOCK, this.#wid, this.#timeoutMs);
+    this.#lock(sw);
     try {
       let slot = this.#find(sw);
       const v = this.views;
@@ -313,21 +308,21 @@ export class MapTable<K extends MapKeyKind, V extends ElementType> {
       (fn as (record: unknown, added: boolean) => void)(record, added);
       return record as ElementValue<V>;
     } finally {
-      unlockWord(this.views.i32, sw + S_LOCK, this.#wid);
+      this.#unlock(sw);
     }
   }
 
   /** See the method of the same name on {@linkcode SharedMap}. */
   delete(key: MapKey<K>): boolean {
     const sw = this.#key("delete from map", key);
-    lockWord(this.views.i32, sw + S_LOCK, this.#wid, this.#timeoutMs);
+    this.#lock(sw);
     try {
       const slot = this.#find(sw);
       if (slot < 0) return false;
       this.#remove(sw, slot);
       return true;
     } finally {
-      unlockWord(this.views.i32, sw + S_LOCK, this.#wid);
+      this.#unlock(sw);
     }
   }
 
@@ -359,11 +354,11 @@ export class MapTable<K extends MapKeyKind, V extends ElementType> {
   eachSegmentLocked(fn: (sw: number, s: number) => void): void {
     for (let s = 0; s <= this.segMask; s++) {
       const sw = this.#hw + H_SEGMENTS + s * SEG_WORDS;
-      lockWord(this.views.i32, sw + S_LOCK, this.#wid, this.#timeoutMs);
+      this.#lock(sw);
       try {
         fn(sw, s);
       } finally {
-        unlockWord(this.views.i32, sw + S_LOCK, this.#wid);
+        this.#unlock(sw);
       }
     }
   }
@@ -407,7 +402,7 @@ export class MapTable<K extends MapKeyKind, V extends ElementType> {
   nextEntry(s: number, from: number, out: { _key: MapKey<K>; _value: ElementValue<V> }): number {
     this.live("walk map");
     const sw = this.#hw + H_SEGMENTS + s * SEG_WORDS;
-    lockWord(this.views.i32, sw + S_LOCK, this.#wid, this.#timeoutMs);
+    this.#lock(sw);
     try {
       const v = this.views;
       const cap = v.u32[sw + S_CAP];
@@ -432,7 +427,7 @@ export class MapTable<K extends MapKeyKind, V extends ElementType> {
       }
       return -1;
     } finally {
-      unlockWord(this.views.i32, sw + S_LOCK, this.#wid);
+      this.#unlock(sw);
     }
   }
 
@@ -447,7 +442,7 @@ export class MapTable<K extends MapKeyKind, V extends ElementType> {
     if (u32[hw + H_MAGIC] !== MAGIC) this.live("get from map");
     const h = mix32(k);
     const sw = hw + H_SEGMENTS + ((h & this.segMask) << 4);
-    if (LOCK_FREE_READS) {
+    if (TSO) {
       // Plain loads, in this order: epoch, table, probe and value, epoch again.
       const epoch = u32[sw + S_EPOCH];
       if ((epoch & 1) === 0) {
@@ -455,10 +450,20 @@ export class MapTable<K extends MapKeyKind, V extends ElementType> {
         if (out !== null && u32[sw + S_EPOCH] === epoch) return out;
       }
     }
-    lockWord(v.i32, sw + S_LOCK, this.#wid, this.#timeoutMs);
+    this.#lock(sw);
     const out = this.#probe32(sw, h, k, true);
-    unlockWord(v.i32, sw + S_LOCK, this.#wid);
+    this.#unlock(sw);
     return out as number | undefined;
+  }
+
+  /** Takes segment `sw`'s lock (see `_map_lock.ts`). */
+  #lock(sw: number): void {
+    lockSegment(this.views.i32, sw + S_LOCK, this.#wid, this.#timeoutMs);
+  }
+
+  /** Releases segment `sw`'s lock, held by this handle. */
+  #unlock(sw: number): void {
+    unlockSegment(this.views.i32, sw + S_LOCK);
   }
 
   /**
@@ -509,7 +514,7 @@ export class MapTable<K extends MapKeyKind, V extends ElementType> {
       (v.u32[sw + S_TABLE] >>> 2) +
       Math.floor(h * v.u32[sw + S_CAP] / TWO_32) * (this.stride >>> 2)
     ];
-    lockWord(v.i32, sw + S_LOCK, this.#wid, this.#timeoutMs);
+    this.#lock(sw);
     this.#hint = hint;
     try {
       let u32 = v.u32;
@@ -552,7 +557,7 @@ export class MapTable<K extends MapKeyKind, V extends ElementType> {
       if (f64) v.f64[(w + 2) >>> 1] = value;
       else u32[w + 1] = value;
     } finally {
-      unlockWord(v.i32, sw + S_LOCK, this.#wid);
+      this.#unlock(sw);
     }
   }
 
