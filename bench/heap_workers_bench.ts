@@ -13,19 +13,23 @@
  * of it goes to the workers' own slab pages (requests of at most 1,024 bytes
  * aligned to at most 64; Talc's rule asks for 128 or more about once in 300).
  * Max 30,000 sends most requests to the arena, so it measures the heap lock
- * under contention. Each shared-heap group has a control group in which every
- * worker runs the same workload on a private heap: nothing shared, so the
- * control shows what the machine itself allows.
+ * under contention, and the workers' arena caches (freed blocks of 500 B to
+ * 32 KiB reused without the lock; on by default once a handle has waited for
+ * the lock). Each case has three groups: the shared heap with the default
+ * handles, the same heap through handles attached with `arenaCache: false`,
+ * and a control in which every worker runs the same workload on a private
+ * heap: nothing shared, so the control shows what the machine itself allows.
  *
  * @module
  */
 
 import { Heap } from "../mod.ts";
-import type { HeapWorkersMessage } from "./_heap_workers_worker.ts";
+import type { HeapMode, HeapWorkersMessage } from "./_heap_workers_worker.ts";
 
 const WORKER_URL = new URL("./_heap_workers_worker.ts", import.meta.url).href;
 const LIVE_TARGET = 300;
 const SEED = 0x7a1c;
+const MODES: HeapMode[] = ["shared", "shared-no-cache", "private"];
 
 /** A worker and the reply it owes (one message in flight at a time). */
 class BenchWorker {
@@ -75,16 +79,18 @@ for (const c of CASES) {
           liveTarget: LIVE_TARGET,
         })
       ));
-      for (const shared of [true, false]) {
-        await Promise.all(workers.map((w) => w.call({ steps: c.steps, shared })));
+      for (const mode of MODES) {
+        await Promise.all(workers.map((w) => w.call({ steps: c.steps, mode })));
       }
     }
     return workers;
   };
 
-  for (const shared of [true, false]) {
-    const group = shared
+  for (const mode of MODES) {
+    const group = mode === "shared"
       ? `random actions, max ${c.maxSizeBytes} B, ${LIVE_TARGET} live: 1 vs 2 workers on one heap, ${c.steps} steps each`
+      : mode === "shared-no-cache"
+      ? `the same through handles attached with arenaCache: false (max ${c.maxSizeBytes} B)`
       : `control: the same on a private heap per worker (max ${c.maxSizeBytes} B)`;
     for (const count of [1, 2]) {
       Deno.bench({
@@ -96,7 +102,7 @@ for (const c of CASES) {
         async fn(b): Promise<void> {
           const all = await ready();
           b.start();
-          await Promise.all(all.slice(0, count).map((w) => w.call({ steps: c.steps, shared })));
+          await Promise.all(all.slice(0, count).map((w) => w.call({ steps: c.steps, mode })));
           b.end();
         },
       });

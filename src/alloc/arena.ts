@@ -297,17 +297,11 @@ function carve(
     taken = needBytes;
   }
   writeUsed(u32, start, taken, alignLog);
-  if (gap >= MIN_CHUNK) {
+  if (DEBUG) assert(gap === 0 || gap >= MIN_CHUNK, "an alignment gap becomes a free chunk");
+  if (gap > 0) {
     writeFree(u32, c, gap);
     insertFree(u32, c, gap);
     freed += gap;
-  } else if (gap > 0) {
-    const prevSize = (u32[(c - 4) >>> 2] & SIZE_MASK) >>> 0;
-    if (DEBUG) assert(prevSize >= MIN_CHUNK, "gap donated to a real used chunk");
-    const prev = c - prevSize;
-    const h = ((prevSize + gap) | USED_BIT) >>> 0;
-    u32[prev >>> 2] = h;
-    u32[(start - 4) >>> 2] = h;
   }
   u32[H_FREE_BYTES] -= sizeBytes - freed;
   addUsed(u32, sizeBytes - freed);
@@ -320,7 +314,6 @@ function carve(
  * the free chunk `c`, or -1 if it does not fit.
  */
 function alignedStart(
-  u32: Uint32Array,
   c: number,
   sizeBytes: number,
   needBytes: number,
@@ -328,7 +321,12 @@ function alignedStart(
 ): number {
   const payload = c + 8;
   let gap = (alignBytes - (payload & (alignBytes - 1))) & (alignBytes - 1);
-  if (gap > 0 && gap < MIN_CHUNK && (u32[(c - 4) >>> 2] & SIZE_MASK) === 0) gap += alignBytes;
+  // A gap too small for a free chunk moves the block one alignment step on,
+  // so the gap becomes a free chunk. (It is never given to the used chunk
+  // before: that chunk's owner may read its size without the heap lock, to
+  // free it into its arena cache, and the arena changes no chunk but the one
+  // it works on.)
+  if (gap > 0 && gap < MIN_CHUNK) gap += alignBytes;
   return gap + needBytes <= sizeBytes ? c + gap : -1;
 }
 
@@ -389,7 +387,7 @@ function arenaAllocLastResort(
     for (let c = u32[H_BINS + bin]; c !== 0 && budget-- > 0; c = readLink(u32, key, c + 8)) {
       const sizeBytes = freeChunkBytes(u32, key, c, c);
       const start = alignBytes > 8
-        ? alignedStart(u32, c, sizeBytes, needBytes, alignBytes)
+        ? alignedStart(c, sizeBytes, needBytes, alignBytes)
         : (sizeBytes >= needBytes ? c : -1);
       if (start >= 0) {
         unlinkFree(u32, c, sizeBytes);
@@ -413,7 +411,7 @@ function arenaAllocAligned(
   for (let bin = findBin(u32, binOf(needBytes)); bin >= 0; bin = findBin(u32, bin + 1)) {
     for (let c = u32[H_BINS + bin]; c !== 0; c = readLink(u32, key, c + 8)) {
       const sizeBytes = freeChunkBytes(u32, key, c, c);
-      const start = alignedStart(u32, c, sizeBytes, needBytes, alignBytes);
+      const start = alignedStart(c, sizeBytes, needBytes, alignBytes);
       if (start >= 0) {
         unlinkFree(u32, c, sizeBytes);
         return carve(u32, c, sizeBytes, start, needBytes, alignLog);
@@ -428,7 +426,7 @@ function arenaAllocAligned(
   if (bin < 0) return arenaAllocLastResort(u32, needBytes, alignBytes, alignLog);
   const c = u32[H_BINS + bin];
   const sizeBytes = freeChunkBytes(u32, key, c, (H_BINS + bin) * 4);
-  const start = alignedStart(u32, c, sizeBytes, needBytes, alignBytes);
+  const start = alignedStart(c, sizeBytes, needBytes, alignBytes);
   if (start < 0) {
     throw new HeapCorruptionError(
       `free chunk of ${sizeBytes} bytes is in a bin for larger ones`,

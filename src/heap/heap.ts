@@ -95,6 +95,25 @@ import {
   tombstoneMagic,
   unlinkPage,
 } from "../alloc/slab.ts";
+import {
+  A_CACHE,
+  CACHE_BLOCK_BYTES,
+  cacheArenaCensus,
+  cacheCheck,
+  cachedTag,
+  cacheFlush,
+  cacheFlushByWalk,
+  cacheInit,
+  cacheLimitBytes,
+  cachePop,
+  cachePush,
+  isCacheableBytes,
+  isCacheBlock,
+  K_AREA,
+  K_BYTES,
+  K_COUNT,
+  K_FLUSH,
+} from "../alloc/arena_cache.ts";
 import { registerLocalWorker } from "../sync/_local.ts";
 import {
   DoubleFreeError,
@@ -293,6 +312,19 @@ export interface AttachOptions {
    * @default {0}
    */
   baseOffset?: number;
+  /**
+   * This handle's arena cache: freed blocks of 500 bytes to 32 KiB kept (in
+   * the heap, bounded) for this handle to reuse without the heap lock.
+   * `true` caches from the first such free, `false` never; by default the
+   * cache starts once this handle has waited for the heap lock a few times
+   * (other workers use the arena too). A cached block is neither free space
+   * nor a live allocation (see {@linkcode HeapStats.cachedBytes}); it goes
+   * back to the arena on `detach()`, `recover()` of the worker, or when
+   * memory runs short. Never in debug mode.
+   *
+   * @default {undefined}
+   */
+  arenaCache?: boolean;
 }
 
 /**
@@ -335,6 +367,14 @@ export interface HeapStats {
   tripHighWaterBytes: number;
   /** The slab layer: its pages are used chunks of the arena (counted in `usedBytes`). */
   slab: SlabStats;
+  /**
+   * Arena chunks the workers' caches hold for reuse without the heap lock:
+   * used chunks of the arena (counted in `usedBytes`, not in `freeBytes`),
+   * neither free space nor live allocations.
+   */
+  cachedChunks: number;
+  /** Bytes of those chunks (`cachedChunks`). */
+  cachedBytes: number;
 }
 
 /**
@@ -494,6 +534,8 @@ const DEFAULT_LOCK_TIMEOUT_MS = 10_000;
 /** The heap grows in steps that are multiples of this. */
 const GROW_STEP_BYTES = 64 * 1024;
 const MAX_WORKER_ID = (1 << 29) - 1;
+/** Heap-lock waits after which a handle starts its arena cache (see `AttachOptions.arenaCache`). */
+const CACHE_AFTER_WAITS = 32;
 /** Masks a pointer down to the start of its (possible) slab page. */
 const PAGE_MASK = -PAGE_BYTES;
 const SLAB_MAX_ALIGN_LOG = 31 - Math.clz32(SLAB_MAX_ALIGN);
@@ -598,6 +640,13 @@ export class Heap {
   private pendingAllocs = 0;
   /** The heap's metadata key (`H_KEY`), read once: links and tags are encoded with it. */
   private key = 0;
+  /** This handle's arena cache block (0 when none; see `src/alloc/arena_cache.ts`). */
+  private cache = 0;
+  /**
+   * Heap-lock waits counted toward starting the cache (at `CACHE_AFTER_WAITS`);
+   * starts there for `arenaCache: true`, and at -Infinity for `false`.
+   */
+  private cacheWaits = 0;
   /** `key ^ FREE_SLOT_KEY`: the free-slot tag of `ptr` is `((ptr ^ slotKey) & 0x3fffffff) | 1`. */
   private slotKey = 0;
   /** Debug mode (header word `H_DEBUG`): redzones, poison and a quarantine. */
@@ -851,10 +900,15 @@ export class Heap {
   static attach(buffer: SharedArrayBuffer | WasmMemory, options: AttachOptions = {}): Heap {
     if (isWasmMemory(buffer)) {
       const base = checkBaseOffset("attach", options.baseOffset ?? 0);
-      return new Heap(attachMemory(buffer, base), buffer, base);
+      const cacheWaits = checkArenaCache(options.arenaCache);
+      const heap = new Heap(attachMemory(buffer, base), buffer, base);
+      heap.cacheWaits = cacheWaits;
+      return heap;
     }
     validateHeader(buffer);
-    return new Heap(buffer);
+    const heap = new Heap(buffer);
+    heap.cacheWaits = checkArenaCache(options.arenaCache);
+    return heap;
   }
 
   /** `create` for a heap in a WebAssembly.Memory (see {@linkcode HeapOptions.memory}). */
@@ -917,6 +971,7 @@ export class Heap {
     heap.lock();
     try {
       const u32 = heap._u32;
+      heap.dropCachesByWalkLocked(heap.areasOf(-1));
       for (let n = u32[H_SLAB_AREA_COUNT]; u32[H_SLAB_AREAS] !== 0 && n > 0; n--) {
         heap.abandonAreaLocked(u32[H_SLAB_AREAS], false); // the old process is gone: no tombstones
       }
@@ -1152,6 +1207,10 @@ export class Heap {
     }
     const needBytes = chunkBytesFor(sizeBytes);
     if (needBytes > MAX_HEAP_BYTES) return 0;
+    if (this.cache !== 0 && isCacheableBytes(needBytes)) {
+      const c = this.cachePopOwn(needBytes, alignLog);
+      if (c !== 0) return c + 8;
+    }
     this.lock();
     let ptr = 0;
     try {
@@ -1406,11 +1465,16 @@ export class Heap {
         return;
       }
     }
+    if (this.cache !== 0 && this.cachePushOwn(ptr)) return;
     this.lock();
     let c = 0;
     try {
       c = this.chunkOf("free", ptr);
+      const cacheable = isCacheableBytes(this._u32[c >>> 2] & SIZE_MASK);
       arenaFree(this._u32, c);
+      if (cacheable && this.cache === 0 && this.cacheWaits >= CACHE_AFTER_WAITS && !this.debug) {
+        this.createCacheLocked();
+      }
     } catch (e) {
       // Bad input (c still 0) changed nothing; else the free was cut short: marked as in tryAlloc.
       if (c !== 0) this._u32[H_OP] = this.workerId;
@@ -1559,12 +1623,22 @@ export class Heap {
       let slabAllocs = u32[H_SLAB_RETIRED_HI] * 2 ** 32 + u32[H_SLAB_RETIRED_LO];
       for (const c of classes) usedSlots += c.usedSlots;
       let area = u32[H_SLAB_AREAS];
+      let cachedChunks = 0;
+      let cachedBytes = 0;
+      let caches = 0;
       for (let n = this.maxAreas(); area !== 0 && n > 0; n--) {
         this.checkArea(area);
         slabAllocs += u32[(area >>> 2) + A_ALLOCS_HI] * 2 ** 32 + u32[(area >>> 2) + A_ALLOCS_LO];
+        const block = u32[(area >>> 2) + A_CACHE];
+        if (block !== 0 && isCacheBlock(u32, block)) {
+          cachedChunks += u32[(block >>> 2) + K_COUNT];
+          cachedBytes += u32[(block >>> 2) + K_BYTES];
+          caches++;
+        }
         area = u32[(area >>> 2) + A_NEXT];
       }
-      const internal = u32[H_SLAB_PAGES] + u32[H_SLAB_AREA_COUNT] + u32[H_SLAB_TOMBSTONES];
+      const internal = u32[H_SLAB_PAGES] + u32[H_SLAB_AREA_COUNT] + u32[H_SLAB_TOMBSTONES] +
+        caches + cachedChunks;
       return {
         heapBytes: u32[H_HEAP_BYTES],
         maxBytes: u32[H_MAX_BYTES],
@@ -1586,6 +1660,8 @@ export class Heap {
           usedSlots,
           classes,
         },
+        cachedChunks,
+        cachedBytes,
       };
     } finally {
       this.unlock();
@@ -1719,6 +1795,7 @@ export class Heap {
     try {
       this.begin();
       this.drainDeferredLocked();
+      this.dropCacheLocked();
       // Forget the area before it is freed: a handle must never reach a freed
       // area, even when this operation is cut short.
       const area = this.area;
@@ -1869,14 +1946,14 @@ export class Heap {
     }
   }
 
-  /** The slab areas of worker `workerId` (a bounded walk of the area list). */
+  /** The slab areas of worker `workerId` (all of them for -1; a bounded walk of the area list). */
   private areasOf(workerId: number): number[] {
     const u32 = this._u32;
     const out: number[] = [];
     let area = u32[H_SLAB_AREAS];
     for (let n = this.maxAreas(); area !== 0 && n > 0; n--) {
       this.checkArea(area);
-      if (u32[(area >>> 2) + A_WORKER] === workerId) out.push(area);
+      if (workerId < 0 || u32[(area >>> 2) + A_WORKER] === workerId) out.push(area);
       area = u32[(area >>> 2) + A_NEXT];
     }
     return out;
@@ -1958,6 +2035,8 @@ export class Heap {
     u32[H_SLAB_PAGES] = pages.length;
     u32[H_SLAB_TOMBSTONES] = tombstones;
     const mine = areas.filter((a) => u32[(a >>> 2) + A_WORKER] === workerId);
+    this.dropCachesByWalkLocked(mine);
+    if (workerId === this.workerId) this.cache = 0;
     const workerOf = new Map(areas.map((a) => [a, u32[(a >>> 2) + A_WORKER]]));
     for (const a of mine) {
       for (let cls = 0; cls < CLASS_COUNT; cls++) {
@@ -2103,6 +2182,7 @@ export class Heap {
    * a general mutex before `lockWord` puts the thread to sleep.
    */
   private lockContended(): void {
+    this.cacheWaits++;
     const i32 = this._i32;
     const mine = this.workerId << 1;
     for (let spin = 0; spin < HEAP_LOCK_SPINS; spin++) {
@@ -2242,14 +2322,21 @@ export class Heap {
   /** Allocates an arena chunk of `needBytes` (heap lock held), growing the heap if needed; 0 if impossible. */
   private allocLocked(needBytes: number, alignLog: number): number {
     const alignBytes = 1 << alignLog;
+    if (this.cache !== 0 && this._u32[(this.cache >>> 2) + K_FLUSH] !== 0) {
+      this.ownCacheFlushLocked(0);
+    }
     let ptr = arenaAlloc(this._u32, needBytes, alignBytes, alignLog);
     if (ptr === 0 && this._u32[H_DEFERRED] !== 0) {
       this.drainDeferredIfAnyLocked();
       ptr = arenaAlloc(this._u32, needBytes, alignBytes, alignLog);
     }
+    if (ptr === 0 && this.cache !== 0 && this.ownCacheFlushLocked(0) > 0) {
+      ptr = arenaAlloc(this._u32, needBytes, alignBytes, alignLog);
+    }
     if (ptr === 0 && this.growFor(needBytes + (alignBytes > 8 ? alignBytes + MIN_CHUNK : 0))) {
       ptr = arenaAlloc(this._u32, needBytes, alignBytes, alignLog);
     }
+    if (ptr === 0) this.requestCacheFlushesLocked();
     return ptr;
   }
 
@@ -2318,10 +2405,156 @@ export class Heap {
       ) {
         return c;
       }
+      if (tag === cachedTag(this.key, c)) throw new DoubleFreeError(operation, ptr); // in a cache
     } else if (tag === freeTag(this.key, c, h)) {
       throw new DoubleFreeError(operation, ptr);
     }
     throw new InvalidPointerError(operation, ptr, "is not the start of a live block");
+  }
+
+  // ---- arena cache (see src/alloc/arena_cache.ts) ----
+
+  /** True when this handle's cache block is still the one its area names (not recovered meanwhile). */
+  private ownsCache(): boolean {
+    if (this.areaWords !== 0 && this._u32[this.areaWords + A_CACHE] === this.cache) return true;
+    this.cache = 0;
+    return false;
+  }
+
+  /** Takes a chunk for `needBytes` from this handle's cache, without the lock; 0 on a miss. */
+  private cachePopOwn(needBytes: number, alignLog: number): number {
+    if (!this.ownsCache()) return 0;
+    const c = cachePop(this._u32, this.cache, needBytes, alignLog);
+    if (c === 0) return 0;
+    // Counted in the area at once (not in pendingAllocs): no page refill may follow to flush it.
+    const u32 = this._u32;
+    const lo = (u32[this.areaWords + A_ALLOCS_LO] + 1) >>> 0;
+    u32[this.areaWords + A_ALLOCS_LO] = lo;
+    if (lo === 0) u32[this.areaWords + A_ALLOCS_HI]++;
+    u32[this.areaWords + A_BEAT]++; // a heartbeat
+    return c;
+  }
+
+  /**
+   * Frees the arena block at `ptr` into this handle's cache, without the lock
+   * unless the cache is full; false (nothing done) when its size is not cached.
+   */
+  private cachePushOwn(ptr: number): boolean {
+    const u32 = this._u32;
+    const sizeBytes = (u32[(ptr - 8) >>> 2] & SIZE_MASK) >>> 0;
+    if (!isCacheableBytes(sizeBytes) || sizeBytes > cacheLimitBytes(u32) || !this.ownsCache()) {
+      return false;
+    }
+    const c = this.chunkOf("free", ptr); // bad input throws here, changing nothing
+    if (!cachePush(u32, this.cache, c, sizeBytes)) {
+      // Full (or asked to flush): give half of it back under one lock, then keep this one.
+      this.lock();
+      try {
+        this.begin();
+        const flushAll = this._u32[(this.cache >>> 2) + K_FLUSH] !== 0;
+        this.ownCacheFlushLocked(flushAll ? 0 : cacheLimitBytes(this._u32) >>> 1);
+        if (!cachePush(this._u32, this.cache, c, sizeBytes)) arenaFree(this._u32, c);
+        this.end();
+      } finally {
+        this.unlock();
+      }
+    }
+    u32[this.areaWords + A_BEAT]++; // a heartbeat
+    return true;
+  }
+
+  /** Gives this handle's cached chunks back to the arena down to `keepBytes` (heap lock held). */
+  private ownCacheFlushLocked(keepBytes: number): number {
+    return this.ownsCache() ? cacheFlush(this._u32, this.cache, keepBytes) : 0;
+  }
+
+  /** Makes this handle's cache (heap lock held, after a free): none when memory is short. */
+  private createCacheLocked(): void {
+    if (this.area !== 0 && this._u32[this.areaWords + A_MAGIC] !== areaMagic(this.area)) return;
+    this.begin();
+    if (this.area === 0 && !this.createAreaLocked()) {
+      this._u32[H_OP] = 0;
+      return;
+    }
+    const u32 = this._u32;
+    const ptr = arenaAlloc(u32, chunkBytesFor(CACHE_BLOCK_BYTES), 8, 3); // never grows the heap
+    if (ptr !== 0) {
+      cacheInit(u32, ptr, this.area);
+      u32[this.areaWords + A_CACHE] = ptr;
+      u32[H_SLAB_INTERNAL]++;
+      this.cache = ptr;
+    }
+    this.end();
+  }
+
+  /** Empties this handle's cache into the arena and frees its block (heap lock held). */
+  private dropCacheLocked(): void {
+    if (this.cache === 0 || !this.ownsCache()) return;
+    const u32 = this._u32;
+    const block = this.cache;
+    cacheFlush(u32, block, 0);
+    this.cache = 0;
+    u32[this.areaWords + A_CACHE] = 0;
+    u32[block >>> 2] = 0;
+    arenaFree(u32, block - 8);
+  }
+
+  /**
+   * Gives back every chunk cached by the areas `areas` (found by a walk of
+   * the arena: their owners may have died in the middle of a cache
+   * operation) and frees their cache blocks (heap lock held).
+   */
+  private dropCachesByWalkLocked(areas: readonly number[]): void {
+    const u32 = this._u32;
+    const blocks: number[] = [];
+    for (const a of areas) {
+      const block = u32[(a >>> 2) + A_CACHE];
+      if (block !== 0 && isCacheBlock(u32, block) && u32[(block >>> 2) + K_AREA] === a) {
+        blocks.push(block);
+      }
+    }
+    cacheFlushByWalk(u32, blocks);
+    for (const a of areas) u32[(a >>> 2) + A_CACHE] = 0;
+    for (const block of blocks) {
+      u32[block >>> 2] = 0;
+      arenaFree(u32, block - 8);
+    }
+  }
+
+  /** Asks every other worker's cache to flush at its next use (heap lock held; out of memory). */
+  private requestCacheFlushesLocked(): void {
+    const u32 = this._u32;
+    let area = u32[H_SLAB_AREAS];
+    for (let n = this.maxAreas(); area !== 0 && n > 0; n--) {
+      this.checkArea(area);
+      const block = u32[(area >>> 2) + A_CACHE];
+      if (area !== this.area && block !== 0 && isCacheBlock(u32, block)) {
+        Atomics.store(this._i32, (block >>> 2) + K_FLUSH, 1);
+      }
+      area = u32[(area >>> 2) + A_NEXT];
+    }
+  }
+
+  /** Verifies every arena cache and that the arena holds no other cached chunk (heap lock held). */
+  private checkCachesLocked(): void {
+    const u32 = this._u32;
+    let chunks = 0;
+    let blocks = 0;
+    for (let a = u32[H_SLAB_AREAS], n = this.maxAreas(); a !== 0 && n > 0; n--) {
+      const block = u32[(a >>> 2) + A_CACHE];
+      if (block !== 0) {
+        chunks += cacheCheck(u32, block, a).chunks;
+        blocks++;
+      }
+      a = u32[(a >>> 2) + A_NEXT];
+    }
+    const census = cacheArenaCensus(u32);
+    if (census.chunks !== chunks || census.blocks !== blocks) {
+      throw new HeapCorruptionError(
+        `the arena holds ${census.chunks} cached chunks in ${census.blocks} caches, the caches list ${chunks} in ${blocks}`,
+        0,
+      );
+    }
   }
 
   // ---- slab internals ----
@@ -2670,6 +2903,7 @@ export class Heap {
       this.begin();
       this.area = 0;
       this.areaWords = 0;
+      this.cache = 0; // freed by the handle that recovered this worker
       u32[(area >>> 2) + A_MAGIC] = 0;
       u32[H_SLAB_TOMBSTONES]--;
       arenaFree(u32, area - 8);
@@ -3016,6 +3250,7 @@ export class Heap {
         H_SLAB_PAGES * 4,
       );
     }
+    this.checkCachesLocked();
   }
 
   /** Usable bytes of the arena block at `ptr` (trusted). */
@@ -3195,6 +3430,15 @@ function roundUp8(n: number): number {
 function chunkBytesFor(sizeBytes: number): number {
   const n = Math.ceil((sizeBytes + CHUNK_OVERHEAD) / 8) * 8;
   return n < MIN_CHUNK ? MIN_CHUNK : n;
+}
+
+/** Validates `AttachOptions.arenaCache`; returns the handle's initial `cacheWaits`. */
+function checkArenaCache(arenaCache: unknown): number {
+  if (arenaCache === undefined) return 0;
+  if (typeof arenaCache !== "boolean") {
+    throw new TypeError(`Cannot attach heap: arenaCache must be a boolean: ${typeof arenaCache}`);
+  }
+  return arenaCache ? CACHE_AFTER_WAITS : -Infinity;
 }
 
 function checkByteCount(name: string, value: unknown): number {
