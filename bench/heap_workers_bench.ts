@@ -20,6 +20,11 @@
  * and a control in which every worker runs the same workload on a private
  * heap: nothing shared, so the control shows what the machine itself allows.
  *
+ * Run directly (`deno run -A bench/heap_workers_bench.ts [rounds] [maxSizeBytes...]`)
+ * it measures in interleaved rounds instead: each round times 1 worker and
+ * then 2 workers in every group, in a rotating order, and prints the min,
+ * median and max of the aggregate ratio 2 × time(1) / time(2) per group.
+ *
  * @module
  */
 
@@ -44,6 +49,10 @@ class BenchWorker {
     };
   }
 
+  terminate(): void {
+    this.#worker.terminate();
+  }
+
   async call(message: HeapWorkersMessage): Promise<void> {
     const reply = await new Promise<{ ok: boolean; error?: string }>((resolve) => {
       this.#waiting = resolve;
@@ -64,48 +73,108 @@ const CASES: Case[] = [
   { maxSizeBytes: 30_000, steps: 100_000 },
 ];
 
-for (const c of CASES) {
+/** Starts two workers on a fresh shared heap for case `c`, filled and warmed up. */
+async function startWorkers(c: Case): Promise<BenchWorker[]> {
   const heap = Heap.create();
-  let workers: BenchWorker[] | undefined;
+  const workers = [new BenchWorker(), new BenchWorker()];
+  await Promise.all(workers.map((w, i) =>
+    w.call({
+      buffer: heap.buffer,
+      seed: SEED + i,
+      maxSizeBytes: c.maxSizeBytes,
+      liveTarget: LIVE_TARGET,
+    })
+  ));
+  for (const mode of MODES) {
+    await Promise.all(workers.map((w) => w.call({ steps: c.steps, mode })));
+  }
+  return workers;
+}
 
-  const ready = async (): Promise<BenchWorker[]> => {
-    if (workers === undefined) {
-      workers = [new BenchWorker(), new BenchWorker()];
-      await Promise.all(workers.map((w, i) =>
-        w.call({
-          buffer: heap.buffer,
-          seed: SEED + i,
-          maxSizeBytes: c.maxSizeBytes,
-          liveTarget: LIVE_TARGET,
-        })
-      ));
-      for (const mode of MODES) {
-        await Promise.all(workers.map((w) => w.call({ steps: c.steps, mode })));
+function groupName(c: Case, mode: HeapMode): string {
+  return mode === "shared"
+    ? `random actions, max ${c.maxSizeBytes} B, ${LIVE_TARGET} live: 1 vs 2 workers on one heap, ${c.steps} steps each`
+    : mode === "shared-no-cache"
+    ? `the same through handles attached with arenaCache: false (max ${c.maxSizeBytes} B)`
+    : `control: the same on a private heap per worker (max ${c.maxSizeBytes} B)`;
+}
+
+/** Milliseconds for the first `count` workers to run the case's steps in `mode`. */
+async function timeRun(
+  workers: BenchWorker[],
+  c: Case,
+  mode: HeapMode,
+  count: number,
+): Promise<number> {
+  const t0 = performance.now();
+  await Promise.all(workers.slice(0, count).map((w) => w.call({ steps: c.steps, mode })));
+  return performance.now() - t0;
+}
+
+/** `min / median / max` of `xs`, as ratios. */
+function summary(xs: number[]): string {
+  const sorted = [...xs].sort((a, b) => a - b);
+  const at = (q: number): string => sorted[Math.floor(q * (sorted.length - 1) + 0.5)].toFixed(2);
+  return `min ${at(0)}x median ${at(0.5)}x max ${at(1)}x`;
+}
+
+/** Interleaved rounds: the aggregate ratio per group, min / median / max. */
+async function interleaved(rounds: number, cases: Case[]): Promise<void> {
+  for (const c of cases) {
+    const workers = await startWorkers(c);
+    const ratios = new Map<HeapMode, number[]>(MODES.map((m) => [m, []]));
+    for (let r = 0; r < rounds; r++) {
+      for (let k = 0; k < MODES.length; k++) {
+        const mode = MODES[(r + k) % MODES.length];
+        const one = await timeRun(workers, c, mode, 1);
+        const two = await timeRun(workers, c, mode, 2);
+        ratios.get(mode)?.push((2 * one) / two);
       }
     }
-    return workers;
-  };
+    for (const w of workers) w.terminate();
+    console.log(
+      `max ${c.maxSizeBytes} B, ${c.steps} steps per worker, ${rounds} interleaved rounds:`,
+    );
+    const control = ratios.get("private") ?? [];
+    for (const mode of MODES) {
+      const own = ratios.get(mode) ?? [];
+      // Against the control of the same round: the machine's load mostly cancels out.
+      const relative = own.map((x, r) => x / control[r]);
+      console.log(`  2 vs 1 workers, ${mode}: ${summary(own)}`);
+      if (mode !== "private") {
+        console.log(`    / the control's ratio of the same round: ${summary(relative)}`);
+      }
+    }
+  }
+}
 
-  for (const mode of MODES) {
-    const group = mode === "shared"
-      ? `random actions, max ${c.maxSizeBytes} B, ${LIVE_TARGET} live: 1 vs 2 workers on one heap, ${c.steps} steps each`
-      : mode === "shared-no-cache"
-      ? `the same through handles attached with arenaCache: false (max ${c.maxSizeBytes} B)`
-      : `control: the same on a private heap per worker (max ${c.maxSizeBytes} B)`;
-    for (const count of [1, 2]) {
-      Deno.bench({
-        name: count === 1 ? "1 worker" : "2 workers (aggregate = 2 x the 1-worker time / this)",
-        group,
-        baseline: count === 1,
-        n: 30,
-        warmup: 3,
-        async fn(b): Promise<void> {
-          const all = await ready();
-          b.start();
-          await Promise.all(all.slice(0, count).map((w) => w.call({ steps: c.steps, mode })));
-          b.end();
-        },
-      });
+if (import.meta.main) {
+  const rounds = Number(Deno.args[0] ?? 15);
+  const sizes = Deno.args.slice(1).map(Number);
+  await interleaved(
+    rounds,
+    sizes.length === 0 ? CASES : CASES.filter((c) => sizes.includes(c.maxSizeBytes)),
+  );
+} else {
+  for (const c of CASES) {
+    let workers: Promise<BenchWorker[]> | undefined;
+    for (const mode of MODES) {
+      for (const count of [1, 2]) {
+        Deno.bench({
+          name: count === 1 ? "1 worker" : "2 workers (aggregate = 2 x the 1-worker time / this)",
+          group: groupName(c, mode),
+          baseline: count === 1,
+          n: 30,
+          warmup: 3,
+          async fn(b): Promise<void> {
+            workers ??= startWorkers(c);
+            const all = await workers;
+            b.start();
+            await Promise.all(all.slice(0, count).map((w) => w.call({ steps: c.steps, mode })));
+            b.end();
+          },
+        });
+      }
     }
   }
 }

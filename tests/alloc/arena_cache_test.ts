@@ -121,15 +121,15 @@ describe("arena cache", () => {
     const { u32, block } = setup();
     const a = take(u32, 1000);
     const b = take(u32, 1000);
-    const bigger = take(u32, 1200); // the next bin up (1024..1151 is bin 8, 1152.. bin 9)
+    const bigger = take(u32, 1200); // two bins up (960..1023 is bin 7, 1152..1279 bin 9)
     take(u32, 64);
     assert.ok(cachePush(u32, block, a, 1000));
     assert.ok(cachePush(u32, block, b, 1000));
     assert.ok(cachePush(u32, block, bigger, 1200));
     assert.equal(cachePop(u32, block, 1000, 3), b); // last in, first out
     assert.equal(cachePop(u32, block, 1000, 3), a);
-    assert.equal(cachePop(u32, block, 1000, 3), 0); // 1200 > 1000 + 1000/4
-    assert.equal(cachePop(u32, block, 1100, 3), bigger); // 1100's bin is 8: the head of bin 9 fits
+    assert.equal(cachePop(u32, block, 900, 3), 0); // 1200 > 900 + 900/4
+    assert.equal(cachePop(u32, block, 1000, 3), bigger); // 1000's bin is 7: the head of bin 9 fits
     assert.deepEqual(cacheCheck(u32, block, 0), { chunks: 0, bytes: 0 });
   });
 
