@@ -87,7 +87,7 @@ function buildClasses(): number[] {
  */
 const CLASS_OF = new Uint8Array(4 * 129);
 /** Slot bytes per class. */
-const SLOT_BYTES = new Uint32Array(CLASS_COUNT);
+export const SLOT_BYTES: Uint32Array = new Uint32Array(CLASS_COUNT);
 /**
  * 1 / slot bytes per class: `Math.round(offset * SLOT_INV[c])` is the slot
  * index of an offset that is a multiple of the slot size (an integer division
