@@ -463,3 +463,23 @@ export function detachArea(s: SlabAllocator): void {
     s.unlock();
   }
 }
+
+/**
+ * `Heap.restore`'s last step (its lock free): no page or area belongs to a
+ * worker of the heap the snapshot came from, so every area is given up (no
+ * tombstones: the old process is gone), emptied orphans are released, and
+ * the heap is checked.
+ */
+export function restoredSlab(s: SlabAllocator): void {
+  s.lock();
+  try {
+    const u32 = s.u32;
+    for (let n = u32[H_SLAB_AREA_COUNT]; u32[H_SLAB_AREAS] !== 0 && n > 0; n--) {
+      abandonAreaLocked(s, u32[H_SLAB_AREAS], false);
+    }
+    sweepOrphansLocked(s);
+    checkHeapLocked(s);
+  } finally {
+    s.unlock();
+  }
+}

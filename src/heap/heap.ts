@@ -12,63 +12,39 @@
  * @module
  */
 
-import { arenaInit, arenaUsable, chunkBytesFor } from "../alloc/arena.ts";
-import {
-  CLASS_COUNT,
-  classOf,
-  H_SLAB_AREA_COUNT,
-  H_SLAB_AREAS,
-  P_SLOT,
-  SLAB_MAX_ALIGN,
-  SLAB_MAX_BYTES,
-} from "../alloc/slab.ts";
-import {
-  abandonAreaLocked,
-  detachArea,
-  recoverWorker,
-  repairOwn,
-  sweepOrphansLocked,
-} from "../alloc/slab_area.ts";
+import { arenaUsable, chunkBytesFor } from "../alloc/arena.ts";
+import { CLASS_COUNT, classOf, P_SLOT, SLAB_MAX_ALIGN, SLAB_MAX_BYTES } from "../alloc/slab.ts";
+import { detachArea, recoverWorker, repairOwn, restoredSlab } from "../alloc/slab_area.ts";
 import { heapStats } from "../alloc/slab_check.ts";
 import { SlabAllocator } from "../alloc/slab_local.ts";
 import { OutOfMemoryError } from "../errors.ts";
 import {
-  FORMAT_VERSION,
   H_DEBUG,
-  H_HEADER_BYTES,
   H_HEAP_BYTES,
-  H_KEY,
   H_LAST_WORKER,
   H_LOCK,
   H_LOCK_TIMEOUT_MS,
-  H_MAGIC,
-  H_MAX_BYTES,
   H_OP,
   H_TRIP_HWM,
   H_USED_BYTES,
-  H_VERSION,
   HEADER_BYTES,
-  MAGIC,
   MAX_HEAP_BYTES,
-  MIN_HEAP_BYTES,
-  newHeapKey,
   ROOT_SLOTS,
 } from "./layout.ts";
 import { checkLockTimeoutMs } from "./_options.ts";
 import { HeapDebug } from "./_debug_heap.ts";
-import {
-  checkAlign,
-  checkByteCount,
-  checkHeapLocked,
-  checkSize,
-  roundUp8,
-  validateHeader,
-} from "./_header.ts";
+import { checkAlign, checkHeapLocked, checkSize, validateHeader } from "./_header.ts";
 import { cutWord, DEFAULT_LOCK_TIMEOUT_MS } from "./_lock.ts";
 import { type HeapRegions, walkRegions } from "./regions.ts";
 import { rootDelete, rootGet, rootList, rootNameBytes, rootPointer, rootSet } from "./roots.ts";
 import { restoreBuffer, restoreMemory, type RestoreOptions, snapshotEnd } from "./snapshot.ts";
-import { attachMemory, checkBaseOffset, createInMemory, isWasmMemory } from "./_backing.ts";
+import {
+  attachMemory,
+  checkBaseOffset,
+  createInBuffer,
+  createInMemory,
+  isWasmMemory,
+} from "./_backing.ts";
 import { SlabClass } from "./slab_class.ts";
 import type { AttachOptions, HeapOptions, HeapStats, RecoverReport, WasmMemory } from "./types.ts";
 
@@ -84,8 +60,6 @@ export type {
   WasmMemory,
 } from "./types.ts";
 
-const DEFAULT_INITIAL_BYTES = 1 << 20;
-const DEFAULT_MAX_BYTES = 1 << 30;
 const SLAB_MAX_ALIGN_LOG = 31 - Math.clz32(SLAB_MAX_ALIGN);
 
 /**
@@ -250,36 +224,7 @@ export class Heap {
       throw new TypeError(`Cannot create heap: debug must be a boolean: ${typeof options.debug}`);
     }
     if (options.memory !== undefined) return Heap.createInMemory(options.memory, options);
-    const initialBytes = roundUp8(
-      checkByteCount("initialBytes", options.initialBytes ?? DEFAULT_INITIAL_BYTES),
-    );
-    const maxBytes = Math.floor(
-      checkByteCount("maxBytes", options.maxBytes ?? Math.max(DEFAULT_MAX_BYTES, initialBytes)) /
-        8,
-    ) * 8;
-    const lockTimeoutMs = options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS;
-    if (initialBytes < MIN_HEAP_BYTES || initialBytes > MAX_HEAP_BYTES) {
-      throw new RangeError(
-        `Cannot create heap: initialBytes must be in [${MIN_HEAP_BYTES}, ${MAX_HEAP_BYTES}]: ${options.initialBytes}`,
-      );
-    }
-    if (maxBytes < initialBytes || maxBytes > MAX_HEAP_BYTES) {
-      throw new RangeError(
-        `Cannot create heap: maxBytes must be in [initialBytes, ${MAX_HEAP_BYTES}]: ${options.maxBytes}`,
-      );
-    }
-    checkLockTimeoutMs("create heap", lockTimeoutMs);
-    const buffer = new SharedArrayBuffer(initialBytes, { maxByteLength: maxBytes });
-    const u32 = new Uint32Array(buffer);
-    u32[H_MAGIC] = MAGIC;
-    u32[H_VERSION] = FORMAT_VERSION;
-    u32[H_HEADER_BYTES] = HEADER_BYTES;
-    u32[H_MAX_BYTES] = maxBytes;
-    u32[H_LOCK_TIMEOUT_MS] = lockTimeoutMs;
-    u32[H_KEY] = newHeapKey();
-    u32[H_DEBUG] = options.debug === true ? 1 : 0;
-    arenaInit(u32, initialBytes);
-    return new Heap(buffer);
+    return new Heap(createInBuffer(options));
   }
 
   /**
@@ -374,18 +319,7 @@ export class Heap {
     // in the cut state, or the lock below would not report it.
     const op = heap.s.u32[H_OP];
     if (op !== 0) Atomics.compareExchange(heap.s.i32, H_LOCK, 0, cutWord(op));
-    const s = heap.s;
-    s.lock();
-    try {
-      const u32 = s.u32;
-      for (let n = u32[H_SLAB_AREA_COUNT]; u32[H_SLAB_AREAS] !== 0 && n > 0; n--) {
-        abandonAreaLocked(s, u32[H_SLAB_AREAS], false); // the old process is gone: no tombstones
-      }
-      sweepOrphansLocked(s);
-      checkHeapLocked(s);
-    } finally {
-      s.unlock();
-    }
+    restoredSlab(heap.s);
     return heap;
   }
 
