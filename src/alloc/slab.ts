@@ -85,7 +85,7 @@ function buildClasses(): number[] {
  * multiple of the alignment (slots start 64-aligned, so every slot is then
  * aligned).
  */
-const CLASS_OF = new Uint8Array(4 * 129);
+export const CLASS_OF: Uint8Array = new Uint8Array(4 * 129);
 /** Slot bytes per class. */
 export const SLOT_BYTES: Uint32Array = new Uint32Array(CLASS_COUNT);
 /**

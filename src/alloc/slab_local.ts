@@ -35,7 +35,7 @@ import { createArea, dropOwnArea, repairOwn } from "./slab_area.ts";
 import { maxPages } from "./slab_check.ts";
 import { DoubleFreeError, HeapCorruptionError, InvalidPointerError } from "../errors.ts";
 import { HeapLock, REMOTE_PUSH_LIMIT } from "../heap/_lock.ts";
-import { ARENA_START, H_OP } from "../heap/layout.ts";
+import { ARENA_START, H_OP, MAX_HEAP_BYTES } from "../heap/layout.ts";
 
 // The page format's constants that the fast paths read, as constants of this
 // module: V8 loads an imported binding (a module cell, checked for
@@ -49,6 +49,7 @@ const A_CLASSES = format.A_CLASSES;
 const A_MAGIC = format.A_MAGIC;
 const CLASS_BYTES = format.CLASS_BYTES;
 const CLASS_COUNT = format.CLASS_COUNT;
+const CLASS_OF = format.CLASS_OF;
 const CLASS_OF_ALIGN8 = format.CLASS_OF_ALIGN8;
 const E_ACTIVE = format.E_ACTIVE;
 const E_FULL = format.E_FULL;
@@ -75,6 +76,7 @@ const PAGE_HEADER_BYTES = format.PAGE_HEADER_BYTES;
 const PAGE_MAGIC2_KEY = format.PAGE_MAGIC2_KEY;
 const PAGE_MAGIC_KEY = format.PAGE_MAGIC_KEY;
 const PAGE_USABLE_BYTES = format.PAGE_USABLE_BYTES;
+const SLAB_MAX_ALIGN = format.SLAB_MAX_ALIGN;
 const SLAB_MAX_BYTES = format.SLAB_MAX_BYTES;
 const SLOT_BYTES = format.SLOT_BYTES;
 const SLOT_INV = format.SLOT_INV;
@@ -84,6 +86,8 @@ const STATE_SPARE = format.STATE_SPARE;
 
 /** Masks a pointer down to the start of its (possible) slab page. */
 const PAGE_MASK = -PAGE_BYTES;
+/** `realloc` copies up to this many bytes with a word loop (a `copyWithin` call costs more below it). */
+const WORD_COPY_MAX_BYTES = 256;
 
 /** One handle's slab allocator over its heap (see the module doc). */
 export class SlabAllocator extends HeapLock {
@@ -95,17 +99,36 @@ export class SlabAllocator extends HeapLock {
   pendingAllocs = 0;
 
   /**
-   * The allocation fast path: a slot for a request of `sizeBytes` with the
-   * default alignment (8) from this worker's pages, or 0 when the request is
-   * not one for this path (the caller validates it and goes the general way)
-   * or no page could be had.
+   * The allocation fast path: a slot for a request of `sizeBytes` aligned to
+   * `alignBytes` from this worker's pages, or 0 when the request is not one
+   * for this path (the caller validates it and goes the general way) or no
+   * page could be had.
    */
   allocSmall(sizeBytes: number, alignBytes: number): number {
     if (
-      alignBytes === 8 && typeof sizeBytes === "number" && (sizeBytes >>> 0) === sizeBytes &&
+      typeof sizeBytes === "number" && (sizeBytes >>> 0) === sizeBytes &&
       sizeBytes <= SLAB_MAX_BYTES
     ) {
-      return this.allocSlot(CLASS_OF_ALIGN8[(sizeBytes + 7) >>> 3]);
+      if (alignBytes === 8) return this.allocSlot(CLASS_OF_ALIGN8[(sizeBytes + 7) >>> 3]);
+      return this.allocAligned(sizeBytes, alignBytes);
+    }
+    return 0;
+  }
+
+  /**
+   * `allocSmall` for an alignment other than 8: a power of two up to 64 (below
+   * 8 counts as 8: every slot is 8-aligned) is served by the smallest class
+   * whose slot size is a multiple of it; anything else returns 0.
+   */
+  allocAligned(sizeBytes: number, alignBytes: number): number {
+    if (
+      (alignBytes >>> 0) === alignBytes && alignBytes !== 0 && alignBytes <= SLAB_MAX_ALIGN &&
+      (alignBytes & (alignBytes - 1)) === 0
+    ) {
+      // Row (alignLog - 3) of CLASS_OF: 28 - clz32 is log2 - 3.
+      const row = alignBytes <= 8 ? 0 : (28 - Math.clz32(alignBytes)) * 129;
+      const cls = CLASS_OF[row + ((sizeBytes + 7) >>> 3)];
+      if (cls < CLASS_COUNT) return this.allocSlot(cls);
     }
     return 0;
   }
@@ -408,13 +431,19 @@ export class SlabAllocator extends HeapLock {
     throw new InvalidPointerError(operation, ptr, problem);
   }
 
-  /**
-   * Frees the slot `ptr` of the page at `base` (validated here): pushed on
-   * the page's free list with no lock and no atomics when the page is this
-   * worker's, else onto the page's remote-free list.
-   */
+  /** Frees the slot `ptr` of the page at `base`: validated (`checkSlot`), then `freeValidSlot`. */
   freeSlot(operation: string, base: number, ptr: number): void {
     this.checkSlot(operation, base, ptr);
+    this.freeValidSlot(operation, base, ptr);
+  }
+
+  /**
+   * Frees the live slot `ptr` (validated by the caller) of the page at
+   * `base`: the one place a slot is freed. Pushed on the page's free list
+   * with no lock and no atomics when the page is this worker's, else onto
+   * the page's remote-free list.
+   */
+  freeValidSlot(operation: string, base: number, ptr: number): void {
     const u32 = this.u32;
     const h = base >>> 2;
     if (u32[h + P_OWNER] !== this.workerId) {
@@ -432,6 +461,50 @@ export class SlabAllocator extends HeapLock {
     ) {
       this.pageChanged(base); // a full page has room again, or a page other than the current one is empty
     }
+  }
+
+  /**
+   * `realloc` of the slot `ptr` of the page at `base` to `sizeBytes` (a
+   * validated size): the slot is validated once; it stays when the size
+   * still maps to its class (or fills more than half of it); else a block of
+   * the slot's alignment is taken straight from a class (or the arena above
+   * 1024 bytes, or when no page can be had), the data copied (a word loop for
+   * small blocks) and the slot freed. Returns the heap-relative block, or 0
+   * when out of memory (the slot is then unchanged).
+   */
+  reallocSlot(base: number, ptr: number, sizeBytes: number): number {
+    this.checkSlot("reallocate", base, ptr);
+    const cls = this.u32[(base >>> 2) + P_CLASS];
+    const slot = SLOT_BYTES[cls];
+    // Keep the alignment the slot had: slots start 64-aligned, so a slot is
+    // aligned to the largest power of two (up to 64) dividing its size.
+    const alignBytes = Math.min(SLAB_MAX_ALIGN, slot & -slot);
+    const alignLog = 31 - Math.clz32(alignBytes);
+    let moved = 0;
+    if (sizeBytes <= SLAB_MAX_BYTES) {
+      const to = CLASS_OF[(alignLog - 3) * 129 + ((sizeBytes + 7) >>> 3)];
+      if (to === cls || (sizeBytes <= slot && sizeBytes > slot >>> 1)) return ptr;
+      if (to < CLASS_COUNT) moved = this.allocSlot(to);
+    }
+    if (moved === 0) {
+      const needBytes = chunkBytesFor(sizeBytes);
+      if (needBytes > MAX_HEAP_BYTES) return 0;
+      moved = this.allocArena(needBytes, alignLog);
+      if (moved === 0) return 0;
+    }
+    const bytes = slot < sizeBytes ? slot : sizeBytes;
+    if (bytes <= WORD_COPY_MAX_BYTES) {
+      // Whole words: both blocks hold the rounded-up length (slots are
+      // multiples of 8; an arena block's usable size is a multiple of 4).
+      const u32 = this.u32; // fresh after any growth
+      const from = ptr >>> 2;
+      const to = moved >>> 2;
+      for (let i = 0, n = (bytes + 3) >>> 2; i < n; i++) u32[to + i] = u32[from + i];
+    } else {
+      this.u8.copyWithin(moved, ptr, ptr + bytes);
+    }
+    this.freeValidSlot("reallocate", base, ptr);
+    return moved;
   }
 
   /**

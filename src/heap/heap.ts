@@ -782,22 +782,15 @@ export class Heap {
     if (s.base !== 0) ptr = s.toRel(ptr);
     checkSize("reallocate", sizeBytes);
     const base = s.slabPageOf(ptr);
-    if (base !== 0) return this.reallocSlot(base, ptr, sizeBytes);
-    return s.reallocArena(ptr, sizeBytes);
-  }
-
-  /** Resizes a slab slot: in place when the size still suits the slot, else by moving it. */
-  private reallocSlot(base: number, ptr: number, sizeBytes: number): number {
-    const s = this.s;
-    s.checkSlot("reallocate", base, ptr);
-    const slot = s.u32[(base >>> 2) + P_SLOT];
-    if (sizeBytes <= slot && sizeBytes > slot >>> 1) return ptr + s.base;
-    // Keep the alignment the slot had: slots start 64-aligned, so a slot is
-    // aligned to the largest power of two (up to 64) dividing its size.
-    const moved = this.alloc(sizeBytes, Math.min(SLAB_MAX_ALIGN, slot & -slot)) - s.base;
-    s.u8.copyWithin(moved, ptr, ptr + Math.min(slot, sizeBytes));
-    s.freeSlot("reallocate", base, ptr);
-    return moved + s.base;
+    if (base === 0) return s.reallocArena(ptr, sizeBytes);
+    const moved = s.reallocSlot(base, ptr, sizeBytes);
+    if (moved !== 0) return moved + s.base;
+    const slot = s.u32[(base >>> 2) + P_SLOT]; // the alignment it kept, as in reallocSlot
+    throw new OutOfMemoryError(
+      sizeBytes,
+      Math.min(SLAB_MAX_ALIGN, slot & -slot),
+      s.u32[H_HEAP_BYTES],
+    );
   }
 
   /**
