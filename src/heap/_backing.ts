@@ -36,7 +36,7 @@ import {
 /** Bytes of a WebAssembly page; `baseOffset` and memory sizes are multiples of it. */
 
 import type { HeapOptions } from "./types.ts";
-import { checkByteCount, roundUp8 } from "./_header.ts";
+import { checkByteCount, checkHeaderIdentity, roundUp8 } from "./_header.ts";
 import { DEFAULT_LOCK_TIMEOUT_MS } from "./_lock.ts";
 import { checkLockTimeoutMs } from "./_options.ts";
 import { H_DEBUG } from "./layout.ts";
@@ -196,18 +196,7 @@ export function attachMemory(memory: WasmMemory, baseOffset: number): SharedArra
     );
   }
   const u32 = new Uint32Array(buffer, baseOffset, HEADER_BYTES >>> 2);
-  if (u32[H_MAGIC] !== MAGIC) {
-    throw new HeapFormatError("magic", u32[H_MAGIC], "does not mark a typedheap heap");
-  }
-  if (u32[H_VERSION] !== FORMAT_VERSION) {
-    throw new HeapFormatError("version", u32[H_VERSION], `is not format version ${FORMAT_VERSION}`);
-  }
-  if (u32[H_HEADER_BYTES] !== HEADER_BYTES) {
-    throw new HeapFormatError("headerBytes", u32[H_HEADER_BYTES], `is not ${HEADER_BYTES}`);
-  }
-  if (u32[H_KEY] === 0 || u32[H_KEY] >= 2 ** 30) {
-    throw new HeapFormatError("key", u32[H_KEY], "is not a heap key in [1, 2^30)");
-  }
+  checkHeaderIdentity(u32);
   if (u32[H_BASE_OFFSET] !== baseOffset) {
     throw new HeapFormatError(
       "baseOffset",

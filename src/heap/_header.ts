@@ -75,16 +75,12 @@ export function checkAlign(alignBytes: unknown): number {
   return alignBytes <= 8 ? 3 : 31 - Math.clz32(alignBytes);
 }
 
-/** Throws `HeapFormatError` unless `buffer` holds a heap of this format. Never writes. */
-export function validateHeader(buffer: unknown): void {
-  if (!(buffer instanceof SharedArrayBuffer)) {
-    throw new HeapFormatError("buffer", buffer, "is not a SharedArrayBuffer");
-  }
-  if (!buffer.growable) throw new HeapFormatError("buffer", buffer, "is not growable");
-  if (buffer.byteLength < MIN_HEAP_BYTES) {
-    throw new HeapFormatError("byteLength", buffer.byteLength, "is too small for a heap");
-  }
-  const u32 = new Uint32Array(buffer, 0, HEADER_BYTES / 4);
+/**
+ * Throws `HeapFormatError` unless the header words `u32` (a view of the
+ * heap's first words) name a heap of this format: magic, version, header
+ * size and a key. Never writes.
+ */
+export function checkHeaderIdentity(u32: Uint32Array): void {
   if (u32[H_MAGIC] !== MAGIC) {
     throw new HeapFormatError("magic", u32[H_MAGIC], "does not mark a typedheap heap");
   }
@@ -97,6 +93,19 @@ export function validateHeader(buffer: unknown): void {
   if (u32[H_KEY] === 0 || u32[H_KEY] >= 2 ** 30) {
     throw new HeapFormatError("key", u32[H_KEY], "is not a heap key in [1, 2^30)");
   }
+}
+
+/** Throws `HeapFormatError` unless `buffer` holds a heap of this format. Never writes. */
+export function validateHeader(buffer: unknown): void {
+  if (!(buffer instanceof SharedArrayBuffer)) {
+    throw new HeapFormatError("buffer", buffer, "is not a SharedArrayBuffer");
+  }
+  if (!buffer.growable) throw new HeapFormatError("buffer", buffer, "is not growable");
+  if (buffer.byteLength < MIN_HEAP_BYTES) {
+    throw new HeapFormatError("byteLength", buffer.byteLength, "is too small for a heap");
+  }
+  const u32 = new Uint32Array(buffer, 0, HEADER_BYTES / 4);
+  checkHeaderIdentity(u32);
   if (u32[H_DEBUG] > 1) throw new HeapFormatError("debug", u32[H_DEBUG], "is not 0 or 1");
   const heapBytes = u32[H_HEAP_BYTES];
   const maxBytes = u32[H_MAX_BYTES];

@@ -356,7 +356,7 @@ export class HeapLock extends HeapCore {
       // the new block is ready, so queue the old one for a later operation to free
       // instead of leaking either block.
       this.deferFree(c);
-      return moved;
+      return moved + this.base;
     }
     try {
       this.begin();
