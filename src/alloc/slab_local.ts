@@ -431,19 +431,14 @@ export class SlabAllocator extends HeapLock {
     throw new InvalidPointerError(operation, ptr, problem);
   }
 
-  /** Frees the slot `ptr` of the page at `base`: validated (`checkSlot`), then `freeValidSlot`. */
-  freeSlot(operation: string, base: number, ptr: number): void {
-    this.checkSlot(operation, base, ptr);
-    this.freeValidSlot(operation, base, ptr);
-  }
-
   /**
-   * Frees the live slot `ptr` (validated by the caller) of the page at
-   * `base`: the one place a slot is freed. Pushed on the page's free list
-   * with no lock and no atomics when the page is this worker's, else onto
-   * the page's remote-free list.
+   * Frees the slot `ptr` of the page at `base`: the one place a slot is
+   * freed. Validated here (`checkSlot`) unless the caller just did
+   * (`validated`). Pushed on the page's free list with no lock and no atomics
+   * when the page is this worker's, else onto the page's remote-free list.
    */
-  freeValidSlot(operation: string, base: number, ptr: number): void {
+  freeSlot(operation: string, base: number, ptr: number, validated = false): void {
+    if (!validated) this.checkSlot(operation, base, ptr);
     const u32 = this.u32;
     const h = base >>> 2;
     if (u32[h + P_OWNER] !== this.workerId) {
@@ -503,7 +498,7 @@ export class SlabAllocator extends HeapLock {
     } else {
       this.u8.copyWithin(moved, ptr, ptr + bytes);
     }
-    this.freeValidSlot("reallocate", base, ptr);
+    this.freeSlot("reallocate", base, ptr, true); // validated above
     return moved;
   }
 
