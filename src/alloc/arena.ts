@@ -40,6 +40,7 @@ import {
   ARENA_START,
   BIN_COUNT,
   BITMAP_WORDS,
+  CHUNK_OVERHEAD,
   EPILOGUE_BYTES,
   H_BINS,
   H_BITMAP,
@@ -64,7 +65,7 @@ import {
   USED_BIT,
 } from "../heap/layout.ts";
 import { assert, DEBUG } from "../_debug.ts";
-import { HeapCorruptionError } from "../errors.ts";
+import { DoubleFreeError, HeapCorruptionError, InvalidPointerError } from "../errors.ts";
 
 const SUB_MASK = (1 << SUB_BITS) - 1;
 /** Most free chunks looked at in one bin before moving to a bin that surely fits. */
@@ -98,6 +99,20 @@ export function isUsedTag(key: number, c: number, tag: number): boolean {
 export function internalTag(key: number, c: number, alignLog: number): number {
   return ((Math.imul(c ^ key, 0x9e3779b1) ^ USED_TAG_KEY) & 0x3fffff00) | (alignLog << 3) |
     INTERNAL_TAG_MARK;
+}
+
+/**
+ * The alignment log that an arena cache's chunk records in its internal tag
+ * (`src/alloc/arena_cache.ts`): no other chunk records it (every block is at
+ * least 8-aligned), so the tag alone tells a cached chunk.
+ */
+export const CACHED_ALIGN_LOG = 0;
+/** The alignment log an arena cache's own block records in its internal tag. */
+export const CACHE_BLOCK_ALIGN_LOG = 1;
+
+/** The tag word of a chunk at `c` held by an arena cache, in a heap keyed `key`. */
+export function cachedTag(key: number, c: number): number {
+  return internalTag(key, c, CACHED_ALIGN_LOG);
 }
 
 /** True when `tag` is a valid internal-chunk tag for a chunk at `c` in a heap keyed `key`. */
@@ -847,4 +862,55 @@ function isLiveChunk(u32: Uint32Array, c: number): boolean {
   const tag = u32[(c + 4) >>> 2];
   const key = u32[H_KEY];
   return (u32[c >>> 2] & USED_BIT) !== 0 && (isUsedTag(key, c, tag) || isInternalTag(key, c, tag));
+}
+
+/**
+ * Validates `ptr` as the start of a live arena block (both boundary tags
+ * agree, a used tag keyed by the heap key and the chunk) and returns its
+ * chunk offset; throws the pointer error naming what is wrong otherwise.
+ */
+export function arenaChunkOf(
+  u32: Uint32Array,
+  key: number,
+  operation: string,
+  ptr: number,
+): number {
+  if (typeof ptr !== "number") throw new InvalidPointerError(operation, ptr, "is not a number");
+  if (!Number.isInteger(ptr)) throw new InvalidPointerError(operation, ptr, "is not an integer");
+  const end = u32[H_HEAP_BYTES] - EPILOGUE_BYTES;
+  if (ptr < ARENA_START + 8 || ptr >= end) {
+    throw new InvalidPointerError(
+      operation,
+      ptr,
+      `is outside the heap's blocks [${ARENA_START + 8}, ${end})`,
+    );
+  }
+  if (ptr % 8 !== 0) throw new InvalidPointerError(operation, ptr, "is not 8-byte aligned");
+  const c = ptr - 8;
+  const h = u32[c >>> 2];
+  const tag = u32[(c + 4) >>> 2];
+  if ((h & USED_BIT) !== 0) {
+    const sizeBytes = (h & SIZE_MASK) >>> 0;
+    if (
+      (h & 6) === 0 && sizeBytes >= MIN_CHUNK && c + sizeBytes <= end &&
+      u32[(c + sizeBytes - 4) >>> 2] === h && isUsedTag(key, c, tag)
+    ) {
+      return c;
+    }
+    if (tag === cachedTag(key, c)) throw new DoubleFreeError(operation, ptr); // freed into a cache
+  } else if (tag === freeTag(key, c, h)) {
+    throw new DoubleFreeError(operation, ptr);
+  }
+  throw new InvalidPointerError(operation, ptr, "is not the start of a live block");
+}
+
+/** The chunk size that holds `sizeBytes` of payload. */
+export function chunkBytesFor(sizeBytes: number): number {
+  const n = Math.ceil((sizeBytes + CHUNK_OVERHEAD) / 8) * 8;
+  return n < MIN_CHUNK ? MIN_CHUNK : n;
+}
+
+/** Usable bytes of the live arena block at `ptr` (trusted: validated by `arenaChunkOf`). */
+export function arenaUsable(u32: Uint32Array, ptr: number): number {
+  return ((u32[(ptr - 8) >>> 2] & SIZE_MASK) >>> 0) - CHUNK_OVERHEAD;
 }

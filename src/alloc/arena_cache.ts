@@ -46,14 +46,36 @@
  * @module
  */
 
-import { arenaFree, internalTag, usedTag } from "./arena.ts";
-import { A_BEAT, A_CLASSES } from "./slab.ts";
+import {
+  arenaAlloc,
+  arenaChunkOf,
+  arenaFree,
+  CACHE_BLOCK_ALIGN_LOG,
+  cachedTag,
+  chunkBytesFor,
+  internalTag,
+  usedTag,
+} from "./arena.ts";
+import {
+  A_ALLOCS_HI,
+  A_ALLOCS_LO,
+  A_BEAT,
+  A_CLASSES,
+  A_MAGIC,
+  A_NEXT,
+  areaMagic,
+  H_SLAB_AREAS,
+  H_SLAB_INTERNAL,
+} from "./slab.ts";
+import { maxAreas } from "./slab_check.ts";
+import type { HeapLock } from "../heap/_lock.ts";
 import {
   ARENA_START,
   EPILOGUE_BYTES,
   H_HEAP_BYTES,
   H_KEY,
   H_LOCK_BEAT,
+  H_OP,
   MIN_CHUNK,
   SIZE_MASK,
   USED_BIT,
@@ -104,8 +126,6 @@ export const K_HEADS = 8;
 export const K_SIZES = K_HEADS + CACHE_BINS;
 /** Bytes of a cache block. */
 export const CACHE_BLOCK_BYTES = (K_SIZES + CACHE_BINS) * 4;
-/** The alignment log recorded in a cache block's internal tag (no other chunk uses it). */
-export const CACHE_BLOCK_ALIGN_LOG = 1;
 
 const CACHE_MAGIC_KEY = 0x4c1e5a3d;
 const CACHE_LINK_KEY = 0x2b7d91c5;
@@ -122,15 +142,6 @@ if (CACHE_MIN_CHUNK_BYTES < MIN_CHUNK + 12) throw new Error("Layout: a cached ch
 /** The magic word of a cache block at `block`. */
 export function cacheMagic(block: number): number {
   return (block ^ CACHE_MAGIC_KEY) & 0x3fffffff;
-}
-
-/**
- * The tag word of a cached chunk at `c`: an internal tag with alignment log
- * 0, which no other chunk records (every block is at least 8-aligned), so a
- * walk of the arena tells cached chunks apart and `isUsedTag` rejects them.
- */
-export function cachedTag(key: number, c: number): number {
-  return internalTag(key, c, 0);
 }
 
 /** The owner word of a chunk at `c` held by the cache block at `block`. */
@@ -463,4 +474,173 @@ export function cacheArenaCensus(u32: Uint32Array): { chunks: number; blocks: nu
 /** True when the used chunk at `c` is held by some arena cache (its tag says so). */
 export function isCachedChunk(u32: Uint32Array, c: number): boolean {
   return u32[(c + 4) >>> 2] === cachedTag(u32[H_KEY], c);
+}
+
+// ---- a handle's cache: called from the heap lock's arena paths (src/heap/_lock.ts) ----
+
+/** Heap-lock waits after which a handle starts its cache (see `AttachOptions.arenaCache`). */
+export const CACHE_AFTER_WAITS = 32;
+
+/** True when `s`'s cache block is still the one its area names (not recovered meanwhile). */
+function ownsCache(s: HeapLock): boolean {
+  if (s.areaWords !== 0 && s.u32[s.areaWords + A_CACHE] === s.cache) return true;
+  s.cache = 0;
+  return false;
+}
+
+/** Takes a chunk for `needBytes` from `s`'s cache, without the lock: the chunk, or 0. */
+export function cachePopOwn(s: HeapLock, needBytes: number, alignLog: number): number {
+  if (!isCacheableBytes(needBytes) || !ownsCache(s)) return 0;
+  const u32 = s.u32;
+  const c = cachePop(u32, s.cache, needBytes, alignLog);
+  if (c === 0) return 0;
+  // Counted in the area at once (no page refill may follow to flush a pending count).
+  const w = s.areaWords;
+  const lo = (u32[w + A_ALLOCS_LO] + 1) >>> 0;
+  u32[w + A_ALLOCS_LO] = lo;
+  if (lo === 0) u32[w + A_ALLOCS_HI]++;
+  u32[w + A_BEAT]++; // a heartbeat
+  return c;
+}
+
+/**
+ * Frees the arena block at `ptr` (heap-relative) into `s`'s cache, without
+ * the lock unless the cache is full; false (nothing done) when its size is
+ * not cached. Bad input throws the pointer error, changing nothing.
+ */
+export function cachePushOwn(s: HeapLock, ptr: number): boolean {
+  const u32 = s.u32;
+  const sizeBytes = (u32[(ptr - 8) >>> 2] & SIZE_MASK) >>> 0;
+  if (!isCacheableBytes(sizeBytes) || sizeBytes > cacheLimitBytes(u32) || !ownsCache(s)) {
+    return false;
+  }
+  const c = arenaChunkOf(u32, s.key, "free", ptr);
+  if (!cachePush(u32, s.cache, c, sizeBytes)) {
+    // Full (or asked to flush): give half of it back under one lock, then keep this one.
+    s.lock();
+    try {
+      s.begin();
+      const flushAll = s.u32[(s.cache >>> 2) + K_FLUSH] !== 0;
+      ownCacheFlushLocked(s, flushAll ? 0 : cacheLimitBytes(s.u32) >>> 1);
+      if (!cachePush(s.u32, s.cache, c, sizeBytes)) arenaFree(s.u32, c);
+      s.end();
+    } finally {
+      s.unlock();
+    }
+  }
+  u32[s.areaWords + A_BEAT]++; // a heartbeat
+  return true;
+}
+
+/** Gives `s`'s cached chunks back to the arena down to `keepBytes` (heap lock held). */
+export function ownCacheFlushLocked(s: HeapLock, keepBytes: number): number {
+  return s.cache !== 0 && ownsCache(s) ? cacheFlush(s.u32, s.cache, keepBytes) : 0;
+}
+
+/** Makes `s`'s cache (heap lock held, after a free): none when memory is short. */
+export function createCacheLocked(s: HeapLock): void {
+  if (s.area !== 0 && s.u32[s.areaWords + A_MAGIC] !== areaMagic(s.area)) return; // recovered
+  s.begin();
+  if (!s.ensureAreaLocked()) {
+    s.u32[H_OP] = 0;
+    return;
+  }
+  const u32 = s.u32;
+  const block = arenaAlloc(u32, chunkBytesFor(CACHE_BLOCK_BYTES), 8, 3); // never grows the heap
+  if (block !== 0) {
+    cacheInit(u32, block, s.area);
+    u32[s.areaWords + A_CACHE] = block;
+    u32[H_SLAB_INTERNAL]++; // an allocation of the allocator's own, not a user's
+    s.cache = block;
+  }
+  s.end();
+}
+
+/** Empties `s`'s cache into the arena and frees its block (heap lock held; `detach()`). */
+export function dropCacheLocked(s: HeapLock): void {
+  if (s.cache === 0 || !ownsCache(s)) return;
+  const u32 = s.u32;
+  const block = s.cache;
+  cacheFlush(u32, block, 0);
+  s.cache = 0;
+  u32[s.areaWords + A_CACHE] = 0;
+  u32[block >>> 2] = 0;
+  arenaFree(u32, block - 8);
+}
+
+/**
+ * Gives back every chunk cached by the areas `areas` (found by a walk of the
+ * arena: their owners may have died in the middle of a push or pop) and
+ * frees their cache blocks (heap lock held; `recover()` and `restore()`).
+ */
+export function dropCachesByWalkLocked(u32: Uint32Array, areas: readonly number[]): void {
+  const blocks: number[] = [];
+  for (const a of areas) {
+    const block = u32[(a >>> 2) + A_CACHE];
+    if (block !== 0 && isCacheBlock(u32, block) && u32[(block >>> 2) + K_AREA] === a) {
+      blocks.push(block);
+    }
+  }
+  cacheFlushByWalk(u32, blocks);
+  for (const a of areas) u32[(a >>> 2) + A_CACHE] = 0;
+  for (const block of blocks) {
+    u32[block >>> 2] = 0;
+    arenaFree(u32, block - 8);
+  }
+}
+
+/** Calls `fn` for the cache block of every area on the heap's list that has one (bounded walk). */
+function forEachCache(u32: Uint32Array, fn: (block: number, area: number) => void): void {
+  let area = u32[H_SLAB_AREAS];
+  for (let n = maxAreas(u32); area !== 0; n--) {
+    if (n === 0 || u32[(area >>> 2) + A_MAGIC] !== areaMagic(area)) {
+      throw new HeapCorruptionError(`slab area list links to ${area}, not an area`, area);
+    }
+    const block = u32[(area >>> 2) + A_CACHE];
+    if (block !== 0) fn(block, area);
+    area = u32[(area >>> 2) + A_NEXT];
+  }
+}
+
+/** Asks every other handle's cache to flush at its next use (heap lock held; out of memory). */
+export function requestCacheFlushesLocked(s: HeapLock): void {
+  forEachCache(s.u32, (block, area) => {
+    if (area !== s.area && isCacheBlock(s.u32, block)) {
+      Atomics.store(s.i32, (block >>> 2) + K_FLUSH, 1);
+    }
+  });
+}
+
+/** Chunks and bytes held by all caches, from their counters (heap lock held; `stats()`). */
+export function cacheTotals(u32: Uint32Array): { chunks: number; bytes: number; caches: number } {
+  let chunks = 0;
+  let bytes = 0;
+  let caches = 0;
+  forEachCache(u32, (block) => {
+    if (!isCacheBlock(u32, block)) return;
+    chunks += u32[(block >>> 2) + K_COUNT];
+    bytes += u32[(block >>> 2) + K_BYTES];
+    caches++;
+  });
+  return { chunks, bytes, caches };
+}
+
+/**
+ * Verifies every cache and that the arena holds no other cached chunk or
+ * cache block (heap lock held, the handles quiet; `check()`).
+ */
+export function checkCachesLocked(u32: Uint32Array): void {
+  let chunks = 0;
+  let blocks = 0;
+  forEachCache(u32, (block, area) => {
+    chunks += cacheCheck(u32, block, area).chunks;
+    blocks++;
+  });
+  const census = cacheArenaCensus(u32);
+  if (census.chunks !== chunks || census.blocks !== blocks) {
+    throw new HeapCorruptionError(
+      `the arena holds ${census.chunks} cached chunks in ${census.blocks} caches, the caches list ${chunks} in ${blocks}`,
+      0,
+    );
+  }
 }

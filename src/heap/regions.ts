@@ -17,7 +17,7 @@
  * @module
  */
 
-import { isInternalTag, isUsedTag, tagAlignLog } from "../alloc/arena.ts";
+import { CACHE_BLOCK_ALIGN_LOG, isInternalTag, isUsedTag, tagAlignLog } from "../alloc/arena.ts";
 import {
   A_ALLOCS_HI,
   A_ALLOCS_LO,
@@ -52,7 +52,6 @@ import {
   STATE_SPARE,
   tombstoneMagic,
 } from "../alloc/slab.ts";
-import { CACHE_BLOCK_ALIGN_LOG } from "../alloc/arena_cache.ts";
 import { HeapCorruptionError } from "../errors.ts";
 import {
   ARENA_START,

@@ -11,6 +11,7 @@ import {
   arenaAlloc,
   arenaCheck,
   arenaFree,
+  cachedTag,
   isUsedTag,
   tagAlignLog,
 } from "../../src/alloc/arena.ts";
@@ -24,7 +25,6 @@ import {
   CACHE_MIN_CHUNK_BYTES,
   cacheArenaCensus,
   cacheCheck,
-  cachedTag,
   cacheFlush,
   cacheFlushByWalk,
   cacheInit,
