@@ -25,6 +25,10 @@
  * @module
  */
 
+import { describeMessage } from "./describe.ts";
+
+export { describeMessage };
+
 /** Options of {@linkcode startWorkers} and {@linkcode withWorkers}. */
 export interface PoolOptions<Reply> {
   /**
@@ -56,26 +60,6 @@ export function failedReply(reply: unknown): string | undefined {
   const r = reply as { ok?: unknown; error?: unknown; errorName?: unknown };
   if (r.ok !== false) return undefined;
   return `${r.errorName ?? "Error"}: ${r.error ?? "(no message)"}`;
-}
-
-/** A short description of a message for an error: its primitive fields, buffers by size. */
-export function describeMessage(message: unknown): string {
-  if (typeof message !== "object" || message === null) return String(message);
-  const parts: string[] = [];
-  for (const [key, value] of Object.entries(message)) {
-    if (parts.length === 8) {
-      parts.push("…");
-      break;
-    }
-    if (value === null || typeof value !== "object") {
-      parts.push(`${key}: ${typeof value === "string" ? JSON.stringify(value) : String(value)}`);
-    } else if (value instanceof SharedArrayBuffer || value instanceof ArrayBuffer) {
-      parts.push(`${key}: ${value.constructor.name}(${value.byteLength})`);
-    } else {
-      parts.push(`${key}: ${Array.isArray(value) ? `[${value.length}]` : "{…}"}`);
-    }
-  }
-  return `{ ${parts.join(", ")} }`;
 }
 
 /** What a worker posted: a reply, or an error that ends its replies. */
