@@ -21,15 +21,20 @@
  * heap: nothing shared, so the control shows what the machine itself allows.
  *
  * Run directly (`deno run -A bench/heap_workers_bench.ts [rounds] [maxSizeBytes...]`)
- * it measures in interleaved rounds instead: each round times 1 worker and
+ * it first counts heap-lock acquisitions per operation of one handle with
+ * and without its arena cache (what the cache saves, whatever the machine's
+ * load), then measures in interleaved rounds: each round times 1 worker and
  * then 2 workers in every group, in a rotating order, and prints the min,
- * median and max of the aggregate ratio 2 × time(1) / time(2) per group.
+ * median and max of the aggregate ratio 2 × time(1) / time(2) per group, and
+ * of its quotient by the private-heap control's ratio of the same round.
  *
  * @module
  */
 
 import { Heap } from "../mod.ts";
+import { HeapLock } from "../src/heap/_lock.ts";
 import type { HeapMode, HeapWorkersMessage } from "./_heap_workers_worker.ts";
+import { HeapAdapter, makeRandomActionsTrace, RandomActions } from "./_workloads.ts";
 
 const WORKER_URL = new URL("./_heap_workers_worker.ts", import.meta.url).href;
 const LIVE_TARGET = 300;
@@ -148,9 +153,45 @@ async function interleaved(rounds: number, cases: Case[]): Promise<void> {
   }
 }
 
+/**
+ * Heap-lock acquisitions per operation of one handle running the case's
+ * workload alone, with and without its arena cache: what the cache saves,
+ * independent of the machine's load (the lock is counted by wrapping it).
+ */
+function lockCounts(cases: Case[]): void {
+  const lock = HeapLock.prototype.lock;
+  let locks = 0;
+  HeapLock.prototype.lock = function (this: HeapLock): void {
+    locks++;
+    lock.call(this);
+  };
+  try {
+    for (const c of cases) {
+      const perOp: string[] = [];
+      for (const arenaCache of [false, true]) {
+        const heap = Heap.attach(Heap.create().buffer, { arenaCache });
+        const trace = makeRandomActionsTrace(c.maxSizeBytes, SEED);
+        const workload = new RandomActions(new HeapAdapter(heap), trace, LIVE_TARGET);
+        workload.fill();
+        workload.run(c.steps); // the cache fills
+        locks = 0;
+        workload.run(c.steps);
+        perOp.push(`${arenaCache ? "with" : "without"} ${(locks / c.steps).toFixed(3)}`);
+      }
+      console.log(
+        `max ${c.maxSizeBytes} B, one handle: heap-lock acquisitions per operation, ` +
+          `arena cache ${perOp.join(", ")}`,
+      );
+    }
+  } finally {
+    HeapLock.prototype.lock = lock;
+  }
+}
+
 if (import.meta.main) {
   const rounds = Number(Deno.args[0] ?? 15);
   const sizes = Deno.args.slice(1).map(Number);
+  lockCounts(sizes.length === 0 ? CASES : CASES.filter((c) => sizes.includes(c.maxSizeBytes)));
   await interleaved(
     rounds,
     sizes.length === 0 ? CASES : CASES.filter((c) => sizes.includes(c.maxSizeBytes)),

@@ -480,6 +480,11 @@ export function isCachedChunk(u32: Uint32Array, c: number): boolean {
 
 /** Heap-lock waits after which a handle starts its cache (see `AttachOptions.arenaCache`). */
 export const CACHE_AFTER_WAITS = 32;
+/**
+ * The wait count of a handle that never caches: 2^30 waits below the start
+ * (kept a small integer, not -Infinity, so the field stays one V8 representation).
+ */
+export const CACHE_NEVER = -(2 ** 30);
 
 /** True when `s`'s cache block is still the one its area names (not recovered meanwhile). */
 function ownsCache(s: HeapLock): boolean {

@@ -8,7 +8,7 @@
 
 import { arenaCheck } from "../alloc/arena.ts";
 import { checkSlabLocked } from "../alloc/slab_check.ts";
-import { CACHE_AFTER_WAITS } from "../alloc/arena_cache.ts";
+import { CACHE_AFTER_WAITS, CACHE_NEVER } from "../alloc/arena_cache.ts";
 import type { SlabAllocator } from "../alloc/slab_local.ts";
 import { HeapCorruptionError, HeapFormatError } from "../errors.ts";
 import {
@@ -62,7 +62,7 @@ export function checkArenaCache(arenaCache: unknown): number {
   if (typeof arenaCache !== "boolean") {
     throw new TypeError(`Cannot attach heap: arenaCache must be a boolean: ${typeof arenaCache}`);
   }
-  return arenaCache ? CACHE_AFTER_WAITS : -Infinity;
+  return arenaCache ? CACHE_AFTER_WAITS : CACHE_NEVER;
 }
 
 /** Throws unless `sizeBytes` is a size the allocation API takes: an integer in [0, 2^32). */

@@ -31,7 +31,6 @@ import {
   cachePopOwn,
   cachePushOwn,
   createCacheLocked,
-  isCacheableBytes,
   K_FLUSH,
   ownCacheFlushLocked,
   requestCacheFlushesLocked,
@@ -63,8 +62,8 @@ export class HeapLock extends HeapCore {
   cache = 0;
   /**
    * Heap-lock waits counted toward starting the arena cache (at
-   * `CACHE_AFTER_WAITS`); set there for `arenaCache: true`, to -Infinity for
-   * `false` and in debug mode.
+   * `CACHE_AFTER_WAITS`); set there for `arenaCache: true`, to `CACHE_NEVER`
+   * for `false` and in debug mode.
    */
   cacheWaits = 0;
 
@@ -344,11 +343,8 @@ export class HeapLock extends HeapCore {
     let c = 0;
     try {
       c = arenaChunkOf(this.u32, this.key, "free", ptr);
-      const cacheable = isCacheableBytes(this.u32[c >>> 2] & SIZE_MASK);
       arenaFree(this.u32, c);
-      if (cacheable && this.cache === 0 && this.cacheWaits >= CACHE_AFTER_WAITS) {
-        createCacheLocked(this);
-      }
+      if (this.cacheWaits >= CACHE_AFTER_WAITS && this.cache === 0) createCacheLocked(this);
     } catch (e) {
       // Bad input (c still 0) changed nothing; else the free was cut short: marked as in allocArena.
       if (c !== 0) this.u32[H_OP] = this.workerId;

@@ -17,6 +17,7 @@ import { CLASS_COUNT, classOf, P_SLOT, SLAB_MAX_ALIGN, SLAB_MAX_BYTES } from "..
 import { detachArea, recoverWorker, repairOwn, restoredSlab } from "../alloc/slab_area.ts";
 import { heapStats } from "../alloc/slab_check.ts";
 import { SlabAllocator } from "../alloc/slab_local.ts";
+import { CACHE_NEVER } from "../alloc/arena_cache.ts";
 import { OutOfMemoryError } from "../errors.ts";
 import {
   H_DEBUG,
@@ -109,7 +110,7 @@ export class Heap {
     this.s = s;
     this.workerId = s.workerId;
     this.debug = s.u32[H_DEBUG] === 1;
-    if (this.debug) s.cacheWaits = -Infinity; // freed blocks go to the quarantine, never a cache
+    if (this.debug) s.cacheWaits = CACHE_NEVER; // freed blocks go to the quarantine, never a cache
     this.dbg = new HeapDebug(s, {
       allocRaw: (sizeBytes, alignBytes) => this.tryAllocChecked(sizeBytes, alignBytes),
       freeRaw: (ptr) => this.freeRaw(ptr),
