@@ -868,16 +868,18 @@ function isLiveChunk(u32: Uint32Array, c: number): boolean {
  * Validates `ptr` as the start of a live arena block (both boundary tags
  * agree, a used tag keyed by the heap key and the chunk) and returns its
  * chunk offset; throws the pointer error naming what is wrong otherwise.
+ * `end` (default: the arena's end from the header) bounds the chunk: an
+ * arena cache passes its handle's view instead of reading the header word.
  */
 export function arenaChunkOf(
   u32: Uint32Array,
   key: number,
   operation: string,
   ptr: number,
+  end: number = u32[H_HEAP_BYTES] - EPILOGUE_BYTES,
 ): number {
   if (typeof ptr !== "number") throw new InvalidPointerError(operation, ptr, "is not a number");
   if (!Number.isInteger(ptr)) throw new InvalidPointerError(operation, ptr, "is not an integer");
-  const end = u32[H_HEAP_BYTES] - EPILOGUE_BYTES;
   if (ptr < ARENA_START + 8 || ptr >= end) {
     throw new InvalidPointerError(
       operation,

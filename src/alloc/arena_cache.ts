@@ -164,9 +164,12 @@ export function binOfCached(sizeBytes: number): number {
     ((sizeBytes >>> (log2 - CACHE_SUB_BITS)) & ((1 << CACHE_SUB_BITS) - 1));
 }
 
-/** The most bytes a cache of this heap holds: 512 KiB, and at most 1/16 of the heap. */
-export function cacheLimitBytes(u32: Uint32Array): number {
-  return Math.min(CACHE_MAX_BYTES, u32[H_HEAP_BYTES] >>> 4);
+/**
+ * The most bytes a cache holds in a heap of `heapBytes`: 512 KiB, and at most 1/16 of the heap.
+ * (`heapBytes` defaults to the header's size word.)
+ */
+export function cacheLimitBytes(u32: Uint32Array, heapBytes: number = u32[H_HEAP_BYTES]): number {
+  return Math.min(CACHE_MAX_BYTES, heapBytes >>> 4);
 }
 
 /** True when a chunk of `sizeBytes` is one the cache keeps. */
@@ -204,13 +207,14 @@ function cachedChunkBytes(
   block: number,
   c: number,
   from: number,
+  end: number,
 ): number {
   const h = u32[c >>> 2];
   const sizeBytes = (h & SIZE_MASK) >>> 0;
   if (
     c >= ARENA_START && (c & 7) === 0 && (h & 7) === USED_BIT &&
     sizeBytes >= CACHE_MIN_CHUNK_BYTES && sizeBytes <= CACHE_MAX_CHUNK_BYTES &&
-    c + sizeBytes <= u32[H_HEAP_BYTES] - EPILOGUE_BYTES &&
+    c + sizeBytes <= end &&
     u32[(c + 4) >>> 2] === cachedTag(key, c) &&
     u32[(c + 12) >>> 2] === ownerCheck(key, c, block) &&
     u32[(c + sizeBytes - 4) >>> 2] === h
@@ -227,16 +231,23 @@ function cachedChunkBytes(
  * Puts the used chunk `c` of `sizeBytes` (a live user block the caller
  * validated, cacheable size) into the cache at `block`. Returns false,
  * writing nothing, when the cache is full or another worker asked for a flush.
+ * The owner passes its copy of the heap key and its limit, so that it reads
+ * no header word: they share a cache line with the heap lock, which other
+ * workers keep taking.
  */
-export function cachePush(u32: Uint32Array, block: number, c: number, sizeBytes: number): boolean {
+export function cachePush(
+  u32: Uint32Array,
+  block: number,
+  c: number,
+  sizeBytes: number,
+  key: number = u32[H_KEY],
+  limitBytes: number = cacheLimitBytes(u32),
+): boolean {
   const k = block >>> 2;
   const bytes = u32[k + K_BYTES] + sizeBytes;
-  if (
-    u32[k + K_COUNT] >= CACHE_MAX_CHUNKS || bytes > cacheLimitBytes(u32) || u32[k + K_FLUSH] !== 0
-  ) {
+  if (u32[k + K_COUNT] >= CACHE_MAX_CHUNKS || bytes > limitBytes || u32[k + K_FLUSH] !== 0) {
     return false;
   }
-  const key = u32[H_KEY];
   const bin = binOfCached(sizeBytes);
   // The chunk's words first, its tag last: until the tag changes it is the
   // caller's live block; after it, a walk finds it by its owner word even if
@@ -265,6 +276,8 @@ export function cachePop(
   block: number,
   needBytes: number,
   alignLog: number,
+  key: number = u32[H_KEY],
+  end: number = u32[H_HEAP_BYTES] - EPILOGUE_BYTES,
 ): number {
   const k = block >>> 2;
   if (u32[k + K_FLUSH] !== 0) return 0;
@@ -283,8 +296,7 @@ export function cachePop(
     }
   }
   const c = u32[k + K_HEADS + bin];
-  const key = u32[H_KEY];
-  if (cachedChunkBytes(u32, key, block, c, (k + K_HEADS + bin) * 4) !== sizeBytes) {
+  if (cachedChunkBytes(u32, key, block, c, (k + K_HEADS + bin) * 4, end) !== sizeBytes) {
     throw new HeapCorruptionError(`arena cache bin ${bin} records a wrong size for ${c}`, c);
   }
   if (((c + 8) & ((1 << alignLog) - 1)) !== 0) return 0;
@@ -306,6 +318,7 @@ export function cachePop(
 export function cacheFlush(u32: Uint32Array, block: number, keepBytes: number): number {
   const k = block >>> 2;
   const key = u32[H_KEY];
+  const end = u32[H_HEAP_BYTES] - EPILOGUE_BYTES;
   let flushed = 0;
   for (let bin = CACHE_BINS - 1; bin >= 0 && u32[k + K_BYTES] > keepBytes; bin--) {
     for (let n = 0; u32[k + K_HEADS + bin] !== 0 && u32[k + K_BYTES] > keepBytes; n++) {
@@ -316,7 +329,7 @@ export function cacheFlush(u32: Uint32Array, block: number, keepBytes: number): 
           c,
         );
       }
-      const sizeBytes = cachedChunkBytes(u32, key, block, c, (k + K_HEADS + bin) * 4);
+      const sizeBytes = cachedChunkBytes(u32, key, block, c, (k + K_HEADS + bin) * 4, end);
       u32[k + K_HEADS + bin] = (u32[(c + 8) >>> 2] ^ linkMask(key, c + 8)) >>> 0;
       u32[k + K_SIZES + bin] = (u32[(c + 16) >>> 2] ^ sizeMask(key, c + 16)) >>> 0;
       u32[k + K_COUNT]--;
@@ -399,6 +412,7 @@ export function cacheCheck(u32: Uint32Array, block: number, area: number): Cache
     throw new HeapCorruptionError(`arena cache names area ${u32[k + K_AREA]}, not ${area}`, block);
   }
   const key = u32[H_KEY];
+  const end = u32[H_HEAP_BYTES] - EPILOGUE_BYTES;
   let chunks = 0;
   let bytes = 0;
   for (let bin = 0; bin < CACHE_BINS; bin++) {
@@ -409,7 +423,7 @@ export function cacheCheck(u32: Uint32Array, block: number, area: number): Cache
       if (++chunks > CACHE_MAX_CHUNKS) {
         throw new HeapCorruptionError("arena cache lists more chunks than it may hold", block);
       }
-      const sizeBytes = cachedChunkBytes(u32, key, block, c, from);
+      const sizeBytes = cachedChunkBytes(u32, key, block, c, from, end);
       if (binOfCached(sizeBytes) !== bin) {
         throw new HeapCorruptionError(
           `arena cache bin ${bin} holds a chunk of ${sizeBytes} bytes`,
@@ -497,7 +511,8 @@ function ownsCache(s: HeapLock): boolean {
 export function cachePopOwn(s: HeapLock, needBytes: number, alignLog: number): number {
   if (!isCacheableBytes(needBytes) || !ownsCache(s)) return 0;
   const u32 = s.u32;
-  const c = cachePop(u32, s.cache, needBytes, alignLog);
+  // The handle's key and view size instead of the header's words: see `cachePush`.
+  const c = cachePop(u32, s.cache, needBytes, alignLog, s.key, s.viewBytes - EPILOGUE_BYTES);
   if (c === 0) return 0;
   // Counted in the area at once (no page refill may follow to flush a pending count).
   const w = s.areaWords;
@@ -516,11 +531,11 @@ export function cachePopOwn(s: HeapLock, needBytes: number, alignLog: number): n
 export function cachePushOwn(s: HeapLock, ptr: number): boolean {
   const u32 = s.u32;
   const sizeBytes = (u32[(ptr - 8) >>> 2] & SIZE_MASK) >>> 0;
-  if (!isCacheableBytes(sizeBytes) || sizeBytes > cacheLimitBytes(u32) || !ownsCache(s)) {
-    return false;
-  }
-  const c = arenaChunkOf(u32, s.key, "free", ptr);
-  if (!cachePush(u32, s.cache, c, sizeBytes)) {
+  // The handle's key and view size instead of the header's words: see `cachePush`.
+  const limitBytes = cacheLimitBytes(u32, s.viewBytes);
+  if (!isCacheableBytes(sizeBytes) || sizeBytes > limitBytes || !ownsCache(s)) return false;
+  const c = arenaChunkOf(u32, s.key, "free", ptr, s.viewBytes - EPILOGUE_BYTES);
+  if (!cachePush(u32, s.cache, c, sizeBytes, s.key, limitBytes)) {
     // Full (or asked to flush): give half of it back under one lock, then keep this one.
     s.lock();
     try {
