@@ -490,7 +490,7 @@ export function isCachedChunk(u32: Uint32Array, c: number): boolean {
   return u32[(c + 4) >>> 2] === cachedTag(u32[H_KEY], c);
 }
 
-// ---- a handle's cache: called from the heap lock's arena paths (src/heap/_lock.ts) ----
+// ---- a handle's cache: called by the heap (src/heap/heap.ts) around the arena's locked paths ----
 
 /** Heap-lock waits after which a handle starts its cache (see `AttachOptions.arenaCache`). */
 export const CACHE_AFTER_WAITS = 32;
@@ -552,12 +552,40 @@ export function cachePushOwn(s: HeapLock, ptr: number): boolean {
   return true;
 }
 
+/**
+ * `free` of the arena block at `ptr` (heap-relative) through `s`'s cache,
+ * for a handle that has waited for the heap lock `CACHE_AFTER_WAITS` times:
+ * makes the cache on the first block it would keep, then `cachePushOwn`.
+ * False (nothing done) when the block's size is not cached or no cache could
+ * be made (tried again after as many waits). Bad input throws, changing nothing.
+ */
+export function cacheFree(s: HeapLock, ptr: number): boolean {
+  if (s.cache === 0) {
+    const sizeBytes = (s.u32[(ptr - 8) >>> 2] & SIZE_MASK) >>> 0;
+    if (!isCacheableBytes(sizeBytes) || sizeBytes > cacheLimitBytes(s.u32, s.viewBytes)) {
+      return false;
+    }
+    arenaChunkOf(s.u32, s.key, "free", ptr); // bad input throws before the cache is made
+    s.lock();
+    try {
+      createCacheLocked(s);
+    } finally {
+      s.unlock();
+    }
+    if (s.cache === 0) {
+      s.cacheWaits = 0;
+      return false;
+    }
+  }
+  return cachePushOwn(s, ptr);
+}
+
 /** Gives `s`'s cached chunks back to the arena down to `keepBytes` (heap lock held). */
 export function ownCacheFlushLocked(s: HeapLock, keepBytes: number): number {
   return s.cache !== 0 && ownsCache(s) ? cacheFlush(s.u32, s.cache, keepBytes) : 0;
 }
 
-/** Makes `s`'s cache (heap lock held, after a free): none when memory is short. */
+/** Makes `s`'s cache (heap lock held): none when memory is short or its area was recovered. */
 export function createCacheLocked(s: HeapLock): void {
   if (s.area !== 0 && s.u32[s.areaWords + A_MAGIC] !== areaMagic(s.area)) return; // recovered
   s.begin();

@@ -26,15 +26,7 @@ import { HeapCorruptionError } from "../errors.ts";
 import { LockStateError } from "../sync/errors.ts";
 import { lockWord, unlockWord, wordOwner } from "../sync/lock_word.ts";
 import { HeapCore } from "./_core.ts";
-import {
-  CACHE_AFTER_WAITS,
-  cachePopOwn,
-  cachePushOwn,
-  createCacheLocked,
-  K_FLUSH,
-  ownCacheFlushLocked,
-  requestCacheFlushesLocked,
-} from "../alloc/arena_cache.ts";
+import { K_FLUSH, ownCacheFlushLocked, requestCacheFlushesLocked } from "../alloc/arena_cache.ts";
 import {
   ARENA_START,
   H_DEFERRED,
@@ -316,10 +308,6 @@ export class HeapLock extends HeapCore {
    * lock, growing the heap if needed: its heap-relative payload, or 0.
    */
   allocArena(needBytes: number, alignLog: number): number {
-    if (this.cache !== 0) {
-      const c = cachePopOwn(this, needBytes, alignLog); // no lock
-      if (c !== 0) return c + 8;
-    }
     this.lock();
     let ptr = 0;
     try {
@@ -338,13 +326,11 @@ export class HeapLock extends HeapCore {
 
   /** Frees the arena block at `ptr` (heap-relative, validated here) under the heap lock. */
   freeArena(ptr: number): void {
-    if (this.cache !== 0 && cachePushOwn(this, ptr)) return; // no lock unless it is full
     this.lock();
     let c = 0;
     try {
       c = arenaChunkOf(this.u32, this.key, "free", ptr);
       arenaFree(this.u32, c);
-      if (this.cacheWaits >= CACHE_AFTER_WAITS && this.cache === 0) createCacheLocked(this);
     } catch (e) {
       // Bad input (c still 0) changed nothing; else the free was cut short: marked as in allocArena.
       if (c !== 0) this.u32[H_OP] = this.workerId;

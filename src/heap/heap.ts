@@ -17,7 +17,7 @@ import { CLASS_COUNT, classOf, P_SLOT, SLAB_MAX_ALIGN, SLAB_MAX_BYTES } from "..
 import { detachArea, recoverWorker, repairOwn, restoredSlab } from "../alloc/slab_area.ts";
 import { heapStats } from "../alloc/slab_check.ts";
 import { SlabAllocator } from "../alloc/slab_local.ts";
-import { CACHE_NEVER } from "../alloc/arena_cache.ts";
+import { CACHE_AFTER_WAITS, CACHE_NEVER, cacheFree, cachePopOwn } from "../alloc/arena_cache.ts";
 import { OutOfMemoryError } from "../errors.ts";
 import {
   H_DEBUG,
@@ -624,7 +624,12 @@ export class Heap {
       }
     }
     const needBytes = chunkBytesFor(sizeBytes);
-    return needBytes > MAX_HEAP_BYTES ? 0 : s.allocArena(needBytes, alignLog);
+    if (needBytes > MAX_HEAP_BYTES) return 0;
+    if (s.cache !== 0) {
+      const c = cachePopOwn(s, needBytes, alignLog); // the arena cache: no lock
+      if (c !== 0) return c + 8;
+    }
+    return s.allocArena(needBytes, alignLog);
   }
 
   /**
@@ -761,6 +766,7 @@ export class Heap {
         return;
       }
     }
+    if (s.cacheWaits >= CACHE_AFTER_WAITS && cacheFree(s, ptr)) return; // the arena cache: no lock
     s.freeArena(ptr);
   }
 

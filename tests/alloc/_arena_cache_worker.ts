@@ -162,7 +162,7 @@ function churn(task: Extract<ArenaCacheTask, { task: "churn" }>): ArenaCacheRepl
 
 function victim(task: Extract<ArenaCacheTask, { task: "victim" }>): ArenaCacheReply {
   const heap = Heap.attach(task.buffer, { arenaCache: true });
-  heap.free(heap.alloc(3000)); // makes the cache
+  heap.free(heap.alloc(3000)); // makes the cache, which keeps this block
   const live = heap.alloc(5000);
   const blocks = [heap.alloc(2000), heap.alloc(4000), heap.alloc(8000)];
   for (const b of blocks) heap.free(b);
