@@ -666,18 +666,9 @@ export class Heap {
    */
   allocClass(classIndex: number): number {
     if (this.debug) return 0; // callers fall back to alloc(), which adds a redzone
-    if (typeof classIndex !== "number") {
-      throw new TypeError(
-        `Cannot allocate from slab class: index must be a number: ${typeof classIndex}`,
-      );
-    }
-    if ((classIndex >>> 0) !== classIndex || classIndex >= CLASS_COUNT) {
-      throw new RangeError(
-        `Cannot allocate from slab class: index must be an integer in [0, ${CLASS_COUNT}): ${classIndex}`,
-      );
-    }
-    const ptr = this.s.allocSlot(classIndex);
-    return ptr === 0 ? 0 : ptr + this.s.base;
+    const s = this.s;
+    const ptr = s.allocClass(classIndex);
+    return ptr === 0 ? 0 : ptr + s.base;
   }
 
   /**
