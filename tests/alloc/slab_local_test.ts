@@ -173,8 +173,8 @@ describe("SlabAllocator", () => {
     const { a } = setup();
     const p = a.allocSlot(CLS24);
     a.allocSlot(CLS24);
-    const base = a.pageOf(p);
     a.freeSlot("free", p, false);
+    assert.equal(a.u32[(a.pageOf(p) >>> 2) + P_FREE], p, "the freed slot heads the list");
     a.u32[(p + 4) >>> 2] = 0; // a write after free clears the slot's free tag
     assert.throws(() => a.allocSlot(CLS24), HeapCorruptionError);
   });
