@@ -466,8 +466,9 @@ export class StructType<F extends StructFields> {
       : pointerOf(this, record);
     if (this.#owned) this.#freeBlocks(heap, ptr);
     heap.free(ptr);
-    // Only the view given here is marked: copies of it, other views of the
-    // record and `at(ptr)` are not caught in normal mode (see the README).
+    // Only the view given here is marked (one store: it gets the dead views,
+    // see _codegen.ts): copies of it, other views of the record and
+    // `at(ptr)` are not caught in normal mode (see the README).
     if (typeof record !== "number") (record as unknown as ViewInstance).$kill();
   }
 
