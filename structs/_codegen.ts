@@ -636,7 +636,7 @@ function scalarCreate(layout: Layout, allocAlign: number): string {
   // cold path finds and throws the first error, in field order, keys last.
   // Kept short, since the bytecode size decides whether callers inline it.
   return `function create(heap, o) {
-  var b = heap.buffer, v = b === lastBuffer ? lastViews : refresh(b);
+  var v = heap === lastHeap ? lastViews : refresh(heap);
   var ${values.join(", ")};
   if (o !== undefined) {
     if (typeof o !== "object" || o === null) throw initError(o);
@@ -699,7 +699,7 @@ function generalCreate(layout: Layout, allocAlign: number): string {
   });
   const owned = layout.owned.length > 0;
   return `function create(heap, o) {
-  var b = heap.buffer, v = b === lastBuffer ? lastViews : refresh(b);
+  var v = heap === lastHeap ? lastViews : refresh(heap);
   ${owned ? "v.heap = heap;" : ""}
   if (o !== undefined) {
     if (typeof o !== "object" || o === null) throw initError(o);
@@ -732,17 +732,21 @@ function generalCreate(layout: Layout, allocAlign: number): string {
  * lies past them, zeroes it (straight-line stores for small records: a call
  * to `fill` costs more than the whole record) and writes the init values,
  * with direct stores for scalar fields; if `init` is invalid, nothing stays
- * allocated. It remembers the last heap buffer it saw and that buffer's views.
+ * allocated. It remembers the last heap it saw, if that heap's buffer is
+ * growable (it then stays the same object as it grows), and its buffer's
+ * views: the heap's `buffer` getter reads a growable buffer's length, about
+ * 8 ns, a fifth of a create + destroy.
  *
  * It is kept small: V8 inlines a call only while the bytecode it adds (the
  * callee's, plus what the callee's own optimized code inlined, such as the
  * heap's allocation path) fits its budget, and inlining lets it drop the
  * view of a record that is created and destroyed in one function. Measured
- * in Deno 2.9 for `{ x: f64, y: f64, z: f64 }`: 318 bytes of bytecode
+ * in Deno 2.9 for `{ x: f64, y: f64, z: f64 }`: 311 bytes of bytecode
  * (with the value checks fused into one test; a check and an error call per
- * field made it 369, which left the heap's `buffer` getter out of the budget
- * and cost create + destroy 3-9%), plus the inlined `Heap.alloc`,
- * `tryAlloc`, `allocSlot` and view constructor; the caller's budget is 920.
+ * field made it 369 and cost create + destroy 3-9%), plus the inlined
+ * `Heap.alloc`, `tryAlloc` and view constructor; the caller's budget is 920
+ * (in `bench/small_object.ts` the three setters the caller then calls
+ * still fit, 76 bytes each; `allocSlot`, 278, no longer does).
  * Check with `--v8-flags=--trace-turbo-inlining` after growing either side.
  */
 export function _buildCreate(
@@ -757,10 +761,11 @@ export function _buildCreate(
   const source = `"use strict"; // create ${++generated}
 var viewsOf = $h.viewsOf, initError = $h.initError;
 var asUintN = BigInt.asUintN, asIntN = BigInt.asIntN;
-var lastBuffer = null, lastViews = null;
-function refresh(b) {
+var lastHeap = null, lastViews = null;
+function refresh(heap) {
+  var b = heap.buffer;
   lastViews = viewsOf(b);
-  lastBuffer = b;
+  lastHeap = b.growable === true ? heap : null;
   return lastViews;
 }
 var WHERE = ${JSON.stringify(`Cannot create ${layout.name}`)};
