@@ -7,6 +7,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { Heap } from "../../mod.ts";
+import { Wasm } from "../_wasm_api.ts";
 import {
   type AnyStructType,
   array,
@@ -304,14 +305,14 @@ describe("create with init", () => {
 describe("the heap's buffer", () => {
   it("is followed when it is a new object after the heap grows (a fixed-length memory buffer)", () => {
     const T = defineStruct("Replaced", { a: f64, b: u32 });
-    const memory = new WebAssembly.Memory({ initial: 1, maximum: 64, shared: true });
+    const memory = new Wasm.Memory({ initial: 1, maximum: 64, shared: true });
     // A bump allocator in a memory whose buffer is fixed-length and replaced
     // on every growth, as a heap's is where the engine has no resizable view
     // of a memory (Node 20).
     let top = 64;
     const fixed: StructHeap = {
       get buffer(): SharedArrayBuffer {
-        return memory.buffer as unknown as SharedArrayBuffer;
+        return memory.buffer as SharedArrayBuffer;
       },
       alloc(sizeBytes: number, alignBytes: number): number {
         const ptr = (top + alignBytes - 1) & -alignBytes;
