@@ -59,7 +59,7 @@ function accessError(view: ViewInstance): Error {
   const ptr = view.$p;
   if (view.$dead) return destroyed(view.$t.name, ptr);
   return new InvalidPointerError(
-    "read",
+    "use",
     ptr,
     `is outside the heap: a ${view.$t.name} there would end past byte ${view.$v.byteLength}`,
   );

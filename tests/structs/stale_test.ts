@@ -194,16 +194,15 @@ describe("a destroyed view (normal mode)", () => {
     assert.equal(live.x, 2);
   });
 
-  it("a cursor moved past the end of the heap by seekUnchecked reads no value: InvalidPointerError", () => {
+  it("a cursor moved past the end of the heap by seekUnchecked throws InvalidPointerError", () => {
     const heap = Heap.create();
     const list = Vec2.createArray(heap, 4);
     const c = list.cursor();
     const far = c.seekUnchecked(heap.buffer.byteLength); // 16 bytes a record: far past the end
-    assert.throws(
-      () => far.x,
-      (error: unknown) =>
-        error instanceof InvalidPointerError && /is outside the heap/.test(error.message),
-    );
+    const outside = (error: unknown): boolean =>
+      error instanceof InvalidPointerError && /is outside the heap/.test(error.message);
+    assert.throws(() => far.x, outside);
+    assert.throws(() => (far.y = 1), outside);
     assert.equal(c.seek(1).x, 0); // the cursor is fine again once back in range
     list.destroy();
     heap.check();
