@@ -138,6 +138,24 @@ export class SlabAllocator extends HeapLock {
     return 0;
   }
 
+  /**
+   * `Heap.allocClass`: validates a class index (kept here, next to
+   * `CLASS_COUNT`: the hot path of `SlabClass.alloc`), then `allocSlot`.
+   */
+  allocClass(classIndex: number): number {
+    if (typeof classIndex !== "number") {
+      throw new TypeError(
+        `Cannot allocate from slab class: index must be a number: ${typeof classIndex}`,
+      );
+    }
+    if ((classIndex >>> 0) !== classIndex || classIndex >= CLASS_COUNT) {
+      throw new RangeError(
+        `Cannot allocate from slab class: index must be an integer in [0, ${CLASS_COUNT}): ${classIndex}`,
+      );
+    }
+    return this.allocSlot(classIndex);
+  }
+
   /** `allocClass` without the index check: the hot path for `alloc` and `SlabClass`. */
   allocSlot(classIndex: number): number {
     // Kept under V8's inlining limit (460 bytes of bytecode): the bump path is a call.
@@ -421,7 +439,7 @@ export class SlabAllocator extends HeapLock {
     if (
       cls < CLASS_COUNT && off >= 0 && ptr < u32[h + P_BUMP] &&
       u32[(ptr + 4) >>> 2] !== (((ptr ^ this.slotKey) & 0x3fffffff) | 1) &&
-      Math.round(off * SLOT_INV[cls]) * SLOT_BYTES[cls] === off
+      Math.round(off * SLOT_INV[cls]) * u32[h + P_SLOT] === off
     ) {
       return;
     }
@@ -437,18 +455,32 @@ export class SlabAllocator extends HeapLock {
   }
 
   /**
-   * Frees the slot `ptr` of the page at `base`: the one place a slot is
-   * freed. Validated here (`checkSlot`) unless the caller just did
-   * (`validated`). Pushed on the page's free list with no lock and no atomics
-   * when the page is this worker's, else onto the page's remote-free list.
+   * Frees `ptr` (heap-relative, a uint32) when it points into a slab page:
+   * the one place a slot is freed. Returns false, doing nothing, when it is
+   * not a slab pointer (the caller goes to the arena). The slot is validated
+   * here (`checkSlot`) unless the caller just did (`validated`); it is pushed
+   * on the page's free list with no lock and no atomics when the page is this
+   * worker's, else onto the page's remote-free list. Kept as one flat
+   * function: when a nested call of the free path was not inlined into the
+   * caller's loop (V8's budget), alloc + free lost 15-25%.
    */
-  freeSlot(operation: string, base: number, ptr: number, validated = false): void {
-    if (!validated) this.checkSlot(operation, base, ptr);
+  freeSlot(operation: string, ptr: number, validated: boolean): boolean {
+    if (ptr >= this.viewBytes) this.refreshViews(); // a pointer from a worker that grew the heap
     const u32 = this.u32;
+    const base = (ptr & PAGE_MASK) >>> 0;
     const h = base >>> 2;
+    // A slab page: two magic words keyed by its address, in one cache line
+    // (a copy of a page elsewhere does not match; a released page's are cleared).
+    if (
+      u32[h] !== ((base ^ PAGE_MAGIC_KEY) & 0x3fffffff) ||
+      u32[h + P_MAGIC2] !== ((base ^ PAGE_MAGIC2_KEY) & 0x3fffffff)
+    ) {
+      return false;
+    }
+    if (!validated) this.checkSlot(operation, base, ptr);
     if (u32[h + P_OWNER] !== this.workerId) {
       this.freeRemote(operation, base, ptr);
-      return;
+      return true;
     }
     u32[ptr >>> 2] = u32[h + P_FREE] ^ ((ptr ^ this.key) & 0x3fffffff);
     u32[(ptr + 4) >>> 2] = ((ptr ^ this.slotKey) & 0x3fffffff) | 1;
@@ -461,6 +493,7 @@ export class SlabAllocator extends HeapLock {
     ) {
       this.pageChanged(base); // a full page has room again, or a page other than the current one is empty
     }
+    return true;
   }
 
   /**
@@ -503,7 +536,7 @@ export class SlabAllocator extends HeapLock {
     } else {
       this.u8.copyWithin(moved, ptr, ptr + bytes);
     }
-    this.freeSlot("reallocate", base, ptr, true); // validated above
+    this.freeSlot("reallocate", ptr, true); // validated above
     return moved;
   }
 

@@ -63,7 +63,7 @@ describe("SlabAllocator", () => {
     assert.equal(base % PAGE_BYTES, 0);
     assert.equal(a.u32[(base >>> 2) + P_OWNER], a.workerId);
     assert.equal(a.u32[(base >>> 2) + P_USED], 2);
-    a.freeSlot("free", base, p);
+    a.freeSlot("free", p, false);
     assert.equal(a.u32[(base >>> 2) + P_FREE], p, "a local free pushes on the page's list");
     assert.equal(a.u32[(base >>> 2) + P_USED], 1);
     assert.equal(a.allocSlot(CLS24), p, "LIFO reuse");
@@ -91,7 +91,7 @@ describe("SlabAllocator", () => {
     const stats = checked(a);
     assert.equal(stats[CLS24].usedSlots, capacity + 1);
     // Freeing one slot of the full page moves it back to the active list.
-    a.freeSlot("free", base, slots[7]);
+    a.freeSlot("free", slots[7], false);
     assert.notEqual(a.u32[(base >>> 2) + P_STATE], STATE_FULL);
     checked(a);
     heap.check();
@@ -103,11 +103,11 @@ describe("SlabAllocator", () => {
     const base = a.pageOf(p);
     const capacity = a.u32[(base >>> 2) + P_CAPACITY];
     for (let i = 1; i < capacity; i++) a.allocSlot(CLS24); // the page is full now
-    b.freeSlot("free", base, p);
+    b.freeSlot("free", p, false);
     assert.equal(a.u32[(base >>> 2) + P_REMOTE], p, "on the remote list");
     assert.equal(a.u32[(base >>> 2) + P_USED], capacity, "counted until collected");
-    assert.throws(() => b.freeSlot("free", base, p), DoubleFreeError);
-    assert.throws(() => a.freeSlot("free", base, p), DoubleFreeError);
+    assert.throws(() => b.freeSlot("free", p, false), DoubleFreeError);
+    assert.throws(() => a.freeSlot("free", p, false), DoubleFreeError);
     checked(a);
     assert.equal(a.allocSlot(CLS24), p, "the refill collects the remote free and reuses it");
     assert.equal(a.u32[(base >>> 2) + P_REMOTE], 0);
@@ -121,7 +121,7 @@ describe("SlabAllocator", () => {
     const slots: number[] = [];
     for (let i = 0; i < 20; i++) slots.push(a.allocSlot(cls));
     const base = a.pageOf(slots[0]);
-    for (const i of [3, 4, 11]) a.freeSlot("free", base, slots[i]);
+    for (const i of [3, 4, 11]) a.freeSlot("free", slots[i], false);
     let live = 0;
     // Every 4-byte offset of the page, from the header to past the bump pointer.
     for (let ptr = base; ptr < base + 2048; ptr += 4) {
@@ -152,16 +152,19 @@ describe("SlabAllocator", () => {
     const base = a.pageOf(p);
     const before = heap.u8.slice(0, heap.byteLength);
     assert.throws(
-      () => a.freeSlot("free", base, p + 8),
+      () => a.freeSlot("free", p + 8, false),
       (e: unknown) =>
         e instanceof InvalidPointerError &&
         e.message === `Cannot free pointer: ${p + 8} is inside a slab slot, not at its start`,
     );
     assert.throws(
-      () => a.freeSlot("free", base, p + 24),
+      () => a.freeSlot("free", p + 24, false),
       (e: unknown) => e instanceof InvalidPointerError && /never allocated/.test(e.message),
     );
-    assert.throws(() => a.freeSlot("free", base, base + 8), /is inside a slab page header/);
+    assert.throws(
+      () => a.freeSlot("free", base + 8, false),
+      /is inside a slab page header/,
+    );
     assert.deepEqual(heap.u8.slice(0, heap.byteLength), before);
     heap.check();
   });
@@ -170,8 +173,8 @@ describe("SlabAllocator", () => {
     const { a } = setup();
     const p = a.allocSlot(CLS24);
     a.allocSlot(CLS24);
-    const base = a.pageOf(p);
-    a.freeSlot("free", base, p);
+    a.freeSlot("free", p, false);
+    assert.equal(a.u32[(a.pageOf(p) >>> 2) + P_FREE], p, "the freed slot heads the list");
     a.u32[(p + 4) >>> 2] = 0; // a write after free clears the slot's free tag
     assert.throws(() => a.allocSlot(CLS24), HeapCorruptionError);
   });
@@ -186,6 +189,10 @@ describe("SlabAllocator", () => {
     assert.equal(a.slabPageOf(p), p - PAGE_HEADER_BYTES);
     assert.equal(a.usableOf("get the size of", p), 24);
     assert.equal(a.usableOf("get the size of", big), arenaUsable(a.u32, big));
+    const before = heap.u8.slice(0, heap.byteLength);
+    assert.equal(a.freeSlot("free", big, false), false, "not a slab pointer: nothing freed");
+    assert.deepEqual(heap.u8.slice(0, heap.byteLength), before);
+    heap.free(big);
   });
 });
 
@@ -195,7 +202,7 @@ describe("slab areas and the check", () => {
     const p = a.allocSlot(CLS24);
     const cls64 = classOf(64, 3);
     const q = a.allocSlot(cls64);
-    a.freeSlot("free", a.pageOf(q), q); // the 64-byte page is empty (its class's current page)
+    a.freeSlot("free", q, false); // the 64-byte page is empty (its class's current page)
     a.flushAllocCount();
     a.lock();
     try {
@@ -212,7 +219,7 @@ describe("slab areas and the check", () => {
     assert.equal(a.u32[H_SLAB_ORPHANS + CLS24], base);
     assert.equal(a.u32[H_SLAB_PAGES], 1, "the empty page went back to the arena");
     // Another handle frees the last slot; the sweep gives the page back.
-    b.freeSlot("free", base, p);
+    b.freeSlot("free", p, false);
     b.lock();
     try {
       assert.equal(sweepOrphansLocked(b), 1);
