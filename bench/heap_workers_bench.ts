@@ -173,7 +173,7 @@ function lockCounts(cases: Case[]): void {
         const trace = makeRandomActionsTrace(c.maxSizeBytes, SEED);
         const workload = new RandomActions(new HeapAdapter(heap), trace, LIVE_TARGET);
         workload.fill();
-        workload.run(c.steps); // the cache fills
+        workload.run(4 * c.steps); // the cache reaches its steady state
         locks = 0;
         workload.run(c.steps);
         perOp.push(`${arenaCache ? "with" : "without"} ${(locks / c.steps).toFixed(3)}`);

@@ -311,32 +311,37 @@ export function cachePop(
 }
 
 /**
- * Gives chunks of the cache at `block` back to the arena, largest bins
- * first, until it holds at most `keepBytes` (heap lock held). Returns the
- * number of chunks given back.
+ * Gives chunks of the cache at `block` back to the arena (heap lock held):
+ * from the largest bins down until it holds at most `keepBytes`, then one
+ * chunk from each bin in turn until it holds at most `keepChunks` (so a
+ * cache full of small chunks does not stay full of them). Returns the number
+ * of chunks given back.
  */
-export function cacheFlush(u32: Uint32Array, block: number, keepBytes: number): number {
+export function cacheFlush(
+  u32: Uint32Array,
+  block: number,
+  keepBytes: number,
+  keepChunks: number = keepBytes === 0 ? 0 : CACHE_MAX_CHUNKS,
+): number {
   const k = block >>> 2;
-  const key = u32[H_KEY];
-  const end = u32[H_HEAP_BYTES] - EPILOGUE_BYTES;
   let flushed = 0;
   for (let bin = CACHE_BINS - 1; bin >= 0 && u32[k + K_BYTES] > keepBytes; bin--) {
     for (let n = 0; u32[k + K_HEADS + bin] !== 0 && u32[k + K_BYTES] > keepBytes; n++) {
-      const c = u32[k + K_HEADS + bin];
-      if (n > CACHE_MAX_CHUNKS) {
-        throw new HeapCorruptionError(
-          `arena cache bin ${bin} lists more chunks than it may hold`,
-          c,
-        );
-      }
-      const sizeBytes = cachedChunkBytes(u32, key, block, c, (k + K_HEADS + bin) * 4, end);
-      u32[k + K_HEADS + bin] = (u32[(c + 8) >>> 2] ^ linkMask(key, c + 8)) >>> 0;
-      u32[k + K_SIZES + bin] = (u32[(c + 16) >>> 2] ^ sizeMask(key, c + 16)) >>> 0;
-      u32[k + K_COUNT]--;
-      u32[k + K_BYTES] -= sizeBytes;
-      arenaFree(u32, c);
+      if (n > CACHE_MAX_CHUNKS) throw tooLong(bin, u32[k + K_HEADS + bin]);
+      flushHead(u32, block, bin);
       flushed++;
     }
+  }
+  // Each pass over the bins gives back at least one chunk while any is listed.
+  for (let pass = 0; pass <= CACHE_MAX_CHUNKS && u32[k + K_COUNT] > keepChunks; pass++) {
+    let listed = false;
+    for (let bin = 0; bin < CACHE_BINS && u32[k + K_COUNT] > keepChunks; bin++) {
+      if (u32[k + K_HEADS + bin] === 0) continue;
+      flushHead(u32, block, bin);
+      flushed++;
+      listed = true;
+    }
+    if (!listed) break; // the count disagrees with the lists: reported below or by check()
   }
   if (keepBytes === 0) {
     // Emptied by its lists: the counters must agree.
@@ -351,6 +356,31 @@ export function cacheFlush(u32: Uint32Array, block: number, keepBytes: number): 
     u32[k + K_FLUSH] = 0;
   }
   return flushed;
+}
+
+/** Gives the head chunk of bin `bin` of the cache at `block` back to the arena (checked first). */
+function flushHead(u32: Uint32Array, block: number, bin: number): void {
+  const k = block >>> 2;
+  const key = u32[H_KEY];
+  const c = u32[k + K_HEADS + bin];
+  const sizeBytes = cachedChunkBytes(
+    u32,
+    key,
+    block,
+    c,
+    (k + K_HEADS + bin) * 4,
+    u32[H_HEAP_BYTES] - EPILOGUE_BYTES,
+  );
+  u32[k + K_HEADS + bin] = (u32[(c + 8) >>> 2] ^ linkMask(key, c + 8)) >>> 0;
+  u32[k + K_SIZES + bin] = (u32[(c + 16) >>> 2] ^ sizeMask(key, c + 16)) >>> 0;
+  u32[k + K_COUNT]--;
+  u32[k + K_BYTES] -= sizeBytes;
+  arenaFree(u32, c);
+}
+
+/** The error for a bin that lists more chunks than a cache may hold (a cycle). */
+function tooLong(bin: number, c: number): HeapCorruptionError {
+  return new HeapCorruptionError(`arena cache bin ${bin} lists more chunks than it may hold`, c);
 }
 
 /**
@@ -541,7 +571,7 @@ export function cachePushOwn(s: HeapLock, ptr: number): boolean {
     try {
       s.begin();
       const flushAll = s.u32[(s.cache >>> 2) + K_FLUSH] !== 0;
-      ownCacheFlushLocked(s, flushAll ? 0 : cacheLimitBytes(s.u32) >>> 1);
+      ownCacheFlushLocked(s, flushAll ? 0 : cacheLimitBytes(s.u32) >>> 1, CACHE_MAX_CHUNKS >>> 1);
       if (!cachePush(s.u32, s.cache, c, sizeBytes)) arenaFree(s.u32, c);
       s.end();
     } finally {
@@ -580,9 +610,13 @@ export function cacheFree(s: HeapLock, ptr: number): boolean {
   return cachePushOwn(s, ptr);
 }
 
-/** Gives `s`'s cached chunks back to the arena down to `keepBytes` (heap lock held). */
-export function ownCacheFlushLocked(s: HeapLock, keepBytes: number): number {
-  return s.cache !== 0 && ownsCache(s) ? cacheFlush(s.u32, s.cache, keepBytes) : 0;
+/** Gives `s`'s cached chunks back to the arena down to `keepBytes` and `keepChunks` (heap lock held). */
+export function ownCacheFlushLocked(
+  s: HeapLock,
+  keepBytes: number,
+  keepChunks: number = keepBytes === 0 ? 0 : CACHE_MAX_CHUNKS,
+): number {
+  return s.cache !== 0 && ownsCache(s) ? cacheFlush(s.u32, s.cache, keepBytes, keepChunks) : 0;
 }
 
 /** Makes `s`'s cache (heap lock held): none when memory is short or its area was recovered. */

@@ -69,6 +69,30 @@ describe("arena cache through the heap", () => {
     heap.check();
   });
 
+  it("a cache full of small blocks makes room: later frees are still cached", () => {
+    // Regression: a full cache gave back chunks only by bytes, so 256 small
+    // chunks (well below the byte bound) kept it full, and every later free
+    // and most allocations took the heap lock again.
+    const { heap, worker } = cachingPair({ initialBytes: 64 << 20 });
+    // 600-byte blocks aligned to 128 go to the arena (beyond the slab's alignments).
+    const small = Array.from({ length: 300 }, () => worker.alloc(600, 128));
+    const big = worker.alloc(20_000);
+    worker.alloc(100);
+    for (const p of small) worker.free(p); // 256 cached, then the cache overflows
+    assert.ok(heap.stats().cachedChunks <= 256);
+    worker.free(big);
+    // With the heap lock held by someone else, the big block comes back from the cache.
+    Atomics.store(heap.i32, H_LOCK, 999 << 1);
+    let again = 0;
+    try {
+      again = worker.alloc(20_000);
+    } finally {
+      Atomics.store(heap.i32, H_LOCK, 0);
+    }
+    assert.equal(again, big);
+    heap.check();
+  });
+
   it("regions() shows cached chunks and the cache block as ArenaCache, not as blocks", () => {
     const { heap, worker } = cachingPair();
     worker.free(worker.alloc(3000)); // creates the cache

@@ -176,6 +176,23 @@ describe("arena cache", () => {
     assert.equal(arenaCheck(u32), u32[H_LIVE]);
   });
 
+  it("flushes by count too, one chunk per bin in turn", () => {
+    const { u32, block } = setup(16 << 20);
+    const cs: number[] = [];
+    for (let i = 0; i < 200; i++) cs.push(take(u32, 600));
+    for (let i = 0; i < 56; i++) cs.push(take(u32, 3000));
+    take(u32, 64);
+    cs.forEach((c, i) => assert.ok(cachePush(u32, block, c, i < 200 ? 600 : 3000)));
+    assert.equal(cachePush(u32, block, take(u32, 704), 704), false); // full by count
+    const bytes = u32[(block >>> 2) + K_BYTES];
+    assert.equal(cacheFlush(u32, block, bytes, 128), 128); // no chunk to go by bytes
+    const census = cacheCheck(u32, block, 0);
+    assert.equal(census.chunks, 128);
+    // Both bins gave chunks back: 56 of the 3000-byte ones, 72 of the 600-byte ones.
+    assert.equal(census.bytes, 128 * 600);
+    assert.equal(arenaCheck(u32), u32[H_LIVE]);
+  });
+
   it("a small heap caches at most 1/16 of itself", () => {
     const { u32, block } = setup(128 * 1024);
     assert.equal(cacheLimitBytes(u32), 8192);
