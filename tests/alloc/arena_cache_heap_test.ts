@@ -15,7 +15,6 @@ import {
   UseAfterFreeError,
 } from "../../mod.ts";
 import { A_CACHE, CACHE_BINS, K_COUNT, K_HEADS, K_SIZES } from "../../src/alloc/arena_cache.ts";
-import { GLYPHS, renderMap } from "../../scripts/inspect.ts";
 
 /** The heap lock word (src/heap/layout.ts): 0 when free. */
 const H_LOCK = 5;
@@ -108,19 +107,6 @@ describe("arena cache through the heap", () => {
     assert.equal(cacheChunks, 3); // the two cached blocks and the cache block
     assert.equal(map.blockChunks + map.usedSlots, stats.liveAllocations);
     assert.equal(map.usedBytes, stats.usedBytes);
-  });
-
-  it("the text heap map (deno task inspect) draws cached chunks", () => {
-    // Regression: the map took every chunk that is not free, a block or an
-    // area for a slab page, and threw on a cached chunk.
-    const { heap, worker } = cachingPair({ initialBytes: 256 * 1024, maxBytes: 256 * 1024 });
-    worker.free(worker.alloc(3000));
-    const p = worker.alloc(12_000); // at most 1/16 of the heap is cached
-    worker.alloc(100);
-    worker.free(p);
-    assert.equal(heap.stats().cachedChunks, 2); // with the first 3000-byte block;
-    const cells = renderMap(heap.regions(), { cols: 64, rows: 1 })[0].split(" ").pop() ?? "";
-    assert.ok(cells.includes(GLYPHS.cache), cells);
   });
 
   it("a cached block freed, resized or measured again is a double free that changes nothing", () => {
