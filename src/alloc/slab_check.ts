@@ -82,6 +82,7 @@ import { internalTag } from "./arena.ts";
 import { HeapCorruptionError } from "../errors.ts";
 
 import type { SlabAllocator } from "./slab_local.ts";
+import { cacheTotals, checkCachesLocked } from "./arena_cache.ts";
 import type { HeapStats, SlabClassStats } from "../heap/types.ts";
 
 /** Most slab pages the heap can hold now: bounds every walk of page lists. */
@@ -318,6 +319,7 @@ export function checkSlabLocked(s: SlabAllocator): void {
       H_SLAB_PAGES * 4,
     );
   }
+  checkCachesLocked(u32);
 }
 
 /** `Heap.stats()`: the heap's figures, read under the heap lock. */
@@ -338,7 +340,10 @@ export function heapStats(s: SlabAllocator): HeapStats {
       slabAllocs += u32[(area >>> 2) + A_ALLOCS_HI] * 2 ** 32 + u32[(area >>> 2) + A_ALLOCS_LO];
       area = u32[(area >>> 2) + A_NEXT];
     }
-    const internal = u32[H_SLAB_PAGES] + u32[H_SLAB_AREA_COUNT] + u32[H_SLAB_TOMBSTONES];
+    // Arena caches: their blocks and chunks are used chunks, not live allocations.
+    const cached = cacheTotals(u32);
+    const internal = u32[H_SLAB_PAGES] + u32[H_SLAB_AREA_COUNT] + u32[H_SLAB_TOMBSTONES] +
+      cached.caches + cached.chunks;
     return {
       heapBytes: u32[H_HEAP_BYTES],
       maxBytes: u32[H_MAX_BYTES],
@@ -360,6 +365,8 @@ export function heapStats(s: SlabAllocator): HeapStats {
         usedSlots,
         classes,
       },
+      cachedChunks: cached.chunks,
+      cachedBytes: cached.bytes,
     };
   } finally {
     s.unlock();

@@ -31,7 +31,7 @@ import {
   unlinkPage,
 } from "./slab.ts";
 import * as format from "./slab.ts";
-import { createArea, dropOwnArea, repairOwn } from "./slab_area.ts";
+import { createArea, createAreaLocked, dropOwnArea, repairOwn } from "./slab_area.ts";
 import { maxPages } from "./slab_check.ts";
 import { DoubleFreeError, HeapCorruptionError, InvalidPointerError } from "../errors.ts";
 import { HeapLock, REMOTE_PUSH_LIMIT } from "../heap/_lock.ts";
@@ -97,6 +97,11 @@ export class SlabAllocator extends HeapLock {
    * `detach()`, so other workers' counts lag by at most one page of allocations.
    */
   pendingAllocs = 0;
+
+  /** Makes this handle's slab area if it has none (heap lock held): for its arena cache. */
+  override ensureAreaLocked(): boolean {
+    return this.area !== 0 || createAreaLocked(this);
+  }
 
   /**
    * The allocation fast path: a slot for a request of `sizeBytes` aligned to
