@@ -17,7 +17,7 @@
  * @module
  */
 
-import { isInternalTag, isUsedTag, tagAlignLog } from "../alloc/arena.ts";
+import { CACHE_BLOCK_ALIGN_LOG, isInternalTag, isUsedTag, tagAlignLog } from "../alloc/arena.ts";
 import {
   A_ALLOCS_HI,
   A_ALLOCS_LO,
@@ -90,6 +90,11 @@ export const RegionKind = {
   SlabPage: 2,
   /** A used chunk holding a worker's slab area (the allocator's own bookkeeping). */
   SlabArea: 3,
+  /**
+   * A used chunk held by a worker's arena cache for reuse without the heap
+   * lock, or that cache's own block: neither free space nor a user block.
+   */
+  ArenaCache: 4,
 } as const;
 
 /**
@@ -335,6 +340,8 @@ export function walkRegions(u32: Uint32Array): HeapRegions {
         areas.push(readArea(u32, payload, n));
       } else if (u32[payload >>> 2] === tombstoneMagic(payload)) {
         chunkKind[n] = RegionKind.SlabArea; // a recovered worker's emptied area (no entry in `areas`)
+      } else if (tagAlignLog(tag) <= CACHE_BLOCK_ALIGN_LOG) {
+        chunkKind[n] = RegionKind.ArenaCache; // a cached chunk (log 0) or a cache block (log 1)
       } else {
         fail("an internal chunk is neither a slab page nor an area", c);
       }
