@@ -49,9 +49,20 @@ export interface BenchReply {
   start: number;
   end: number;
   sum: number;
+  /** mapInsert: this thread's CPU time for the inserts in ms (NaN where the OS does not tell). */
+  cpuMs: number;
 }
 
 const now = (): number => performance.timeOrigin + performance.now();
+
+/** This thread's CPU time in ms, from Linux's /proc/thread-self/schedstat (NaN elsewhere). */
+function threadCpuMs(): number {
+  try {
+    return Number(Deno.readTextFileSync("/proc/thread-self/schedstat").split(" ")[0]) / 1e6;
+  } catch {
+    return NaN;
+  }
+}
 
 function waitGo(go: SharedArrayBuffer): void {
   const i32 = new Int32Array(go);
@@ -64,6 +75,7 @@ function waitGo(go: SharedArrayBuffer): void {
 async function run(t: BenchTask): Promise<BenchReply> {
   let sum = 0;
   let start = 0;
+  let cpuMs = NaN;
   switch (t.task) {
     case "mapInsert": {
       // buffer null: a private heap and map (the control).
@@ -73,7 +85,9 @@ async function run(t: BenchTask): Promise<BenchReply> {
         : SharedMap.at<"u32", typeof u32>(heap, t.ptr);
       waitGo(t.go);
       start = now();
+      const cpu0 = threadCpuMs();
       for (let i = 0; i < t.count; i++) map.set(Math.imul(t.base + i, 0x9e3779b1) >>> 0 || 1, i);
+      cpuMs = threadCpuMs() - cpu0;
       sum = map.size;
       break;
     }
@@ -173,7 +187,7 @@ async function run(t: BenchTask): Promise<BenchReply> {
       break;
     }
   }
-  return { ok: true, start, end: now(), sum };
+  return { ok: true, start, end: now(), sum, cpuMs };
 }
 
 self.onmessage = async (event: MessageEvent<BenchTask>) => {
@@ -186,6 +200,7 @@ self.onmessage = async (event: MessageEvent<BenchTask>) => {
       start: 0,
       end: 0,
       sum: 0,
+      cpuMs: NaN,
     });
   }
 };

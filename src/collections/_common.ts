@@ -2,6 +2,7 @@
 // hashing, a UTF-8 codec for shared views, and blocking helpers. Not exported
 // from mod.ts.
 
+import type { CollectionHeap } from "./types.ts";
 import * as scalars from "../../structs/scalar.ts";
 import { ScalarType, type ScalarValues } from "../../structs/scalar.ts";
 import type { AnyStructType } from "../../structs/types.ts";
@@ -333,6 +334,15 @@ export function mix32(h: number): number {
   return (h ^ (h >>> 16)) >>> 0;
 }
 
+/**
+ * Whether this CPU keeps loads in order with loads and stores with stores
+ * (x86-64), as Deno or Node tell; `false` where unknown (browsers).
+ */
+export function inOrderCpu(): boolean {
+  const g = globalThis as { Deno?: { build?: { arch?: string } }; process?: { arch?: string } };
+  return g.Deno?.build?.arch === "x86_64" || g.process?.arch === "x64";
+}
+
 /** Rounds `n` up to a multiple of `align` (a power of two). */
 export function roundUp(n: number, align: number): number {
   return (n + align - 1) & -align;
@@ -489,6 +499,78 @@ export function checkTimeout(operation: string, timeoutMs: unknown): number {
     );
   }
   return timeoutMs;
+}
+
+// ---------------------------------------------------------------------------
+// What every collection's `create` does.
+
+/** `create`'s first check: `options` is an object. */
+export function checkOptions(operation: string, options: unknown): void {
+  if (typeof options !== "object" || options === null) {
+    throw new TypeError(`Cannot ${operation}: options must be an object: ${describe(options)}`);
+  }
+}
+
+/** Checks an integer option from `min` to `max` (`range` spells them in the message). */
+export function integerOption(
+  operation: string,
+  name: string,
+  value: unknown,
+  [min, max, range]: [number, number, string],
+): number {
+  if (!Number.isInteger(value) || (value as number) < min || (value as number) > max) {
+    throw new RangeError(
+      `Cannot ${operation}: ${name} must be an integer from ${range}: ${describe(value)}`,
+    );
+  }
+  return value as number;
+}
+
+/** Checks the `lockTimeoutMs` option; returns the header word that keeps it (0xffffffff: none). */
+export function timeoutWord(operation: string, timeoutMs: unknown): number {
+  if (typeof timeoutMs !== "number" || !(timeoutMs >= 0)) {
+    throw new RangeError(
+      `Cannot ${operation}: lockTimeoutMs must be a number from 0: ${describe(timeoutMs)}`,
+    );
+  }
+  return timeoutMs === Infinity ? 0xffffffff : Math.min(timeoutMs, 0xfffffffe);
+}
+
+/** Reads a lock timeout kept by {@linkcode timeoutWord}. */
+export function timeoutOfWord(word: number): number {
+  return word === 0xffffffff ? Infinity : word;
+}
+
+/**
+ * Makes a collection's header: allocates `bytes` (64-byte aligned) and zeroes
+ * them, lets `init` write the header words, allocates the data with
+ * `allocData(ptr)` (freeing the header if that throws) and stores its pointer
+ * at `dataWord` (unless -1), then publishes `magic` in word 0, last.
+ *
+ * @returns The header's pointer.
+ */
+export function createHeader(
+  heap: CollectionHeap,
+  layout: { bytes: number; magic: number; dataWord: number },
+  init: (u32: Uint32Array, hw: number) => void,
+  allocData: (ptr: number) => number,
+): number {
+  const ptr = heap.alloc(layout.bytes, 64);
+  const v = new Views(heap.buffer);
+  const hw = ptr >>> 2;
+  v.u8.fill(0, ptr, ptr + layout.bytes);
+  init(v.u32, hw);
+  let data: number;
+  try {
+    data = allocData(ptr);
+  } catch (error) {
+    heap.free(ptr);
+    throw error;
+  }
+  v.refresh(); // the data may have grown the heap
+  if (layout.dataWord >= 0) v.u32[hw + layout.dataWord] = data;
+  Atomics.store(v.u32, hw, layout.magic);
+  return ptr;
 }
 
 export type { CollectionHeap } from "./types.ts";

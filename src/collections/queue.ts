@@ -22,12 +22,15 @@ import { HeapCorruptionError } from "../errors.ts";
 import type { StructCursor } from "../../structs/struct_array.ts";
 import type { AnyStructType, StructFields } from "../../structs/types.ts";
 import {
+  checkOptions,
   checkScalar,
   checkTimeout,
   type CollectionHeap,
+  createHeader,
   describe,
   elementCode,
   type HeaderSpec,
+  integerOption,
   KIND_NAMES,
   KIND_SIZES,
   openAt,
@@ -198,38 +201,23 @@ export class SharedQueue<T extends ElementType> {
     options: SharedQueueOptions<T>,
   ): SharedQueue<T> {
     const op = "create queue";
-    if (typeof options !== "object" || options === null) {
-      throw new TypeError(`Cannot ${op}: options must be an object: ${describe(options)}`);
-    }
+    checkOptions(op, options);
     const code = elementCode(op, "element", options.element);
-    const requested = options.capacity ?? 1024;
-    if (!Number.isInteger(requested) || requested < 1 || requested > 1 << 24) {
-      throw new RangeError(
-        `Cannot ${op}: capacity must be an integer from 1 to 2^24: ${describe(requested)}`,
-      );
-    }
+    const range: [number, number, string] = [1, 1 << 24, "1 to 2^24"];
+    const requested = integerOption(op, "capacity", options.capacity ?? 1024, range);
     const cap = Math.max(2, 2 ** Math.ceil(Math.log2(requested)));
     const struct = code === STRUCT_CODE ? options.element as AnyStructType : null;
     const size = struct === null ? KIND_SIZES[code] : struct.size;
     const seqEnd = (H_SEQ + cap) * 4;
+    // Scalars sit inline after the sequence words; records in a struct array.
     const inline = struct === null ? roundUp(seqEnd, 8) + cap * size : seqEnd;
-    const ptr = heap.alloc(inline, 64);
-    let data: number;
-    try {
-      data = struct === null ? ptr + roundUp(seqEnd, 8) : struct.createArray(heap, cap).ptr;
-    } catch (error) {
-      heap.free(ptr);
-      throw error;
-    }
-    const v = new Views(heap.buffer);
-    const hw = ptr >>> 2;
-    v.u32.fill(0, hw, hw + H_SEQ);
-    for (let i = 0; i < cap; i++) v.i32[hw + H_SEQ + i] = i;
-    v.u32[hw + H_CODE] = code;
-    v.u32[hw + H_SIZE] = size;
-    v.u32[hw + H_CAP] = cap;
-    v.u32[hw + H_DATA] = data;
-    Atomics.store(v.u32, hw + H_MAGIC, MAGIC);
+    const header = { bytes: inline, magic: MAGIC, dataWord: H_DATA };
+    const ptr = createHeader(heap, header, (u32, hw) => {
+      for (let i = 0; i < cap; i++) u32[hw + H_SEQ + i] = i;
+      u32[hw + H_CODE] = code;
+      u32[hw + H_SIZE] = size;
+      u32[hw + H_CAP] = cap;
+    }, (p) => struct === null ? p + roundUp(seqEnd, 8) : struct.createArray(heap, cap).ptr);
     return new SharedQueue(heap, ptr, options.element);
   }
 
@@ -373,36 +361,80 @@ export class SharedQueue<T extends ElementType> {
         throw new QueueClosedError(op, this.ptr);
       }
       // The clock is read only once the queue turns out to be full.
-      return this.#tryPush(staged) || this.#pushWait(staged, timeoutMs);
+      return this.#tryPush(staged) || this.#waitFor(true, staged, 0, timeoutMs);
     } finally {
       this.#unstage(staged, value);
     }
   }
 
-  /** The blocking part of `push`: spins a little, then sleeps in slices until the deadline. */
-  #pushWait(staged: ScalarValue | number, timeoutMs: number): boolean {
-    const op = "push to queue";
+  /**
+   * The blocking part of `push` (`push` true, `staged` the value) and `pop`
+   * (`into` the record pointer, 0 for a scalar): spins a little, then sleeps
+   * in slices until the deadline. A closed queue refuses pushes at once;
+   * pops drain it first.
+   */
+  #waitFor(push: boolean, staged: ScalarValue | number, into: number, timeoutMs: number): boolean {
+    const op = push ? "push to queue" : "pop from queue";
     const i32 = this.#v.i32;
     const hw = this.#hw;
+    const event = hw + (push ? H_NOT_FULL : H_NOT_EMPTY);
+    const waiters = hw + (push ? H_WAIT_PRODUCERS : H_WAIT_CONSUMERS);
     let deadline = -1; // read the clock only once spinning did not help
     // Bounded by the deadline: after SPIN_TRIES passes, each pass sleeps at most one slice
     // and reads the clock.
     for (let spin = 0;; spin++) {
-      if (Atomics.load(i32, hw + H_CLOSED) !== 0) throw new QueueClosedError(op, this.ptr);
-      if (this.#tryPush(staged)) return true;
+      if (Atomics.load(i32, hw + H_CLOSED) !== 0) {
+        if (!push && this.#tryPopTo(into)) return true;
+        throw new QueueClosedError(op, this.ptr);
+      }
+      if (push ? this.#tryPush(staged) : this.#tryPopTo(into)) return true;
       if (spin < SPIN_TRIES) continue;
-      const seen = Atomics.load(i32, hw + H_NOT_FULL);
-      Atomics.add(i32, hw + H_WAIT_PRODUCERS, 1);
+      const seen = Atomics.load(i32, event);
+      Atomics.add(i32, waiters, 1);
       try {
-        if (this.#tryPush(staged)) return true;
+        if (push ? this.#tryPush(staged) : this.#tryPopTo(into)) return true;
         const t = performance.now();
         if (deadline < 0) deadline = t + timeoutMs;
         const remainingMs = deadline - t;
         if (remainingMs <= 0) return false;
         if (Atomics.load(i32, hw + H_CLOSED) !== 0) continue;
-        waitSlice(i32, hw + H_NOT_FULL, seen, Math.min(remainingMs, WAIT_SLICE_MS));
+        waitSlice(i32, event, seen, Math.min(remainingMs, WAIT_SLICE_MS));
       } finally {
-        Atomics.sub(i32, hw + H_WAIT_PRODUCERS, 1);
+        Atomics.sub(i32, waiters, 1);
+      }
+    }
+  }
+
+  /** `#waitFor` with `Atomics.waitAsync`, for `pushAsync` and `popAsync` (no spinning). */
+  async #waitForAsync(
+    push: boolean,
+    staged: ScalarValue | number,
+    into: number,
+    timeoutMs: number,
+  ): Promise<boolean> {
+    const op = push ? "push to queue" : "pop from queue";
+    const hw = this.#hw;
+    const event = hw + (push ? H_NOT_FULL : H_NOT_EMPTY);
+    const waiters = hw + (push ? H_WAIT_PRODUCERS : H_WAIT_CONSUMERS);
+    const deadline = performance.now() + timeoutMs;
+    // Bounded by the deadline.
+    for (;;) {
+      const i32 = this.#v.i32;
+      if (Atomics.load(i32, hw + H_CLOSED) !== 0) {
+        if (!push && this.#tryPopTo(into)) return true;
+        throw new QueueClosedError(op, this.ptr);
+      }
+      if (push ? this.#tryPush(staged) : this.#tryPopTo(into)) return true;
+      const seen = Atomics.load(i32, event);
+      Atomics.add(i32, waiters, 1);
+      try {
+        if (push ? this.#tryPush(staged) : this.#tryPopTo(into)) return true;
+        const remainingMs = deadline - performance.now();
+        if (remainingMs <= 0) return false;
+        if (Atomics.load(i32, hw + H_CLOSED) !== 0) continue;
+        await waitSliceAsync(i32, event, seen, Math.min(remainingMs, WAIT_SLICE_MS));
+      } finally {
+        Atomics.sub(this.#v.i32, waiters, 1);
       }
     }
   }
@@ -436,25 +468,7 @@ export class SharedQueue<T extends ElementType> {
     checkTimeout(op, timeoutMs);
     const staged = this.#stage(op, value);
     try {
-      const hw = this.#hw;
-      const deadline = performance.now() + timeoutMs;
-      // Bounded by the deadline.
-      for (;;) {
-        const i32 = this.#v.i32;
-        if (Atomics.load(i32, hw + H_CLOSED) !== 0) throw new QueueClosedError(op, this.ptr);
-        if (this.#tryPush(staged)) return true;
-        const seen = Atomics.load(i32, hw + H_NOT_FULL);
-        Atomics.add(i32, hw + H_WAIT_PRODUCERS, 1);
-        try {
-          if (this.#tryPush(staged)) return true;
-          const remainingMs = deadline - performance.now();
-          if (remainingMs <= 0) return false;
-          if (Atomics.load(i32, hw + H_CLOSED) !== 0) continue;
-          await waitSliceAsync(i32, hw + H_NOT_FULL, seen, Math.min(remainingMs, WAIT_SLICE_MS));
-        } finally {
-          Atomics.sub(this.#v.i32, hw + H_WAIT_PRODUCERS, 1);
-        }
-      }
+      return await this.#waitForAsync(true, staged, 0, timeoutMs);
     } finally {
       this.#unstage(staged, value);
     }
@@ -609,32 +623,13 @@ export class SharedQueue<T extends ElementType> {
    * ```
    */
   async popAsync(timeoutMs: number): Promise<ElementValue<T> | undefined> {
-    const op = "pop from queue";
-    checkTimeout(op, timeoutMs);
+    checkTimeout("pop from queue", timeoutMs);
     const struct = this.#struct;
     const record = struct === null ? null : struct.create(this.heap);
-    const into = record === null ? 0 : record.ptr;
     let ok = false;
     try {
-      const hw = this.#hw;
-      const deadline = performance.now() + timeoutMs;
-      // Bounded by the deadline.
-      for (;;) {
-        if (this.#tryPopTo(into)) return (ok = true, this.#result(record));
-        const i32 = this.#v.i32;
-        if (Atomics.load(i32, hw + H_CLOSED) !== 0) throw new QueueClosedError(op, this.ptr);
-        const seen = Atomics.load(i32, hw + H_NOT_EMPTY);
-        Atomics.add(i32, hw + H_WAIT_CONSUMERS, 1);
-        try {
-          if (this.#tryPopTo(into)) return (ok = true, this.#result(record));
-          const remainingMs = deadline - performance.now();
-          if (remainingMs <= 0) return undefined;
-          if (Atomics.load(i32, hw + H_CLOSED) !== 0) continue;
-          await waitSliceAsync(i32, hw + H_NOT_EMPTY, seen, Math.min(remainingMs, WAIT_SLICE_MS));
-        } finally {
-          Atomics.sub(this.#v.i32, hw + H_WAIT_CONSUMERS, 1);
-        }
-      }
+      ok = await this.#waitForAsync(false, 0, record === null ? 0 : record.ptr, timeoutMs);
+      return ok ? this.#result(record) : undefined;
     } finally {
       if (!ok && record !== null) (struct as AnyStructType).destroy(this.heap, record);
     }
@@ -894,37 +889,10 @@ export class SharedQueue<T extends ElementType> {
     return this.#tryPopTo(into);
   }
 
-  /** The blocking pop loop; `into` is 0 for a scalar queue. */
+  /** The blocking pop; `into` is 0 for a scalar queue. */
   #popWait(timeoutMs: number, into: number): boolean {
-    const op = "pop from queue";
-    this.#live(op);
-    const i32 = this.#v.i32;
-    const hw = this.#hw;
-    if (this.#tryPopTo(into)) return true;
-    let deadline = -1; // read the clock only once spinning did not help
-    // Bounded by the deadline: after SPIN_TRIES passes, each pass sleeps at most one slice
-    // and reads the clock.
-    for (let spin = 0;; spin++) {
-      if (this.#tryPopTo(into)) return true;
-      if (spin < SPIN_TRIES && Atomics.load(i32, hw + H_CLOSED) === 0) continue;
-      if (Atomics.load(i32, hw + H_CLOSED) !== 0) {
-        if (this.#tryPopTo(into)) return true;
-        throw new QueueClosedError(op, this.ptr);
-      }
-      const seen = Atomics.load(i32, hw + H_NOT_EMPTY);
-      Atomics.add(i32, hw + H_WAIT_CONSUMERS, 1);
-      try {
-        if (this.#tryPopTo(into)) return true;
-        const t = performance.now();
-        if (deadline < 0) deadline = t + timeoutMs;
-        const remainingMs = deadline - t;
-        if (remainingMs <= 0) return false;
-        if (Atomics.load(i32, hw + H_CLOSED) !== 0) continue;
-        waitSlice(i32, hw + H_NOT_EMPTY, seen, Math.min(remainingMs, WAIT_SLICE_MS));
-      } finally {
-        Atomics.sub(i32, hw + H_WAIT_CONSUMERS, 1);
-      }
-    }
+    this.#live("pop from queue");
+    return this.#tryPopTo(into) || this.#waitFor(false, 0, into, timeoutMs);
   }
 }
 

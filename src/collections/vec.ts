@@ -13,16 +13,21 @@ import { lockWord, unlockWord } from "../sync/mod.ts";
 import type { StructCursor } from "../../structs/struct_array.ts";
 import type { AnyStructType, StructFields } from "../../structs/types.ts";
 import {
+  checkOptions,
   checkValue,
   type CollectionHeap,
+  createHeader,
   describe,
   elementCode,
   type HeaderSpec,
+  integerOption,
   KIND_SIZES,
   openAt,
   readScalar,
   type ScalarValue,
   STRUCT_CODE,
+  timeoutOfWord,
+  timeoutWord,
   Views,
   writeScalar,
 } from "./_common.ts";
@@ -167,8 +172,7 @@ export class SharedVec<T extends ElementType> {
     this.#code = v.u32[this.#hw + H_CODE];
     this.#size = v.u32[this.#hw + H_SIZE];
     this.#struct = this.#code === STRUCT_CODE ? element as AnyStructType : null;
-    const t = v.u32[this.#hw + H_TIMEOUT];
-    this.#timeoutMs = t === 0xffffffff ? Infinity : t;
+    this.#timeoutMs = timeoutOfWord(v.u32[this.#hw + H_TIMEOUT]);
     this.#wid = heap.workerId;
   }
 
@@ -199,42 +203,24 @@ export class SharedVec<T extends ElementType> {
     options: SharedVecOptions<T>,
   ): SharedVec<T> {
     const op = "create vector";
-    if (typeof options !== "object" || options === null) {
-      throw new TypeError(`Cannot ${op}: options must be an object: ${describe(options)}`);
-    }
+    checkOptions(op, options);
     const code = elementCode(op, "element", options.element);
-    const capacity = options.capacity ?? 0;
-    if (!Number.isInteger(capacity) || capacity < 0 || capacity > 2 ** 28) {
-      throw new RangeError(
-        `Cannot ${op}: capacity must be an integer from 0 to 2^28: ${describe(capacity)}`,
-      );
-    }
-    const timeoutMs = options.lockTimeoutMs ?? DEFAULT_TIMEOUT_MS;
-    if (typeof timeoutMs !== "number" || !(timeoutMs >= 0)) {
-      throw new RangeError(
-        `Cannot ${op}: lockTimeoutMs must be a number from 0: ${describe(timeoutMs)}`,
-      );
-    }
+    const capacity = integerOption(op, "capacity", options.capacity ?? 0, [
+      0,
+      2 ** 28,
+      "0 to 2^28",
+    ]);
+    const timeout = timeoutWord(op, options.lockTimeoutMs ?? DEFAULT_TIMEOUT_MS);
     const struct = code === STRUCT_CODE ? options.element as AnyStructType : null;
     const size = struct === null ? KIND_SIZES[code] : struct.size;
     const cap = Math.max(MIN_CAP, capacity);
-    const ptr = heap.alloc(HEADER_BYTES, 64);
-    let data: number;
-    try {
-      data = allocData(heap, struct, cap, size);
-    } catch (error) {
-      heap.free(ptr);
-      throw error;
-    }
-    const v = new Views(heap.buffer);
-    const hw = ptr >>> 2;
-    v.u32.fill(0, hw, hw + HEADER_BYTES / 4);
-    v.u32[hw + H_CODE] = code;
-    v.u32[hw + H_SIZE] = size;
-    v.u32[hw + H_CAP] = cap;
-    v.u32[hw + H_DATA] = data;
-    v.u32[hw + H_TIMEOUT] = timeoutMs === Infinity ? 0xffffffff : Math.min(timeoutMs, 0xfffffffe);
-    Atomics.store(v.u32, hw + H_MAGIC, MAGIC);
+    const header = { bytes: HEADER_BYTES, magic: MAGIC, dataWord: H_DATA };
+    const ptr = createHeader(heap, header, (u32, hw) => {
+      u32[hw + H_CODE] = code;
+      u32[hw + H_SIZE] = size;
+      u32[hw + H_CAP] = cap;
+      u32[hw + H_TIMEOUT] = timeout;
+    }, () => allocData(heap, struct, cap, size));
     return new SharedVec(heap, ptr, options.element);
   }
 

@@ -15,6 +15,15 @@ export const Tally = defineStruct("Tally", { count: u32, sum: f64 });
 /** A task for one worker. */
 export type Task =
   | { task: "map"; buffer: SharedArrayBuffer; ptr: number; worker: number; count: number }
+  | {
+    task: "grower" | "reader";
+    buffer: SharedArrayBuffer;
+    ptr: number;
+    worker: number;
+    count: number;
+    /** Word 0: the last key the grower finished; word 1: 1 once it is done. */
+    progress: SharedArrayBuffer;
+  }
   | { task: "tally"; buffer: SharedArrayBuffer; ptr: number; worker: number; count: number }
   | { task: "vec"; buffer: SharedArrayBuffer; ptr: number; worker: number; count: number }
   | { task: "produce"; buffer: SharedArrayBuffer; ptr: number; worker: number; count: number }
@@ -24,13 +33,23 @@ export type Task =
 export interface Reply {
   ok: boolean;
   error?: string;
-  /** map: entries left; consume: records taken. */
+  /** map: entries left; consume: records taken; reader: lookups of present keys. */
   count?: number;
   /** consume: sum of the ids taken. */
   sum?: number;
 }
 
 const TIMEOUT_MS = 60_000;
+
+/** The value the grower stores for key `k`. */
+export function valueOf(k: number): number {
+  return Math.imul(k, 0x9e3779b1) >>> 0;
+}
+
+/** Keys the grower deletes again (50 keys later): `k % 4 === 2`. */
+export function deleted(k: number): boolean {
+  return k % 4 === 2;
+}
 
 function run(t: Task): Reply {
   const heap = Heap.attach(t.buffer);
@@ -53,6 +72,43 @@ function run(t: Task): Reply {
         if (got !== undefined) mine++;
       }
       return { ok: true, count: mine };
+    }
+    case "grower": {
+      // Keys 1..count in order (the map grows all along), each published in
+      // progress word 0 once set; every key k % 4 === 2 deleted 50 keys later
+      // (a backward shift moves entries while the readers read).
+      const map = SharedMap.at<"u32", typeof u32>(heap, t.ptr);
+      const progress = new Int32Array(t.progress);
+      for (let k = 1; k <= t.count; k++) {
+        map.set(k, valueOf(k));
+        if (k > 50 && deleted(k - 50)) map.delete(k - 50);
+        Atomics.store(progress, 0, k);
+      }
+      Atomics.store(progress, 1, 1);
+      return { ok: true };
+    }
+    case "reader": {
+      // Until the grower is done: a key it finished must read as its value
+      // (or, for a deleted one, as absent), a key it may be inserting as its
+      // value or absent, never as anything else.
+      const map = SharedMap.at<"u32", typeof u32>(heap, t.ptr);
+      const progress = new Int32Array(t.progress);
+      let seed = t.worker * 7919;
+      let present = 0;
+      // Bounded: the grower sets word 1 after a fixed number of inserts.
+      for (let n = 0; Atomics.load(progress, 1) === 0 || n < 1000; n++) {
+        const last = Atomics.load(progress, 0);
+        if (last === 0) continue;
+        seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0;
+        // Every 4th lookup: a key the grower may be inserting right now.
+        const k = (n & 3) === 0 ? last + 1 + (seed & 3) : 1 + (seed % last);
+        const got = map.get(k);
+        if (got === valueOf(k)) present++;
+        else if (!(got === undefined && (deleted(k) || k > last))) {
+          throw new Error(`get(${k}) returned ${got} during growth, not ${valueOf(k)}`);
+        }
+      }
+      return { ok: true, count: present };
     }
     case "tally": {
       // String keys shared by every worker, struct values updated in place.

@@ -2,7 +2,7 @@
 
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { Heap, LockStateError, OutOfMemoryError } from "../../mod.ts";
+import { Heap, LockStateError, LockTimeoutError, OutOfMemoryError } from "../../mod.ts";
 import {
   CollectionStateError,
   QueueClosedError,
@@ -92,10 +92,42 @@ describe("SharedMap errors", () => {
   it("using the map inside update() throws LockStateError and leaves it usable", () => {
     const heap = Heap.create();
     const map = SharedMap.create(heap, { key: "u32", value: u32, segments: 1 });
-    assert.throws(() => map.update(1, () => map.get(2) ?? 1), LockStateError);
+    assert.throws(() => map.update(1, () => map.has(2) ? 2 : 1), LockStateError);
+    assert.throws(() => map.update(1, () => (map.set(2, 2), 1)), LockStateError);
+    assert.throws(() => map.update(0, () => map.get(0) ?? 1), LockStateError); // key 0: locked get
     assert.equal(map.size, 0);
     map.set(1, 5); // the segment lock was released
     assert.equal(map.get(1), 5);
+    map.check();
+  });
+
+  it("a segment lock held by another handle of this thread throws LockStateError, not a hang", () => {
+    const heap = Heap.create();
+    const map = SharedMap.create(heap, { key: "u32", value: u32, segments: 1 });
+    const other = SharedMap.at<"u32", typeof u32>(Heap.attach(heap.buffer), map.ptr);
+    assert.throws(() => map.update(1, () => (other.set(2, 2), 1)), LockStateError);
+    assert.throws(() => map.update(1, () => (other.delete(2), 1)), LockStateError);
+    other.set(3, 3); // released
+    assert.equal(map.get(3), 3);
+    map.check();
+  });
+
+  it("a segment lock held by a stuck worker times out with LockTimeoutError and changes nothing", () => {
+    const heap = Heap.create();
+    const map = SharedMap.create(heap, { key: "u32", value: u32, segments: 1, lockTimeoutMs: 30 });
+    map.set(1, 1);
+    // Segment 0's lock word (header word 16) as a worker 999 of another thread would leave it.
+    const lock = new Int32Array(heap.buffer, map.ptr + 16 * 4, 1);
+    lock[0] = 999 << 1;
+    assert.throws(
+      () => map.set(2, 2),
+      (e: unknown) => e instanceof LockTimeoutError && e.ownerId === 999,
+    );
+    assert.throws(() => map.delete(1), LockTimeoutError);
+    assert.throws(() => map.has(1), LockTimeoutError);
+    lock[0] = 0;
+    assert.equal(map.size, 1);
+    assert.equal(map.get(2), undefined);
     map.check();
   });
 

@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import { Heap } from "../../mod.ts";
 import { SharedMap, SharedQueue, SharedVec } from "../../src/collections/mod.ts";
-import { defineStruct, f64, i64, u32, u8 } from "../../structs/mod.ts";
+import { defineStruct, f64, i32, i64, u32, u8 } from "../../structs/mod.ts";
 
 type MapOp<K> =
   | { kind: "set"; key: K; value: number }
@@ -66,7 +66,7 @@ function agree<K extends number | bigint | string>(
 // Small key spaces so that sets, deletes and lookups collide; few segments so tables grow.
 const keyArbs = {
   u32: fc.oneof(fc.integer({ min: 0, max: 40 }), fc.constant(0xffffffff), fc.nat()),
-  i32: fc.integer({ min: -20, max: 20 }),
+  i32: fc.oneof(fc.integer({ min: -20, max: 20 }), fc.constantFrom(-(2 ** 31), 2 ** 31 - 1)),
   u64: fc.oneof(fc.bigInt({ min: 0n, max: 40n }), fc.constant(2n ** 64n - 1n)),
   i64: fc.bigInt({ min: -20n, max: 20n }),
   f64: fc.oneof(
@@ -94,6 +94,25 @@ describe("SharedMap against a Map model", () => {
         { numRuns: 150 },
       );
     });
+  }
+
+  // 32-bit keys with u32, i32 and f64 values take the inline set and (on x86-64) the lock-free get.
+  for (const kind of ["u32", "i32"] as const) {
+    for (const value of [u32, i32, f64]) {
+      it(`${kind} keys, ${value.name} values (the fast paths)`, () => {
+        fc.assert(
+          fc.property(mapOps(keyArbs[kind] as fc.Arbitrary<number>), (ops) => {
+            const heap = Heap.create();
+            const map = SharedMap.create(heap, { key: kind, value, segments: 2 });
+            agree(map as never, ops);
+            map.destroy();
+            heap.check();
+            assert.equal(heap.stats().liveAllocations, 0);
+          }),
+          { numRuns: 100 },
+        );
+      });
+    }
   }
 
   it("struct values keep their fields through growth and deletions", () => {

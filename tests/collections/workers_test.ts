@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { Heap } from "../../mod.ts";
 import { SharedMap, SharedQueue, SharedVec } from "../../src/collections/mod.ts";
 import { u32 } from "../../structs/mod.ts";
-import { Item, type Reply, Tally, type Task } from "./_coll_worker.ts";
+import { deleted, Item, type Reply, Tally, type Task, valueOf } from "./_coll_worker.ts";
 
 const WORKER_URL = new URL("./_coll_worker.ts", import.meta.url);
 /** A hang guard only: the tasks are bounded by work. */
@@ -13,7 +13,7 @@ const REPLY_TIMEOUT_MS = 120_000;
 
 /** Task `task` on the collection at `ptr`, once for each worker id in `workers`. */
 function tasksFor(
-  task: Task["task"],
+  task: Exclude<Task["task"], "grower" | "reader">,
   heap: Heap,
   ptr: number,
   count: number,
@@ -64,6 +64,42 @@ Deno.test("SharedMap under 4 workers: disjoint inserts and deletes, shared count
   for (let k = 0; k < 16; k++) counters += map.get(k) ?? 0;
   assert.equal(counters, 4 * count);
   for (let k = 0; k < 16; k++) assert.equal(map.get(k), (4 * count) / 16);
+  map.destroy();
+  assert.equal(heap.stats().liveAllocations, 0);
+});
+
+Deno.test("SharedMap under 4 workers: get during growth and deletion never returns a wrong value", async () => {
+  // One worker inserts (growing the map and the heap) and deletes; three read
+  // the keys it finished. Fails if a lock-free get can see a table being built
+  // or an entry being shifted (the epoch) or a key before its value.
+  const heap = Heap.create({ initialBytes: 1 << 16 });
+  const map = SharedMap.create(heap, { key: "u32", value: u32, segments: 2 });
+  const count = 150_000;
+  const progress = new SharedArrayBuffer(8);
+  const task = (name: "grower" | "reader", worker: number): Task => ({
+    task: name,
+    buffer: heap.buffer,
+    ptr: map.ptr,
+    worker,
+    count,
+    progress,
+  });
+  const replies = await runAll([
+    task("grower", 1),
+    task("reader", 2),
+    task("reader", 3),
+    task("reader", 4),
+  ]);
+  for (const r of replies.slice(1)) assert.ok((r.count ?? 0) > 0, "a reader found no key");
+  map.check();
+  heap.check();
+  let live = 0;
+  for (let k = 1; k <= count; k++) {
+    const gone = deleted(k) && k + 50 <= count;
+    assert.equal(map.get(k), gone ? undefined : valueOf(k));
+    if (!gone) live++;
+  }
+  assert.equal(map.size, live);
   map.destroy();
   assert.equal(heap.stats().liveAllocations, 0);
 });
