@@ -334,13 +334,24 @@ export function mix32(h: number): number {
   return (h ^ (h >>> 16)) >>> 0;
 }
 
+/** What {@linkcode inOrderCpu} reads from the global object. */
+export interface RuntimeFacts {
+  Deno?: { build?: { arch?: string } };
+  process?: { arch?: string; versions?: { v8?: string; bun?: string } };
+}
+
 /**
- * Whether this CPU keeps loads in order with loads and stores with stores
- * (x86-64), as Deno or Node tell; `false` where unknown (browsers).
+ * Whether plain typed-array loads stay in order with loads and stores with
+ * stores, both in the compiled code and on the CPU: V8 (Deno, Node), whose
+ * compilers keep typed-array accesses in program order around `Atomics`
+ * operations, on x86-64. `false` where either is unknown (browsers, other
+ * engines such as Bun's JavaScriptCore, other CPUs): the map then keeps its
+ * locked paths.
  */
-export function inOrderCpu(): boolean {
-  const g = globalThis as { Deno?: { build?: { arch?: string } }; process?: { arch?: string } };
-  return g.Deno?.build?.arch === "x86_64" || g.process?.arch === "x64";
+export function inOrderCpu(g: RuntimeFacts = globalThis as RuntimeFacts): boolean {
+  if (g.Deno !== undefined) return g.Deno.build?.arch === "x86_64";
+  const p = g.process;
+  return p?.arch === "x64" && typeof p.versions?.v8 === "string" && p.versions.bun === undefined;
 }
 
 /** Rounds `n` up to a multiple of `align` (a power of two). */

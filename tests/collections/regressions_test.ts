@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { Heap } from "../../mod.ts";
 import { SharedMap, SharedVec } from "../../src/collections/mod.ts";
 import { defineStruct, f64, u32 } from "../../structs/mod.ts";
+import { inOrderCpu } from "../../src/collections/_common.ts";
 
 describe("collections regressions", () => {
   it("a handle whose views predate a heap growth still writes (fix: vector insert covers its views)", () => {
@@ -49,5 +50,21 @@ describe("collections regressions", () => {
     assert.equal(map.size, 1);
     assert.deepEqual([...late.keys()], [key]);
     map.check();
+  });
+});
+
+describe("lock-free map paths are for V8 on x86-64 only", () => {
+  it("are on for Deno and Node on x86-64, off for other CPUs, other engines and browsers", () => {
+    assert.equal(inOrderCpu({ Deno: { build: { arch: "x86_64" } } }), true);
+    assert.equal(inOrderCpu({ Deno: { build: { arch: "aarch64" } } }), false);
+    assert.equal(inOrderCpu({ process: { arch: "x64", versions: { v8: "11.3" } } }), true);
+    assert.equal(inOrderCpu({ process: { arch: "arm64", versions: { v8: "11.3" } } }), false);
+    // Bun reports x64 and a v8 version for compatibility, but compiles with JavaScriptCore.
+    assert.equal(
+      inOrderCpu({ process: { arch: "x64", versions: { v8: "12.4", bun: "1.1.0" } } }),
+      false,
+    );
+    assert.equal(inOrderCpu({ process: { arch: "x64", versions: {} } }), false);
+    assert.equal(inOrderCpu({}), false);
   });
 });
