@@ -26,12 +26,19 @@ import {
   A_ALLOCS_LO,
   A_BEAT,
   A_BUSY,
+  A_CACHE,
   A_CLASSES,
   A_MAGIC,
   A_NEXT,
   A_WORKER,
   AREA_BYTES,
   areaMagic,
+  CACHE_ENTRY_KEY,
+  CACHE_SLOTS,
+  CACHE_SPILL,
+  CACHE_STRIDE,
+  cachedSlots,
+  cacheEntryMask,
   checkPage,
   CLASS_BYTES,
   CLASS_COUNT,
@@ -42,6 +49,7 @@ import {
   E_FULL,
   E_PAGES,
   E_SPARE,
+  flushCache,
   FREE_SLOT_KEY,
   freeSlotTag,
   H_SLAB_AREA_COUNT,
@@ -88,6 +96,7 @@ import {
   slotLink,
   slotLinkMask,
   slotProblem,
+  spillCache,
   STATE_ACTIVE,
   STATE_FULL,
   STATE_ORPHAN,
@@ -513,9 +522,10 @@ const HP_CAPACITY = P_CAPACITY;
 const HP_USED = P_USED;
 const HP_FREE = P_FREE;
 const HP_BUMP = P_BUMP;
-const HP_STATE = P_STATE;
-const HP_ACTIVE = STATE_ACTIVE;
 const HA_CLASSES = A_CLASSES;
+const HA_CACHE = A_CACHE;
+const H_CACHE_SLOTS = CACHE_SLOTS;
+const H_CACHE_STRIDE = CACHE_STRIDE;
 const HA_ALLOCS_LO = A_ALLOCS_LO;
 const HA_ALLOCS_HI = A_ALLOCS_HI;
 const H_PAGE_USABLE = PAGE_USABLE_BYTES;
@@ -600,6 +610,8 @@ export class Heap {
   private key = 0;
   /** `key ^ FREE_SLOT_KEY`: the free-slot tag of `ptr` is `((ptr ^ slotKey) & 0x3fffffff) | 1`. */
   private slotKey = 0;
+  /** `key ^ CACHE_ENTRY_KEY`: the cache entry at word `e` is the slot XOR `((e << 2) ^ cacheKey) & 0x3fffffff`. */
+  private cacheKey = 0;
   /** Debug mode (header word `H_DEBUG`): redzones, poison and a quarantine. */
   private debug = false;
   /** Debug mode: blocks this handle freed and holds back from reuse, oldest first. */
@@ -619,6 +631,7 @@ export class Heap {
     this.refreshViews();
     this.key = this._u32[H_KEY];
     this.slotKey = this.key ^ FREE_SLOT_KEY;
+    this.cacheKey = this.key ^ CACHE_ENTRY_KEY;
     this.debug = this._u32[H_DEBUG] === 1;
     // Take the next id with a bounded compare-exchange loop, checking the
     // header's word before writing it (a corrupt word never yields id 0, a
@@ -1245,6 +1258,32 @@ export class Heap {
 
   /** `allocClass` without the index check: the hot path for `alloc` and `SlabClass`. */
   private allocSlot(classIndex: number): number {
+    // The slot this worker freed last in this class (the free-slot cache, see
+    // slab.ts), else the current page.
+    const aw = this.areaWords;
+    if (aw !== 0) {
+      const u32 = this._u32;
+      const c = aw + HA_CACHE + classIndex * H_CACHE_STRIDE;
+      const n = u32[c];
+      if (n !== 0 && n <= H_CACHE_SLOTS) {
+        const e = c + n;
+        const slot = (u32[e] ^ (((e << 2) ^ this.cacheKey) & 0x3fffffff)) >>> 0;
+        // Only a slot carrying its free tag (keyed by its address) is taken.
+        if (u32[(slot + 4) >>> 2] !== (((slot ^ this.slotKey) & 0x3fffffff) | 1)) {
+          return this.badCacheEntry(e, slot);
+        }
+        u32[e] = 0;
+        u32[c] = n - 1;
+        u32[(slot + 4) >>> 2] = 0;
+        this.pendingAllocs++;
+        return slot;
+      }
+    }
+    return this.allocFromPage(classIndex);
+  }
+
+  /** `allocSlot` when the free-slot cache is empty: the current page's free list. */
+  private allocFromPage(classIndex: number): number {
     // Kept under V8's inlining limit (460 bytes of bytecode): the bump path is a call.
     const aw = this.areaWords;
     if (aw !== 0) {
@@ -1388,21 +1427,19 @@ export class Heap {
           ptr < u32[h + HP_BUMP] && u32[(ptr + 4) >>> 2] !== tag &&
           Math.round(off * H_SLOT_INV[cls]) * u32[h + HP_SLOT] === off
         ) {
-          // A live slot of one of this worker's pages: push it, no lock, no atomics.
-          u32[ptr >>> 2] = u32[h + HP_FREE] ^ ((ptr ^ this.key) & 0x3fffffff);
-          u32[(ptr + 4) >>> 2] = tag;
-          u32[h + HP_FREE] = ptr;
-          const used = u32[h + HP_USED] - 1;
-          u32[h + HP_USED] = used;
-          if (
-            u32[h + HP_STATE] !== HP_ACTIVE ||
-            (used === 0 && u32[this.areaWords + HA_CLASSES + (cls << 2)] !== base)
-          ) {
-            this.pageChanged(base); // a full page has room again, or a page other than the current one is empty
+          // A live slot of one of this worker's pages: onto the free-slot
+          // cache (see slab.ts), no lock, no atomics, no write to the page.
+          const c = this.areaWords + HA_CACHE + cls * H_CACHE_STRIDE;
+          const n = u32[c];
+          if (n < H_CACHE_SLOTS && this.areaWords !== 0) {
+            const e = c + n + 1;
+            u32[e] = ptr ^ (((e << 2) ^ this.cacheKey) & 0x3fffffff);
+            u32[(ptr + 4) >>> 2] = tag;
+            u32[c] = n + 1;
+            return;
           }
-          return;
         }
-        this.freeSlot("free", base, ptr); // another worker's page, or an error to name
+        this.freeSlot("free", base, ptr); // a full cache, another worker's page, or an error to name
         return;
       }
     }
@@ -1959,6 +1996,7 @@ export class Heap {
     u32[H_SLAB_TOMBSTONES] = tombstones;
     const mine = areas.filter((a) => u32[(a >>> 2) + A_WORKER] === workerId);
     const workerOf = new Map(areas.map((a) => [a, u32[(a >>> 2) + A_WORKER]]));
+    for (const a of mine) flushCache(u32, this.key, a); // before the pages are relisted
     for (const a of mine) {
       for (let cls = 0; cls < CLASS_COUNT; cls++) {
         u32.fill(0, (a >>> 2) + A_CLASSES + (cls << 2), (a >>> 2) + A_CLASSES + (cls << 2) + 4);
@@ -2365,13 +2403,17 @@ export class Heap {
     ) {
       this.checkSlot(operation, base, ptr);
     }
-    if (u32[h + P_OWNER] === this.workerId) {
-      u32[ptr >>> 2] = u32[h + P_FREE] ^ slotLinkMask(this.key, ptr);
+    if (u32[h + P_OWNER] === this.workerId && this.areaWords !== 0) {
+      // Onto the free-slot cache; a full one first hands its oldest slots to their pages.
+      const c = this.areaWords + A_CACHE + cls * CACHE_STRIDE;
+      const spilled = u32[c] < CACHE_SLOTS
+        ? []
+        : spillCache(u32, this.key, this.area, cls, CACHE_SPILL);
+      const e = c + u32[c] + 1;
+      u32[e] = ptr ^ cacheEntryMask(this.key, e);
       u32[(ptr + 4) >>> 2] = tag;
-      u32[h + P_FREE] = ptr;
-      const used = u32[h + P_USED] - 1;
-      u32[h + P_USED] = used;
-      if (used === 0 || u32[h + P_STATE] !== STATE_ACTIVE) this.pageChanged(base);
+      u32[c]++;
+      for (const slot of spilled) this.freeLocal((slot & PAGE_MASK) >>> 0, slot);
       return;
     }
     // Another worker's page: claim the slot's tag atomically, so two workers
@@ -2389,6 +2431,17 @@ export class Heap {
     throw new Error(
       `Cannot free pointer: ${ptr}: remote-free list of page ${base} stayed contended`,
     );
+  }
+
+  /** Pushes the slot `ptr` (tagged free) onto the free list of `base`, one of this worker's pages. */
+  private freeLocal(base: number, ptr: number): void {
+    const u32 = this._u32;
+    const h = base >>> 2;
+    u32[ptr >>> 2] = u32[h + P_FREE] ^ slotLinkMask(this.key, ptr);
+    u32[h + P_FREE] = ptr;
+    const used = u32[h + P_USED] - 1;
+    u32[h + P_USED] = used;
+    if (used === 0 || u32[h + P_STATE] !== STATE_ACTIVE) this.pageChanged(base);
   }
 
   /** The owner's slow path after a local free: a full page has room again, or a page is empty. */
@@ -2573,6 +2626,16 @@ export class Heap {
     }
   }
 
+  /** The allocation fast path found that the free-slot cache entry at word `e` names `slot`, not a free slot. */
+  private badCacheEntry(e: number, slot: number): never {
+    throw new HeapCorruptionError(
+      `free-slot cache entry at ${
+        e * 4
+      } names ${slot}, which is not a free slot (a write past a block?)`,
+      e * 4,
+    );
+  }
+
   /** The allocation fast path found that the head `slot` of `page`'s free list is not a free slot. */
   private badSlotLink(page: number, slot: number): never {
     throw new HeapCorruptionError(
@@ -2699,6 +2762,7 @@ export class Heap {
    */
   private abandonAreaLocked(area: number, tombstone: boolean): number {
     const u32 = this._u32;
+    flushCache(u32, this.key, area); // cached slots go back to their pages first
     let pages = 0;
     for (let cls = 0; cls < CLASS_COUNT; cls++) {
       const entry = (area >>> 2) + A_CLASSES + (cls << 2);
@@ -2815,6 +2879,17 @@ export class Heap {
       s.freeSlots += capacity - u32[h + P_USED] + remote;
       s.wasteBytes += PAGE_USABLE_BYTES - u32[h + P_CAPACITY] * u32[h + P_SLOT];
     });
+    // Slots in the free-slot caches are free (their pages count them as used).
+    let area = u32[H_SLAB_AREAS];
+    for (let a = this.maxAreas(); area !== 0 && a > 0; a--) {
+      for (let cls = 0; cls < CLASS_COUNT; cls++) {
+        const n = Math.min(u32[(area >>> 2) + A_CACHE + cls * CACHE_STRIDE], CACHE_SLOTS);
+        const k = Math.min(n, out[cls].usedSlots);
+        out[cls].usedSlots -= k;
+        out[cls].freeSlots += k;
+      }
+      area = u32[(area >>> 2) + A_NEXT];
+    }
     return out;
   }
 
@@ -2852,6 +2927,30 @@ export class Heap {
         fn(p, STATE_ORPHAN, 0);
       }
     }
+  }
+
+  /**
+   * The slots in every area's free-slot cache, by page (heap lock held).
+   * Throws `HeapCorruptionError` when an area or a cache is damaged.
+   */
+  private cachedSlotsByPageLocked(): Map<number, number[]> {
+    const u32 = this._u32;
+    const out = new Map<number, number[]>();
+    let area = u32[H_SLAB_AREAS];
+    for (let a = this.maxAreas(); area !== 0; a--) {
+      if (a === 0) throw new HeapCorruptionError("slab area list has a cycle", area);
+      this.checkArea(area);
+      for (let cls = 0; cls < CLASS_COUNT; cls++) {
+        for (const slot of cachedSlots(u32, this.key, area, cls)) {
+          const page = (slot & PAGE_MASK) >>> 0;
+          const list = out.get(page);
+          if (list === undefined) out.set(page, [slot]);
+          else list.push(slot);
+        }
+      }
+      area = u32[(area >>> 2) + A_NEXT];
+    }
+    return out;
   }
 
   /** Most slab pages the heap can hold now: bounds every walk of page lists. */
@@ -2919,6 +3018,7 @@ export class Heap {
     }
     const seen = new Set<number>();
     const pagesPerEntry = new Map<number, number>();
+    const cached = this.cachedSlotsByPageLocked();
     this.forEachPageLocked((page, state, area) => {
       const fail = (what: string): never => {
         throw new HeapCorruptionError(`slab page ${what}`, page);
@@ -2985,6 +3085,11 @@ export class Heap {
           free.add(p);
         }
       }
+      // Cached slots count as used in their page and are on no free list.
+      for (const p of cached.get(page) ?? []) {
+        if (free.has(p)) fail(`free slot ${p} is both cached and on a free list`);
+      }
+      cached.delete(page);
       const remote = state === STATE_ACTIVE || state === STATE_FULL || state === STATE_ORPHAN;
       const usedExpected = handedOut - free.size;
       // Remote frees not yet collected still count as used until the owner collects them.
@@ -3005,6 +3110,9 @@ export class Heap {
       }
       if (!remote && u32[h + P_USED] !== 0) fail("is a spare page with used slots");
     });
+    for (const page of cached.keys()) {
+      throw new HeapCorruptionError("free-slot cache holds a slot of a page on no list", page);
+    }
     for (const [key, count] of pagesPerEntry) {
       if (u32[key + E_PAGES] !== count) {
         throw new HeapCorruptionError(`slab page count ${u32[key + E_PAGES]} != ${count}`, key * 4);

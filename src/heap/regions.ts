@@ -21,11 +21,15 @@ import { isInternalTag, isUsedTag, tagAlignLog } from "../alloc/arena.ts";
 import {
   A_ALLOCS_HI,
   A_ALLOCS_LO,
+  A_CACHE,
   A_CLASSES,
   A_MAGIC,
   A_NEXT,
   A_WORKER,
   areaMagic,
+  CACHE_SLOTS,
+  CACHE_STRIDE,
+  cacheEntryMask,
   CLASS_COUNT,
   E_PAGES,
   H_SLAB_AREA_COUNT,
@@ -284,6 +288,7 @@ export function walkRegions(u32: Uint32Array): HeapRegions {
   const chunkKind = new Uint8Array(capacity);
   const chunkPage = new Int32Array(capacity).fill(-1);
   const areaOffsets = areaSet(u32, heapBytes);
+  const cached = cachedPerPage(u32, areaOffsets, heapBytes);
   const pages: SlabPageRegion[] = [];
   const areas: SlabAreaRegion[] = [];
   let usedBytes = 0;
@@ -327,7 +332,7 @@ export function walkRegions(u32: Uint32Array): HeapRegions {
       ) {
         chunkKind[n] = RegionKind.SlabPage;
         chunkPage[n] = pages.length;
-        const page = readPage(u32, payload, n);
+        const page = readPage(u32, payload, n, cached.get(payload) ?? 0);
         usedSlots += page.usedSlots;
         pages.push(page);
       } else if (areaOffsets.has(payload)) {
@@ -371,6 +376,34 @@ export function walkRegions(u32: Uint32Array): HeapRegions {
   };
 }
 
+/**
+ * How many slots of each page (by page offset) sit in a worker's free-slot
+ * cache: free, though their page counts them as used. The owners may be
+ * changing their caches: entries that do not decode to a slab page are skipped.
+ */
+function cachedPerPage(
+  u32: Uint32Array,
+  areas: Set<number>,
+  heapBytes: number,
+): Map<number, number> {
+  const out = new Map<number, number>();
+  const key = u32[H_KEY];
+  for (const area of areas) {
+    for (let cls = 0; cls < CLASS_COUNT; cls++) {
+      const c = (area >>> 2) + A_CACHE + cls * CACHE_STRIDE;
+      const n = Math.min(u32[c], CACHE_SLOTS);
+      for (let k = 1; k <= n; k++) {
+        const slot = (u32[c + k] ^ cacheEntryMask(key, c + k)) >>> 0;
+        const page = (slot & -PAGE_BYTES) >>> 0;
+        if (slot < heapBytes && page >= ARENA_START && u32[page >>> 2] === pageMagic(page)) {
+          out.set(page, (out.get(page) ?? 0) + 1);
+        }
+      }
+    }
+  }
+  return out;
+}
+
 /** The offsets of all slab areas, from the header's list (changed only under the heap lock). */
 function areaSet(u32: Uint32Array, heapBytes: number): Set<number> {
   const out = new Set<number>();
@@ -398,6 +431,7 @@ function readPage(
   u32: Uint32Array,
   base: number,
   chunkIndex: number,
+  cachedSlots: number,
 ): SlabPageRegion {
   const h = base >>> 2;
   const classIndex = u32[h + P_CLASS];
@@ -421,7 +455,7 @@ function readPage(
     p = slotLink(u32, u32[H_KEY], p);
   }
   const used = Math.min(u32[h + P_USED], capacity);
-  const usedSlots = Math.max(0, used - remote);
+  const usedSlots = Math.max(0, used - remote - cachedSlots);
   const bump = Math.min(Math.max(u32[h + P_BUMP], slotsStart), slotsEnd);
   return {
     offset: base,
