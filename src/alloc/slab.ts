@@ -559,46 +559,68 @@ export function cachedSlots(u32: Uint32Array, key: number, area: number, cls: nu
       continue;
     }
     const slot = (u32[e] ^ cacheEntryMask(key, e)) >>> 0;
-    const page = (slot & -PAGE_BYTES) >>> 0;
-    const h = page >>> 2;
-    if (
-      slot >= u32[H_HEAP_BYTES] || page < ARENA_START || u32[h + P_MAGIC] !== pageMagic(page) ||
-      u32[h + P_MAGIC2] !== pageMagic2(page) || u32[h + P_AREA] !== area ||
-      u32[h + P_CLASS] !== cls || !isFreeSlotOf(u32, key, page, slot) || out.includes(slot)
-    ) {
-      throw new HeapCorruptionError(
-        `free-slot cache of area ${area} holds ${slot}, which is not a cached free slot of its class (a write past a block?)`,
-        e * 4,
-      );
+    if (!isCacheableSlot(u32, key, area, cls, slot) || out.includes(slot)) {
+      throw badCacheEntry(area, e, slot);
     }
     out.push(slot);
   }
   return out;
 }
 
+/** True when `slot` is a tagged free slot of one of the area's pages of class `cls`. */
+function isCacheableSlot(
+  u32: Uint32Array,
+  key: number,
+  area: number,
+  cls: number,
+  slot: number,
+): boolean {
+  const page = (slot & -PAGE_BYTES) >>> 0;
+  const h = page >>> 2;
+  return slot < u32[H_HEAP_BYTES] && page >= ARENA_START && u32[h + P_MAGIC] === pageMagic(page) &&
+    u32[h + P_MAGIC2] === pageMagic2(page) && u32[h + P_AREA] === area &&
+    u32[h + P_CLASS] === cls && isFreeSlotOf(u32, key, page, slot);
+}
+
+/** The error for a free-slot cache entry at word `e` that decodes to `slot`, not a cached slot. */
+function badCacheEntry(area: number, e: number, slot: number): HeapCorruptionError {
+  return new HeapCorruptionError(
+    `free-slot cache of area ${area} holds ${slot}, which is not a cached free slot of its class (a write past a block?)`,
+    e * 4,
+  );
+}
+
 /**
- * Takes the `count` oldest slots out of the free-slot cache of class `cls`
- * in the area at `area` (this handle's): the rest move down, re-encoded for
- * their new entries. Checks the whole cache first (`cachedSlots`). Returns
- * the slots taken: tagged free, still counted as used by their pages, on
- * no list, for the caller to push onto their pages.
+ * Takes the `CACHE_SPILL` oldest slots out of the full free-slot cache of
+ * class `cls` in the area at `area` (this handle's) into `out` (room for
+ * `CACHE_SLOTS`); the rest move down, re-encoded for their new entries.
+ * Every entry is checked before the first write (throws
+ * `HeapCorruptionError`). The slots taken are tagged free, still counted as
+ * used by their pages and on no list: the caller pushes them onto their pages.
  */
 export function spillCache(
   u32: Uint32Array,
   key: number,
   area: number,
   cls: number,
-  count: number,
-): number[] {
-  const slots = cachedSlots(u32, key, area, cls);
+  out: Uint32Array,
+): void {
   const c = (area >>> 2) + A_CACHE + cls * CACHE_STRIDE;
-  const kept = slots.length - Math.min(count, slots.length);
+  if (u32[c] !== CACHE_SLOTS) {
+    throw new HeapCorruptionError(`free-slot cache of area ${area} counts ${u32[c]} slots`, c * 4);
+  }
   for (let k = 0; k < CACHE_SLOTS; k++) {
     const e = c + 1 + k;
-    u32[e] = k < kept ? slots[slots.length - kept + k] ^ cacheEntryMask(key, e) : 0;
+    const slot = (u32[e] ^ cacheEntryMask(key, e)) >>> 0;
+    if (!isCacheableSlot(u32, key, area, cls, slot)) throw badCacheEntry(area, e, slot);
+    out[k] = slot;
   }
-  u32[c] = kept;
-  return slots.slice(0, slots.length - kept);
+  for (let k = 0; k < CACHE_SLOTS; k++) {
+    const e = c + 1 + k;
+    const from = k + CACHE_SPILL;
+    u32[e] = from < CACHE_SLOTS ? out[from] ^ cacheEntryMask(key, e) : 0;
+  }
+  u32[c] = CACHE_SLOTS - CACHE_SPILL;
 }
 
 /**

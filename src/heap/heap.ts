@@ -612,6 +612,8 @@ export class Heap {
   private slotKey = 0;
   /** `key ^ CACHE_ENTRY_KEY`: the cache entry at word `e` is the slot XOR `((e << 2) ^ cacheKey) & 0x3fffffff`. */
   private cacheKey = 0;
+  /** The slots a full free-slot cache hands back (`spillCache`), reused. */
+  private readonly spilled = new Uint32Array(CACHE_SLOTS);
   /** Debug mode (header word `H_DEBUG`): redzones, poison and a quarantine. */
   private debug = false;
   /** Debug mode: blocks this handle freed and holds back from reuse, oldest first. */
@@ -2406,14 +2408,18 @@ export class Heap {
     if (u32[h + P_OWNER] === this.workerId && this.areaWords !== 0) {
       // Onto the free-slot cache; a full one first hands its oldest slots to their pages.
       const c = this.areaWords + A_CACHE + cls * CACHE_STRIDE;
-      const spilled = u32[c] < CACHE_SLOTS
-        ? []
-        : spillCache(u32, this.key, this.area, cls, CACHE_SPILL);
+      const spill = u32[c] >= CACHE_SLOTS;
+      if (spill) spillCache(u32, this.key, this.area, cls, this.spilled);
       const e = c + u32[c] + 1;
       u32[e] = ptr ^ cacheEntryMask(this.key, e);
       u32[(ptr + 4) >>> 2] = tag;
       u32[c]++;
-      for (const slot of spilled) this.freeLocal((slot & PAGE_MASK) >>> 0, slot);
+      if (spill) {
+        for (let k = 0; k < CACHE_SPILL; k++) {
+          const slot = this.spilled[k];
+          this.freeLocal((slot & PAGE_MASK) >>> 0, slot);
+        }
+      }
       return;
     }
     // Another worker's page: claim the slot's tag atomically, so two workers
