@@ -2393,18 +2393,32 @@ export class Heap {
 
   /** Frees a slot: locally (no atomics) on this worker's pages, else onto the page's remote list. */
   private freeSlot(operation: string, base: number, ptr: number): void {
+    this.validateSlot(operation, base, ptr);
+    this.releaseSlot(operation, base, ptr);
+  }
+
+  /** Throws unless `ptr` is a live slot of the page at `base` (whose magic words matched). */
+  private validateSlot(operation: string, base: number, ptr: number): void {
     const u32 = this._u32;
     const h = base >>> 2;
-    const tag = freeSlotTag(this.key, ptr);
     // Inline validation (the common case); slotProblem names what is wrong.
     const cls = u32[h + P_CLASS];
     const off = ptr - base - PAGE_HEADER_BYTES;
     if (
-      cls >= CLASS_COUNT || off < 0 || ptr >= u32[h + P_BUMP] || u32[(ptr + 4) >>> 2] === tag ||
+      cls >= CLASS_COUNT || off < 0 || ptr >= u32[h + P_BUMP] ||
+      u32[(ptr + 4) >>> 2] === (((ptr ^ this.slotKey) & 0x3fffffff) | 1) ||
       Math.round(off * SLOT_INV[cls]) * u32[h + P_SLOT] !== off
     ) {
       this.checkSlot(operation, base, ptr);
     }
+  }
+
+  /** Frees the live slot `ptr` of the page at `base`, validated by `validateSlot`. */
+  private releaseSlot(operation: string, base: number, ptr: number): void {
+    const u32 = this._u32;
+    const h = base >>> 2;
+    const tag = freeSlotTag(this.key, ptr);
+    const cls = u32[h + P_CLASS];
     if (u32[h + P_OWNER] === this.workerId && this.areaWords !== 0) {
       // Onto the free-slot cache; a full one first hands its oldest slots to their pages.
       const c = this.areaWords + A_CACHE + cls * CACHE_STRIDE;
@@ -2750,14 +2764,32 @@ export class Heap {
 
   /** Resizes a slab slot: in place when the size still suits the slot, else by moving it. */
   private reallocSlot(base: number, ptr: number, sizeBytes: number): number {
-    this.checkSlot("reallocate", base, ptr);
+    this.validateSlot("reallocate", base, ptr); // once: the old slot is freed below unchecked
     const slot = this._u32[(base >>> 2) + P_SLOT];
     if (sizeBytes <= slot && sizeBytes > slot >>> 1) return ptr + this.base;
     // Keep the alignment the slot had: slots start 64-aligned, so a slot is
     // aligned to the largest power of two (up to 64) dividing its size.
-    const moved = this.alloc(sizeBytes, Math.min(SLAB_MAX_ALIGN, slot & -slot)) - this.base;
-    this._u8.copyWithin(moved, ptr, ptr + Math.min(slot, sizeBytes));
-    this.freeSlot("reallocate", base, ptr);
+    const alignBytes = Math.min(SLAB_MAX_ALIGN, slot & -slot);
+    let moved = 0;
+    if (sizeBytes <= SLAB_MAX_BYTES) {
+      const cls = classOf(sizeBytes, 31 - Math.clz32(alignBytes));
+      if (cls < CLASS_COUNT) moved = this.allocSlot(cls);
+    }
+    if (moved === 0) moved = this.tryAllocChecked(sizeBytes, alignBytes);
+    if (moved === 0) throw new OutOfMemoryError(sizeBytes, alignBytes, this._u32[H_HEAP_BYTES]);
+    // Whole words: slots are multiples of 8 bytes and an arena block's usable
+    // size is a multiple of 4, so both hold the last partial word. A short
+    // loop beats copyWithin's call for the small blocks of the slab.
+    const words = (Math.min(slot, sizeBytes) + 3) >>> 2;
+    const u32 = this._u32; // fresh after any growth
+    if (words <= 32) {
+      const from = ptr >>> 2;
+      const to = moved >>> 2;
+      for (let i = 0; i < words; i++) u32[to + i] = u32[from + i];
+    } else {
+      u32.copyWithin(moved >>> 2, ptr >>> 2, (ptr >>> 2) + words);
+    }
+    this.releaseSlot("reallocate", base, ptr);
     return moved + this.base;
   }
 
