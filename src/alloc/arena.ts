@@ -40,6 +40,7 @@ import {
   ARENA_START,
   BIN_COUNT,
   BITMAP_WORDS,
+  CHUNK_OVERHEAD,
   EPILOGUE_BYTES,
   H_BINS,
   H_BITMAP,
@@ -64,7 +65,7 @@ import {
   USED_BIT,
 } from "../heap/layout.ts";
 import { assert, DEBUG } from "../_debug.ts";
-import { HeapCorruptionError } from "../errors.ts";
+import { DoubleFreeError, HeapCorruptionError, InvalidPointerError } from "../errors.ts";
 
 const SUB_MASK = (1 << SUB_BITS) - 1;
 /** Most free chunks looked at in one bin before moving to a bin that surely fits. */
@@ -849,4 +850,54 @@ function isLiveChunk(u32: Uint32Array, c: number): boolean {
   const tag = u32[(c + 4) >>> 2];
   const key = u32[H_KEY];
   return (u32[c >>> 2] & USED_BIT) !== 0 && (isUsedTag(key, c, tag) || isInternalTag(key, c, tag));
+}
+
+/**
+ * Validates `ptr` as the start of a live arena block (both boundary tags
+ * agree, a used tag keyed by the heap key and the chunk) and returns its
+ * chunk offset; throws the pointer error naming what is wrong otherwise.
+ */
+export function arenaChunkOf(
+  u32: Uint32Array,
+  key: number,
+  operation: string,
+  ptr: number,
+): number {
+  if (typeof ptr !== "number") throw new InvalidPointerError(operation, ptr, "is not a number");
+  if (!Number.isInteger(ptr)) throw new InvalidPointerError(operation, ptr, "is not an integer");
+  const end = u32[H_HEAP_BYTES] - EPILOGUE_BYTES;
+  if (ptr < ARENA_START + 8 || ptr >= end) {
+    throw new InvalidPointerError(
+      operation,
+      ptr,
+      `is outside the heap's blocks [${ARENA_START + 8}, ${end})`,
+    );
+  }
+  if (ptr % 8 !== 0) throw new InvalidPointerError(operation, ptr, "is not 8-byte aligned");
+  const c = ptr - 8;
+  const h = u32[c >>> 2];
+  const tag = u32[(c + 4) >>> 2];
+  if ((h & USED_BIT) !== 0) {
+    const sizeBytes = (h & SIZE_MASK) >>> 0;
+    if (
+      (h & 6) === 0 && sizeBytes >= MIN_CHUNK && c + sizeBytes <= end &&
+      u32[(c + sizeBytes - 4) >>> 2] === h && isUsedTag(key, c, tag)
+    ) {
+      return c;
+    }
+  } else if (tag === freeTag(key, c, h)) {
+    throw new DoubleFreeError(operation, ptr);
+  }
+  throw new InvalidPointerError(operation, ptr, "is not the start of a live block");
+}
+
+/** The chunk size that holds `sizeBytes` of payload. */
+export function chunkBytesFor(sizeBytes: number): number {
+  const n = Math.ceil((sizeBytes + CHUNK_OVERHEAD) / 8) * 8;
+  return n < MIN_CHUNK ? MIN_CHUNK : n;
+}
+
+/** Usable bytes of the live arena block at `ptr` (trusted: validated by `arenaChunkOf`). */
+export function arenaUsable(u32: Uint32Array, ptr: number): number {
+  return ((u32[(ptr - 8) >>> 2] & SIZE_MASK) >>> 0) - CHUNK_OVERHEAD;
 }

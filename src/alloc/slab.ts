@@ -101,9 +101,9 @@ function buildClasses(): number[] {
  * multiple of the alignment (slots start 64-aligned, so every slot is then
  * aligned).
  */
-const CLASS_OF = new Uint8Array(4 * 129);
+export const CLASS_OF: Uint8Array = new Uint8Array(4 * 129);
 /** Slot bytes per class. */
-const SLOT_BYTES = new Uint32Array(CLASS_COUNT);
+export const SLOT_BYTES: Uint32Array = new Uint32Array(CLASS_COUNT);
 /**
  * 1 / slot bytes per class: `Math.round(offset * SLOT_INV[c])` is the slot
  * index of an offset that is a multiple of the slot size (an integer division

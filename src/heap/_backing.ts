@@ -34,6 +34,12 @@ import {
 } from "./layout.ts";
 
 /** Bytes of a WebAssembly page; `baseOffset` and memory sizes are multiples of it. */
+
+import type { HeapOptions } from "./types.ts";
+import { checkByteCount, checkHeaderIdentity, roundUp8 } from "./_header.ts";
+import { DEFAULT_LOCK_TIMEOUT_MS } from "./_lock.ts";
+import { checkLockTimeoutMs } from "./_options.ts";
+import { H_DEBUG } from "./layout.ts";
 export const WASM_PAGE_BYTES = 65536;
 
 /** True when `value` is a `WebAssembly.Memory` of this realm. */
@@ -190,18 +196,7 @@ export function attachMemory(memory: WasmMemory, baseOffset: number): SharedArra
     );
   }
   const u32 = new Uint32Array(buffer, baseOffset, HEADER_BYTES >>> 2);
-  if (u32[H_MAGIC] !== MAGIC) {
-    throw new HeapFormatError("magic", u32[H_MAGIC], "does not mark a typedheap heap");
-  }
-  if (u32[H_VERSION] !== FORMAT_VERSION) {
-    throw new HeapFormatError("version", u32[H_VERSION], `is not format version ${FORMAT_VERSION}`);
-  }
-  if (u32[H_HEADER_BYTES] !== HEADER_BYTES) {
-    throw new HeapFormatError("headerBytes", u32[H_HEADER_BYTES], `is not ${HEADER_BYTES}`);
-  }
-  if (u32[H_KEY] === 0 || u32[H_KEY] >= 2 ** 30) {
-    throw new HeapFormatError("key", u32[H_KEY], "is not a heap key in [1, 2^30)");
-  }
+  checkHeaderIdentity(u32);
   if (u32[H_BASE_OFFSET] !== baseOffset) {
     throw new HeapFormatError(
       "baseOffset",
@@ -222,5 +217,45 @@ export function attachMemory(memory: WasmMemory, baseOffset: number): SharedArra
   if (u32[H_MAX_BYTES] < heapBytes) {
     throw new HeapFormatError("maxBytes", u32[H_MAX_BYTES], "is below the heap's size");
   }
+  return buffer;
+}
+
+const DEFAULT_INITIAL_BYTES = 1 << 20;
+const DEFAULT_MAX_BYTES = 1 << 30;
+
+/**
+ * `Heap.create` without a memory: validates the sizes and the lock timeout
+ * and returns a new growable buffer holding an empty heap.
+ */
+export function createInBuffer(options: HeapOptions): SharedArrayBuffer {
+  const initialBytes = roundUp8(
+    checkByteCount("initialBytes", options.initialBytes ?? DEFAULT_INITIAL_BYTES),
+  );
+  const maxBytes = Math.floor(
+    checkByteCount("maxBytes", options.maxBytes ?? Math.max(DEFAULT_MAX_BYTES, initialBytes)) /
+      8,
+  ) * 8;
+  const lockTimeoutMs = options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS;
+  if (initialBytes < MIN_HEAP_BYTES || initialBytes > MAX_HEAP_BYTES) {
+    throw new RangeError(
+      `Cannot create heap: initialBytes must be in [${MIN_HEAP_BYTES}, ${MAX_HEAP_BYTES}]: ${options.initialBytes}`,
+    );
+  }
+  if (maxBytes < initialBytes || maxBytes > MAX_HEAP_BYTES) {
+    throw new RangeError(
+      `Cannot create heap: maxBytes must be in [initialBytes, ${MAX_HEAP_BYTES}]: ${options.maxBytes}`,
+    );
+  }
+  checkLockTimeoutMs("create heap", lockTimeoutMs);
+  const buffer = new SharedArrayBuffer(initialBytes, { maxByteLength: maxBytes });
+  const u32 = new Uint32Array(buffer);
+  u32[H_MAGIC] = MAGIC;
+  u32[H_VERSION] = FORMAT_VERSION;
+  u32[H_HEADER_BYTES] = HEADER_BYTES;
+  u32[H_MAX_BYTES] = maxBytes;
+  u32[H_LOCK_TIMEOUT_MS] = lockTimeoutMs;
+  u32[H_KEY] = newHeapKey();
+  u32[H_DEBUG] = options.debug === true ? 1 : 0;
+  arenaInit(u32, initialBytes);
   return buffer;
 }

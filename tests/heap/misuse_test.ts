@@ -228,8 +228,7 @@ describe("A moving realloc whose second lock times out", () => {
     const base = heap.stats();
     // The copy between the two locks is the only place another worker can
     // take the lock: do it there (a test-only patch of this handle's byte view).
-    // deno-lint-ignore no-explicit-any
-    const view = (heap as any)._u8 as Uint8Array;
+    const view = heap.u8;
     view.copyWithin = function (this: Uint8Array, t: number, s: number, e?: number): Uint8Array {
       Uint8Array.prototype.copyWithin.call(this, t, s, e);
       lockWord(other.i32, 5, other.workerId, 1000);
