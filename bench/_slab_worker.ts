@@ -14,6 +14,13 @@ export type RunKind = "shared" | "private" | "loop";
 /** Messages the bench sends: the heap once, then runs. */
 export type SlabWorkerMessage = { buffer: SharedArrayBuffer } | { steps: number; kind: RunKind };
 
+/** A worker's reply: success (with a sink value, so the run cannot be optimised away) or an error. */
+export interface SlabWorkerReply {
+  ok: boolean;
+  sink?: number;
+  error?: string;
+}
+
 /** Live records each worker keeps (as in the single-threaded bench). */
 const RING = 1024;
 
@@ -38,14 +45,14 @@ self.onmessage = (event: MessageEvent<SlabWorkerMessage>) => {
     if ("buffer" in data) {
       shared = new Records(Heap.attach(data.buffer));
       own = new Records(Heap.create());
-      self.postMessage({ ok: true });
+      self.postMessage({ ok: true } satisfies SlabWorkerReply);
       return;
     }
     if (data.kind === "loop") sink = loop(data.steps);
     else sink = run((data.kind === "shared" ? shared : own) as Records, data.steps);
-    self.postMessage({ ok: true, sink });
+    self.postMessage({ ok: true, sink } satisfies SlabWorkerReply);
   } catch (error) {
-    self.postMessage({ ok: false, error: String(error) });
+    self.postMessage({ ok: false, error: String(error) } satisfies SlabWorkerReply);
   }
 };
 

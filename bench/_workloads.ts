@@ -13,6 +13,10 @@
 
 import type { MemPool } from "@thi.ng/malloc";
 import { type Heap, OutOfMemoryError } from "../mod.ts";
+import { Sfc32 } from "../tests/_support/prng.ts";
+
+/** The shared seeded PRNG (tests/_support/prng.ts), re-exported for the benches. */
+export { Sfc32 };
 
 /**
  * The allocator under test, reduced to what the workloads need. Every method
@@ -108,48 +112,6 @@ export class MemPoolAdapter implements AllocatorAdapter {
 }
 
 const TWO_POW_32 = 2 ** 32;
-
-/**
- * sfc32 (Chris Doty-Humphrey's Small Fast Counting generator, 32-bit): fast,
- * deterministic for a seed, and good enough for workload generation.
- */
-export class Sfc32 {
-  #a: number;
-  #b: number;
-  #c: number;
-  #d: number;
-
-  /**
-   * @param seed Any integer; the same seed gives the same sequence.
-   */
-  constructor(seed: number) {
-    this.#a = 0x9e3779b9;
-    this.#b = 0x243f6a88;
-    this.#c = 0xb7e15162;
-    this.#d = seed >>> 0;
-    for (let i = 0; i < 16; i++) this.nextU32();
-  }
-
-  /** @returns The next value, uniform in [0, 2^32). */
-  nextU32(): number {
-    const a = this.#a, b = this.#b, c = this.#c, d = this.#d;
-    const t = (((a + b) | 0) + d) | 0;
-    this.#d = (d + 1) | 0;
-    this.#a = b ^ (b >>> 9);
-    this.#b = (c + (c << 3)) | 0;
-    this.#c = ((c << 21) | (c >>> 11)) + t | 0;
-    return t >>> 0;
-  }
-
-  /**
-   * @param lo Lowest value (an integer).
-   * @param hi One past the highest value (an integer above `lo`, `hi - lo ≤ 2^32`).
-   * @returns An integer uniform in [lo, hi).
-   */
-  range(lo: number, hi: number): number {
-    return lo + Math.floor(this.nextU32() * (hi - lo) / TWO_POW_32);
-  }
-}
 
 /** Index in [0, length) from a u32 random value (length ≤ 2^31). */
 function indexFrom(randomU32: number, length: number): number {

@@ -31,6 +31,8 @@ import {
   RING_DATA,
   RING_WORDS,
 } from "./_collections_worker.ts";
+import { type PoolWorker, withWorkers } from "../tests/_support/pool.ts";
+import { Sfc32 } from "../tests/_support/prng.ts";
 
 const ROUNDS = Number(Deno.args[0] ?? 5);
 /** Which parts to run: a comma-separated subset of `map,workers,queue` (default all). */
@@ -49,18 +51,20 @@ const fmt = (x: number): string => x.toFixed(2);
 function singleThread(): void {
   const N = 1_000_000;
   const keys = new Uint32Array(N);
-  let seed = 0x12345;
+  const rng = new Sfc32(0x12345);
+  const drawn = new Set<number>();
   for (let i = 0; i < N; i++) {
-    seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0;
-    keys[i] = seed; // distinct: a full-period LCG does not repeat within 2^32
+    let key = rng.nextU32();
+    while (drawn.has(key)) key = rng.nextU32(); // distinct keys
+    drawn.add(key);
+    keys[i] = key;
   }
   // Lookups in a shuffled order, and in reverse insertion order, which favours
   // a JS Map: its entries are stored in insertion order.
   const shuffled = new Uint32Array(N);
   for (let i = 0; i < N; i++) shuffled[i] = i;
   for (let i = N - 1; i > 0; i--) {
-    seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0;
-    const j = seed % (i + 1);
+    const j = rng.below(i + 1);
     const t = shuffled[i];
     shuffled[i] = shuffled[j];
     shuffled[j] = t;
@@ -142,18 +146,7 @@ function singleThread(): void {
 // ---------------------------------------------------------------------------
 // Workers.
 
-class BenchWorker {
-  readonly worker = new Worker(WORKER_URL, { type: "module" });
-  call(task: BenchTask, transfer: Transferable[] = []): Promise<BenchReply> {
-    return new Promise((resolve, reject) => {
-      this.worker.onmessage = (e: MessageEvent<BenchReply>) => {
-        if (e.data.ok) resolve(e.data);
-        else reject(new Error(e.data.error));
-      };
-      this.worker.postMessage(task, transfer);
-    });
-  }
-}
+type BenchWorker = PoolWorker<BenchTask, BenchReply>;
 
 /** Starts tasks together; returns the elapsed time from the first start to the last end, in ms. */
 async function together(
@@ -162,7 +155,7 @@ async function together(
   const cpu0 = process.cpuUsage();
   const go = new SharedArrayBuffer(8);
   const i32 = new Int32Array(go);
-  const running = pairs.map(([w, make, transfer]) => w.call(make(go), transfer));
+  const running = pairs.map(([w, make, transfer]) => w.send(make(go), transfer).ok());
   // Bounded: every worker reports ready at once; a hang guard of 60 s.
   const deadline = performance.now() + 60_000;
   while (Atomics.load(i32, 1) < pairs.length && performance.now() < deadline) {
@@ -303,12 +296,7 @@ async function queues(a: BenchWorker, b: BenchWorker): Promise<void> {
 }
 
 if (PARTS.includes("map")) singleThread();
-const a = new BenchWorker();
-const b = new BenchWorker();
-try {
+await withWorkers<BenchTask, BenchReply, void>(WORKER_URL, 2, async ([a, b]) => {
   if (PARTS.includes("workers")) await twoWorkersMap(a, b);
   if (PARTS.includes("queue")) await queues(a, b);
-} finally {
-  a.worker.terminate();
-  b.worker.terminate();
-}
+});

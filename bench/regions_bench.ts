@@ -14,18 +14,14 @@ chunk walk; on a heap this size it is bound by memory latency). Run with `deno b
  */
 
 import { Heap } from "../mod.ts";
+import { Sfc32 } from "../tests/_support/prng.ts";
 
 const MiB = 1 << 20;
 
 function fill(): Heap {
   const heap = Heap.create({ initialBytes: 64 * MiB, maxBytes: 64 * MiB });
-  let seed = 0x2545f491;
-  const rand = (n: number): number => {
-    seed ^= seed << 13;
-    seed ^= seed >>> 17;
-    seed ^= seed << 5;
-    return (seed >>> 0) % n;
-  };
+  const rng = new Sfc32(0x2545f491);
+  const rand = (n: number): number => rng.below(n);
   const live: number[] = [];
   for (let i = 0; i < 130_000; i++) {
     live.push(

@@ -32,7 +32,8 @@ import { MemPool } from "@thi.ng/malloc";
 import { Heap } from "../mod.ts";
 import { arenaAlloc, arenaFree } from "../src/alloc/arena.ts";
 import { lockWord, unlockWord } from "../src/sync/mod.ts";
-import type { RunKind, SlabWorkerMessage } from "./_slab_worker.ts";
+import type { RunKind, SlabWorkerMessage, SlabWorkerReply } from "./_slab_worker.ts";
+import { type PoolWorker, startWorkers } from "../tests/_support/pool.ts";
 
 const MiB = 1 << 20;
 /** Live records per allocator (a power of two). */
@@ -386,28 +387,7 @@ function registerBackToBackBenches(): void {
 const WORKER_STEPS = 1_000_000;
 const WORKER_URL = new URL("./_slab_worker.ts", import.meta.url).href;
 
-/** A worker and a queue of its replies. */
-class BenchWorker {
-  readonly #worker = new Worker(WORKER_URL, { type: "module" });
-  #waiting: ((data: { ok: boolean; error?: string }) => void) | undefined;
-
-  constructor() {
-    this.#worker.onmessage = (event) => {
-      const resolve = this.#waiting;
-      this.#waiting = undefined;
-      resolve?.(event.data);
-    };
-  }
-
-  /** Posts a message and resolves with the reply (one message in flight at a time). */
-  async call(message: SlabWorkerMessage): Promise<void> {
-    const reply = await new Promise<{ ok: boolean; error?: string }>((resolve) => {
-      this.#waiting = resolve;
-      this.#worker.postMessage(message);
-    });
-    if (!reply.ok) throw new Error(`A bench worker failed: ${reply.error}`);
-  }
-}
+type BenchWorker = PoolWorker<SlabWorkerMessage, SlabWorkerReply>;
 
 function registerWorkerBenches(): void {
   const heap = Heap.create();
@@ -416,10 +396,10 @@ function registerWorkerBenches(): void {
   /** Starts two workers on the heap once, and warms them up (untimed). */
   async function ready(): Promise<BenchWorker[]> {
     if (workers === undefined) {
-      workers = [new BenchWorker(), new BenchWorker()];
-      await Promise.all(workers.map((w) => w.call({ buffer: heap.buffer })));
+      workers = startWorkers(WORKER_URL, 2);
+      await Promise.all(workers.map((w) => w.send({ buffer: heap.buffer }).ok()));
       for (const kind of ["shared", "private", "loop"] as const) {
-        await Promise.all(workers.map((w) => w.call({ steps: WORKER_STEPS, kind })));
+        await Promise.all(workers.map((w) => w.send({ steps: WORKER_STEPS, kind }).ok()));
       }
     }
     return workers;
@@ -450,7 +430,9 @@ function registerWorkerBenches(): void {
         async fn(b): Promise<void> {
           const all = await ready();
           b.start();
-          await Promise.all(all.slice(0, count).map((w) => w.call({ steps: WORKER_STEPS, kind })));
+          await Promise.all(
+            all.slice(0, count).map((w) => w.send({ steps: WORKER_STEPS, kind }).ok()),
+          );
           b.end();
         },
       });

@@ -5,14 +5,17 @@
 
 import { Heap } from "../mod.ts";
 import { lockWord, Mutex, unlockWord } from "../src/sync/mod.ts";
+import type { Reply, Task } from "../tests/sync/_sync_worker.ts";
+import { startWorkers, terminateAll } from "../tests/_support/pool.ts";
 
 /** Lock/unlock pairs per uncontended bench iteration (amortises the harness's own cost). */
 const PAIRS = 1_000;
 /** Increments each worker makes per contended bench iteration. */
 const INCREMENTS = 50_000;
 const WORKERS = 2;
-// The workers' script lives with the sync tests (its "bench" task). Not imported
-// here: it is a worker module. Its control words, relative to the control block:
+// The workers' script lives with the sync tests (its "bench" task). Only its
+// types are imported: it is a worker module. Its control words, relative to the
+// control block:
 const WORKER_URL = new URL("../tests/sync/_sync_worker.ts", import.meta.url);
 const C_READY = 0;
 const C_GO = 1;
@@ -113,7 +116,7 @@ function registerBenches(): void {
   async function contended(b: Deno.BenchContext, kind: Kind): Promise<void> {
     i32.fill(0, control, control + CONTROL_WORDS);
     i32[counter] = 0;
-    const job = {
+    const job: Task = {
       task: "bench",
       buffer: heap.buffer,
       kind,
@@ -122,23 +125,11 @@ function registerBenches(): void {
       control,
       increments: INCREMENTS,
     };
-    const workers = Array.from(
-      { length: WORKERS },
-      () => new Worker(WORKER_URL, { type: "module" }),
-    );
-    let failure: string | undefined;
-    for (const worker of workers) {
-      worker.onerror = (event) => {
-        event.preventDefault();
-        failure = event.message;
-      };
-      worker.onmessage = (event) => {
-        if (!event.data.ok) failure = `${event.data.errorName}: ${event.data.error}`;
-      };
-    }
+    const workers = startWorkers<Task, Reply>(WORKER_URL, WORKERS);
+    const failure = (): string | undefined => workers.find((w) => w.failure)?.failure;
     try {
-      for (const worker of workers) worker.postMessage(job);
-      await waitFor(i32, control + C_READY, WORKERS, () => failure !== undefined);
+      for (const worker of workers) worker.send(job);
+      await waitFor(i32, control + C_READY, WORKERS, () => failure() !== undefined);
       b.start();
       Atomics.store(i32, control + C_GO, 1);
       Atomics.notify(i32, control + C_GO);
@@ -150,9 +141,9 @@ function registerBenches(): void {
       }
       b.end();
     } finally {
-      for (const worker of workers) worker.terminate();
+      terminateAll(workers);
     }
-    if (failure !== undefined) throw new Error(`A bench worker failed: ${failure}`);
+    if (failure() !== undefined) throw new Error(`A bench worker failed: ${failure()}`);
     if (i32[counter] !== WORKERS * INCREMENTS) {
       throw new Error(`Lost increments: ${i32[counter]} != ${WORKERS * INCREMENTS}`);
     }

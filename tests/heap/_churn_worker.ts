@@ -5,6 +5,7 @@
 // point; the main thread then recovers it.
 
 import { Heap, HeapCorruptionError, LockTimeoutError } from "../../mod.ts";
+import { Sfc32 } from "../_support/prng.ts";
 
 /** Table entry words: state, pointer, size, fill byte. */
 export const E_STATE = 0;
@@ -31,6 +32,13 @@ export interface ChurnTask {
   seed: number;
 }
 
+/** What a worker posts: its id first, then any failures, then `done` when it stops. */
+export interface ChurnReply {
+  workerId?: number;
+  failed?: string;
+  done?: boolean;
+}
+
 /** Returns to the event loop: Deno's terminate() stops a worker only there. */
 function turn(): Promise<void> {
   return new Promise((r) => setTimeout(r, 0));
@@ -45,11 +53,8 @@ self.onmessage = async (event: MessageEvent<ChurnTask>) => {
   const entries = table.length / ENTRY_WORDS;
   const sleeper = new Int32Array(new SharedArrayBuffer(4));
   const me = -(t.index + 1);
-  let seed = t.seed >>> 0;
-  const rand = (n: number): number => {
-    seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
-    return Math.floor((seed / 2 ** 32) * n);
-  };
+  const rng = new Sfc32(t.seed);
+  const rand = (n: number): number => rng.below(n);
   const fail = (what: string): void => {
     Atomics.add(control, C_FAILED, 1);
     self.postMessage({ failed: what });

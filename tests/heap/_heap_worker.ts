@@ -4,6 +4,8 @@
 // nothing: it keeps the heap lock until it is terminated).
 
 import { Heap, LockTimeoutError, lockWord } from "../../mod.ts";
+import { Sfc32 } from "../_support/prng.ts";
+import { talcAlignBytes, talcSizeBytes } from "../../bench/_workloads.ts";
 
 /** Control words (i32, relative to the control block) shared by the "mix" workers. */
 export const C_DONE_SENDING = 0;
@@ -149,44 +151,9 @@ function run(heap: Heap, data: Task): Reply | undefined {
 
 // ---- helpers ----
 
-/** sfc32: small, fast and deterministic for a seed. */
-class Rng {
-  #a = 0x9e3779b9;
-  #b = 0x243f6a88;
-  #c = 0xb7e15162;
-  #d: number;
-
-  constructor(seed: number) {
-    this.#d = seed >>> 0;
-    for (let i = 0; i < 16; i++) this.u32();
-  }
-
-  u32(): number {
-    const a = this.#a, b = this.#b, c = this.#c, d = this.#d;
-    const t = (((a + b) | 0) + d) | 0;
-    this.#d = (d + 1) | 0;
-    this.#a = b ^ (b >>> 9);
-    this.#b = (c + (c << 3)) | 0;
-    this.#c = ((c << 21) | (c >>> 11)) + t | 0;
-    return t >>> 0;
-  }
-
-  /** Uniform in [lo, hi). */
-  range(lo: number, hi: number): number {
-    return lo + Math.floor(this.u32() * (hi - lo) / 2 ** 32);
-  }
-}
-
-/** Talc's size rule: a cap uniform in [16, maxBytes), then a size uniform in [4, cap). */
-function talcSize(rng: Rng, maxBytes: number): number {
-  return rng.range(4, rng.range(16, maxBytes));
-}
-
 /** Talc's alignment rule, `8 << (trailing zeros of a u16 / 2)`, capped at `maxAlignBytes`. */
-function talcAlign(rng: Rng, maxAlignBytes: number): number {
-  const u16 = rng.u32() & 0xffff;
-  const tz = u16 === 0 ? 16 : 31 - Math.clz32(u16 & -u16);
-  return Math.min(8 << (tz >>> 1), maxAlignBytes);
+function talcAlign(rng: Sfc32, maxAlignBytes: number): number {
+  return Math.min(talcAlignBytes(rng.nextU32() & 0xffff), maxAlignBytes);
 }
 
 function pattern(id: number, i: number): number {
@@ -219,7 +186,7 @@ function deadlineCheck(deadline: number, what: string): void {
 class Mixer {
   readonly heap: Heap;
   readonly task: MixTask;
-  readonly rng: Rng;
+  readonly rng: Sfc32;
   /** Control block words (a fixed view: stays valid when the heap grows). */
   readonly ctl: Int32Array;
   readonly owners: Uint8Array;
@@ -245,7 +212,7 @@ class Mixer {
   constructor(heap: Heap, task: MixTask) {
     this.heap = heap;
     this.task = task;
-    this.rng = new Rng(task.seed);
+    this.rng = new Sfc32(task.seed);
     this.ctl = new Int32Array(
       task.buffer,
       task.control,
@@ -264,7 +231,7 @@ class Mixer {
       if ((op & 4095) === 0 && Atomics.load(this.ctl, C_FAILED) !== 0) {
         throw new Error("Another worker failed");
       }
-      const r = this.rng.u32() / 2 ** 32;
+      const r = this.rng.nextU32() / 2 ** 32;
       const live = this.ptrs.length;
       if (live < 4 || (r < 0.5 && live < this.task.maxLive)) this.alloc();
       else if (r < 0.85 || live >= this.task.maxLive) this.freeAt(this.rng.range(0, live));
@@ -301,7 +268,7 @@ class Mixer {
   alloc(): void {
     const { rng, heap, task } = this;
     const large = task.largePercent > 0 && rng.range(0, 100) < task.largePercent;
-    const size = talcSize(rng, large ? 30_000 : 200);
+    const size = talcSizeBytes(rng, large ? 30_000 : 200);
     const align = talcAlign(rng, task.maxAlignBytes);
     const ptr = heap.alloc(size, align);
     if (ptr % align !== 0) throw new Error(`Block at ${ptr} is not aligned to ${align}`);
@@ -357,7 +324,7 @@ class Mixer {
     const oldSize = this.sizes[k];
     const id = this.ids[k];
     const large = task.largePercent > 0 && rng.range(0, 100) < task.largePercent;
-    const size = talcSize(rng, large ? 30_000 : 200);
+    const size = talcSizeBytes(rng, large ? 30_000 : 200);
     verify(heap, old, oldSize, id, "before realloc");
     // Give the old bytes up first: realloc frees them, and another worker may get them at once.
     this.release(old, oldSize);
@@ -476,7 +443,7 @@ function grow(heap: Heap, data: GrowTask): Reply {
  */
 function allocWhileGrowing(heap: Heap, data: GrowTask): Reply {
   const ctl = new Int32Array(data.buffer, data.control, C_GROWN_PTRS);
-  const rng = new Rng(data.seed);
+  const rng = new Sfc32(data.seed);
   const ptrs: number[] = [];
   const sizes: number[] = [];
   const ids: number[] = [];
@@ -491,7 +458,7 @@ function allocWhileGrowing(heap: Heap, data: GrowTask): Reply {
     if (after >= 0) after++;
     if ((++ops & 1023) === 0) deadlineCheck(deadline, "the grower");
     if (ptrs.length < 200 && (ptrs.length < 10 || rng.range(0, 2) === 0)) {
-      const size = rng.range(0, 8) === 0 ? rng.range(1025, 5000) : talcSize(rng, 200);
+      const size = rng.range(0, 8) === 0 ? rng.range(1025, 5000) : talcSizeBytes(rng, 200);
       const ptr = heap.alloc(size, talcAlign(rng, 64));
       fill(heap, ptr, size, nextId, 0);
       if (ptr + size > highestEnd) highestEnd = ptr + size;

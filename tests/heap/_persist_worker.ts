@@ -4,7 +4,8 @@
 // releases a lock word in the heap, frees the blocks it is told to, and posts
 // the blocks it made. It never detaches: its pages stay claimed by it.
 
-import { isMainThread, parentPort, Worker, workerData } from "node:worker_threads";
+import { isMainThread, parentPort, workerData } from "node:worker_threads";
+import { runThread } from "../_support/thread.ts";
 import { Heap, lockWord, unlockWord } from "../../mod.ts";
 
 /** This module's URL (a `.ts` file under Deno, the compiled `.js` under Node). */
@@ -77,21 +78,7 @@ export function runTask(heap: Heap, task: PersistTask): Block[] {
 
 /** Runs `task` in a new worker thread; resolves with its reply (fails after `timeoutMs`). */
 export function runInWorker(task: PersistTask, timeoutMs = 60_000): Promise<PersistReply> {
-  const worker = new Worker(new URL(PERSIST_WORKER_URL), { workerData: { persistTask: task } });
-  return new Promise<PersistReply>((resolve, reject) => {
-    const timer = setTimeout(() => {
-      worker.terminate();
-      reject(new Error("Worker did not reply in time"));
-    }, timeoutMs);
-    worker.once("message", (reply: PersistReply) => {
-      clearTimeout(timer);
-      worker.terminate().then(() => resolve(reply), reject);
-    });
-    worker.once("error", (e) => {
-      clearTimeout(timer);
-      reject(e);
-    });
-  });
+  return runThread(PERSIST_WORKER_URL, "persistTask", task, timeoutMs);
 }
 
 if (!isMainThread && workerData?.persistTask !== undefined) {

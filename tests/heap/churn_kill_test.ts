@@ -25,6 +25,7 @@ import {
   C_FAILED,
   C_OPS,
   C_STOP,
+  type ChurnReply,
   type ChurnTask,
   E_FILL,
   E_PTR,
@@ -34,6 +35,8 @@ import {
   ENTRY_WORDS,
   LIVE,
 } from "./_churn_worker.ts";
+import { PoolWorker } from "../_support/pool.ts";
+import { Sfc32 } from "../_support/prng.ts";
 
 const WORKER_URL = new URL("./_churn_worker.ts", import.meta.url);
 const MiB = 1 << 20;
@@ -47,7 +50,7 @@ const OPS_BETWEEN_KILLS = 2500;
 const HANG_GUARD_MS = 120_000;
 
 interface Running {
-  worker: Worker;
+  worker: PoolWorker<ChurnTask, ChurnReply>;
   workerId: number;
   done: Promise<void>;
 }
@@ -94,41 +97,35 @@ Deno.test("churn: 4 workers, growth, cross-worker frees, realloc, 6 workers kill
 
   const spawn = async (): Promise<void> => {
     const index = nextIndex++;
-    const worker = new Worker(WORKER_URL, { type: "module" });
-    let resolveId: (id: number) => void = () => {};
-    let resolveDone: () => void = () => {};
-    const idReady = new Promise<number>((r) => (resolveId = r));
-    const done = new Promise<void>((r) => (resolveDone = r));
-    worker.onmessage = (ev: MessageEvent) => {
-      if (ev.data.workerId !== undefined) resolveId(ev.data.workerId);
-      if (ev.data.failed !== undefined) failures.push(ev.data.failed);
-      if (ev.data.done) resolveDone();
-    };
-    worker.onerror = (ev: ErrorEvent) => {
-      ev.preventDefault();
-      failures.push(`worker error: ${ev.message}`);
-      resolveDone();
-    };
-    const task: ChurnTask = {
+    const worker = new PoolWorker<ChurnTask, ChurnReply>(WORKER_URL, index, {
+      replyTimeoutMs: HANG_GUARD_MS,
+    });
+    worker.send({
       buffer: heap.buffer,
       table: table.buffer as SharedArrayBuffer,
       control: control.buffer as SharedArrayBuffer,
       index,
       ops: OPS,
       seed: 0xc0ffee + index * 7919,
-    };
-    worker.postMessage(task);
-    const workerId = await idReady;
+    });
+    const workerId = (await worker.next()).workerId ?? 0;
+    // Its failures as they come, until it reports done (a killed worker never does).
+    const done = (async (): Promise<void> => {
+      for (;;) {
+        const reply = await worker.next();
+        if (reply.failed !== undefined) failures.push(reply.failed);
+        if (reply.done) return;
+      }
+    })().catch((error: Error) => {
+      if (!worker.terminated) failures.push(`worker error: ${error.message}`);
+    });
     running.set(index, { worker, workerId, done });
   };
 
   const started = performance.now();
   for (let i = 0; i < WORKERS; i++) await spawn();
-  let seed = 99;
-  const rand = (n: number): number => {
-    seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
-    return Math.floor((seed / 2 ** 32) * n);
-  };
+  const rng = new Sfc32(99);
+  const rand = (n: number): number => rng.below(n);
   const killed: number[] = [];
   let aliveRefusals = 0;
   for (let k = 0; k < KILLS; k++) {

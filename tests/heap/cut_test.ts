@@ -1,5 +1,6 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
+import { Sfc32 } from "../_support/prng.ts";
 import process from "node:process";
 import { DoubleFreeError, Heap, HeapCorruptionError, InvalidPointerError } from "../../mod.ts";
 
@@ -54,11 +55,8 @@ describe("An operation cut short by a stack overflow at any call", () => {
   it("never leaves a broken heap silently; recover() repairs or reports it", () => {
     let heap = Heap.create({ initialBytes: 64 * 1024, maxBytes: 8 << 20, lockTimeoutMs: 200 });
     let blocks: Block[] = [];
-    let seed = Number(process.env.CUT_SEED ?? 7);
-    const rand = (n: number): number => {
-      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
-      return Math.floor((seed / 2 ** 32) * n);
-    };
+    const rng = new Sfc32(Number(process.env.CUT_SEED ?? 7));
+    const rand = (n: number): number => rng.below(n);
     const write = (b: Block): void => {
       heap.u8.fill(b.fill, b.ptr, b.ptr + b.size);
     };

@@ -2,8 +2,11 @@
 
 import assert from "node:assert/strict";
 import { Heap, WorkerAliveError } from "../../mod.ts";
+import { withWorkers } from "../_support/pool.ts";
+import type { CheckReply, CheckTask } from "./_check_worker.ts";
 
 const H_LOCK = 5;
+const CHECK_WORKER_URL = new URL("./_check_worker.ts", import.meta.url);
 
 Deno.test("recover() refuses while a live worker holds the heap lock in a long check() that renews its heartbeat", async () => {
   // Many chunks, so check() holds the lock a long while and renews its
@@ -14,17 +17,8 @@ Deno.test("recover() refuses while a live worker holds the heap lock in a long c
   const heap = Heap.create({ initialBytes: 64 << 20, maxBytes: 64 << 20, lockTimeoutMs: 10_000 });
   for (let i = 0; i < 45_000; i++) heap.alloc(1100 + (i % 7) * 8);
   const stop = new Int32Array(new SharedArrayBuffer(4));
-  const worker = new Worker(new URL("./_check_worker.ts", import.meta.url), { type: "module" });
-  try {
-    const replies: { workerId?: number; checks?: number }[] = [];
-    let wake: () => void = () => {};
-    worker.onmessage = (e) => {
-      replies.push(e.data);
-      wake();
-    };
-    worker.postMessage({ buffer: heap.buffer, stop: stop.buffer });
-    while (replies.length === 0) await new Promise<void>((r) => (wake = r));
-    const id = replies[0].workerId ?? 0;
+  await withWorkers<CheckTask, CheckReply, void>(CHECK_WORKER_URL, 1, async ([worker]) => {
+    const id = (await worker.send({ buffer: heap.buffer, stop: stop.buffer }).next()).workerId ?? 0;
     let refused = 0;
     for (let attempt = 0; attempt < 20_000 && refused < 3; attempt++) {
       if (Atomics.load(heap.i32, H_LOCK) >>> 1 !== id) {
@@ -37,10 +31,7 @@ Deno.test("recover() refuses while a live worker holds the heap lock in a long c
     }
     assert.ok(refused >= 1, "never saw the worker holding the lock");
     Atomics.store(stop, 0, 1);
-    while (replies.length < 2) await new Promise<void>((r) => (wake = r));
-    assert.ok((replies[1].checks ?? 0) >= 1);
+    assert.ok(((await worker.next()).checks ?? 0) >= 1);
     heap.check();
-  } finally {
-    worker.terminate();
-  }
+  });
 });

@@ -1,5 +1,6 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
+import { Sfc32 } from "../_support/prng.ts";
 import {
   DoubleFreeError,
   Heap,
@@ -174,11 +175,8 @@ function ours(e: unknown, type: new (...args: never[]) => Error): boolean {
 
 describe("Random damage to slab metadata", () => {
   it("every call ends in a result or a typed error: no raw TypeError, RangeError, NaN or hang", () => {
-    let seed = 12345;
-    const rand = (n: number): number => {
-      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
-      return Math.floor((seed / 2 ** 32) * n);
-    };
+    const rng = new Sfc32(12345);
+    const rand = (n: number): number => rng.below(n);
     const typed = (e: unknown): boolean =>
       e instanceof HeapCorruptionError || e instanceof InvalidPointerError ||
       e instanceof DoubleFreeError || e instanceof OutOfMemoryError;

@@ -1,5 +1,6 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
+import { Sfc32 } from "../_support/prng.ts";
 import { Heap, HeapCorruptionError, HeapFormatError, lockWord, unlockWord } from "../../mod.ts";
 
 const MiB = 1 << 20;
@@ -7,8 +8,8 @@ const MiB = 1 << 20;
 /** Live blocks with distinct contents: pointer → bytes. */
 function fill(heap: Heap, count: number, seed: number): Map<number, Uint8Array> {
   const blocks = new Map<number, Uint8Array>();
-  let x = seed;
-  const next = (): number => (x = (Math.imul(x, 1103515245) + 12345) >>> 0);
+  const rng = new Sfc32(seed);
+  const next = (): number => rng.nextU32();
   for (let i = 0; i < count; i++) {
     const size = next() % 7 === 0 ? 1100 + (next() % 20_000) : 1 + (next() % 1024);
     const p = heap.alloc(size);

@@ -12,6 +12,7 @@ import {
   type Reply,
   type Task,
 } from "./_heap_worker.ts";
+import { type PoolWorker, withWorkers } from "../_support/pool.ts";
 
 const WORKER_URL = new URL("./_heap_worker.ts", import.meta.url).href;
 /** A reply that takes longer than this fails the test instead of hanging it. */
@@ -20,67 +21,11 @@ const MiB = 1 << 20;
 /** The heap lock word (index in `heap.i32`). */
 const H_LOCK = 5;
 
-/** One worker and the replies it posted, in order. */
-class Peer {
-  readonly #worker = new Worker(WORKER_URL, { type: "module" });
-  readonly #replies: Reply[] = [];
-  readonly #waiters: ((reply: Reply) => void)[] = [];
-
-  constructor() {
-    this.#worker.onmessage = (event: MessageEvent<Reply>) => this.#push(event.data);
-    this.#worker.onerror = (event: ErrorEvent) => {
-      event.preventDefault();
-      this.#push({ workerId: 0, ok: false, error: event.message, errorName: "WorkerError" });
-    };
-  }
-
-  send(task: Task): this {
-    this.#worker.postMessage(task);
-    return this;
-  }
-
-  /** The next reply; fails after REPLY_TIMEOUT_MS. */
-  next(): Promise<Reply> {
-    const ready = this.#replies.shift();
-    if (ready !== undefined) return Promise.resolve(ready);
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(
-        () => reject(new Error("Worker did not reply in time")),
-        REPLY_TIMEOUT_MS,
-      );
-      this.#waiters.push((reply) => {
-        clearTimeout(timer);
-        resolve(reply);
-      });
-    });
-  }
-
-  /** The next reply, which must be a success. */
-  async ok(): Promise<Reply> {
-    const reply = await this.next();
-    assert.ok(reply.ok, `worker ${reply.workerId} failed: ${reply.errorName}: ${reply.error}`);
-    return reply;
-  }
-
-  terminate(): void {
-    this.#worker.terminate();
-  }
-
-  #push(reply: Reply): void {
-    const waiter = this.#waiters.shift();
-    if (waiter === undefined) this.#replies.push(reply);
-    else waiter(reply);
-  }
-}
+type Peer = PoolWorker<Task, Reply>;
 
 /** Runs `body` with `count` fresh workers and terminates them afterwards. */
-async function withPeers<T>(count: number, body: (peers: Peer[]) => Promise<T>): Promise<T> {
-  const peers = Array.from({ length: count }, () => new Peer());
-  try {
-    return await body(peers);
-  } finally {
-    for (const peer of peers) peer.terminate();
-  }
+function withPeers<T>(count: number, body: (peers: Peer[]) => Promise<T>): Promise<T> {
+  return withWorkers(WORKER_URL, count, body, { replyTimeoutMs: REPLY_TIMEOUT_MS });
 }
 
 /** A zeroed block of `words` i32 words; its byte offset. */

@@ -3,6 +3,7 @@
 
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
+import { Sfc32 } from "../_support/prng.ts";
 import fc from "fast-check";
 import { Heap } from "../../mod.ts";
 import {
@@ -126,13 +127,8 @@ describe("layout properties", () => {
     const dv = new DataView(heap.buffer);
     fc.assert(
       fc.property(structType(1), fc.integer(), (T, seed) => {
-        let state = seed >>> 0 || 1;
-        const rng = (): number => {
-          state ^= state << 13;
-          state ^= state >>> 17;
-          state ^= state << 5;
-          return (state >>> 0) / 2 ** 32;
-        };
+        const prng = new Sfc32(seed);
+        const rng = (): number => prng.nextFloat();
         const rec = T.create(heap) as unknown as Record<string, unknown> & { ptr: number };
         const base = rec.ptr;
         heap.u8.set(randomBytes(rng, T.size), base);

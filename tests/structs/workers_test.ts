@@ -6,29 +6,19 @@ import assert from "node:assert/strict";
 import { Heap } from "../../mod.ts";
 import type { ViewOf } from "../../structs/mod.ts";
 import { Body, Doc, ListNode, type Reply, Stats, type Task } from "./_struct_worker.ts";
+import { withWorkers } from "../_support/pool.ts";
 
 const WORKER_URL = new URL("./_struct_worker.ts", import.meta.url);
 const REPLY_TIMEOUT_MS = 60_000;
 
 /** Runs one task in a fresh worker and returns its reply. */
 function runInWorker(task: Task): Promise<Reply> {
-  const worker = new Worker(WORKER_URL, { type: "module" });
-  return new Promise<Reply>((resolve, reject) => {
-    const timer = setTimeout(
-      () => reject(new Error("Worker did not reply in time")),
-      REPLY_TIMEOUT_MS,
-    );
-    worker.onmessage = (event: MessageEvent<Reply>) => {
-      clearTimeout(timer);
-      resolve(event.data);
-    };
-    worker.onerror = (event: ErrorEvent) => {
-      event.preventDefault();
-      clearTimeout(timer);
-      reject(new Error(event.message));
-    };
-    worker.postMessage(task);
-  }).finally(() => worker.terminate());
+  return withWorkers<Task, Reply, Reply>(
+    WORKER_URL,
+    1,
+    ([worker]) => worker.send(task).next(),
+    { replyTimeoutMs: REPLY_TIMEOUT_MS },
+  );
 }
 
 function ok(reply: Reply): Reply {

@@ -4,72 +4,22 @@ import assert from "node:assert/strict";
 import { Heap } from "../../mod.ts";
 import { Barrier, Condition, LockTimeoutError, Mutex, Semaphore } from "../../src/sync/mod.ts";
 import { Q_CAPACITY, Q_CONSUMED, Q_SLOTS, type Reply, type Task } from "./_sync_worker.ts";
+import { type PoolWorker, withWorkers } from "../_support/pool.ts";
 
 const WORKER_URL = new URL("./_sync_worker.ts", import.meta.url);
 /** A reply that takes longer than this fails the test instead of hanging it. */
 const REPLY_TIMEOUT_MS = 30_000;
 
-/** One worker and the replies it posted, in order. */
-class Peer {
-  readonly #worker = new Worker(WORKER_URL, { type: "module" });
-  readonly #replies: Reply[] = [];
-  readonly #waiters: ((reply: Reply) => void)[] = [];
-
-  constructor() {
-    this.#worker.onmessage = (event: MessageEvent<Reply>) => this.#push(event.data);
-    this.#worker.onerror = (event: ErrorEvent) => {
-      event.preventDefault();
-      this.#push({ workerId: 0, ok: false, error: event.message, errorName: "WorkerError" });
-    };
-  }
-
-  send(task: Task): this {
-    this.#worker.postMessage(task);
-    return this;
-  }
-
-  /** The next reply; fails after REPLY_TIMEOUT_MS. */
-  next(): Promise<Reply> {
-    const ready = this.#replies.shift();
-    if (ready !== undefined) return Promise.resolve(ready);
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(
-        () => reject(new Error("Worker did not reply in time")),
-        REPLY_TIMEOUT_MS,
-      );
-      this.#waiters.push((reply) => {
-        clearTimeout(timer);
-        resolve(reply);
-      });
-    });
-  }
-
-  /** The next reply, which must be a success; returns its value. */
-  async value(): Promise<number> {
-    const reply = await this.next();
-    assert.ok(reply.ok, `worker ${reply.workerId} failed: ${reply.errorName}: ${reply.error}`);
-    return reply.value ?? NaN;
-  }
-
-  terminate(): void {
-    this.#worker.terminate();
-  }
-
-  #push(reply: Reply): void {
-    const waiter = this.#waiters.shift();
-    if (waiter === undefined) this.#replies.push(reply);
-    else waiter(reply);
-  }
-}
+type Peer = PoolWorker<Task, Reply>;
 
 /** Runs `body` with `count` fresh workers and terminates them afterwards. */
-async function withPeers(count: number, body: (peers: Peer[]) => Promise<void>): Promise<void> {
-  const peers = Array.from({ length: count }, () => new Peer());
-  try {
-    await body(peers);
-  } finally {
-    for (const peer of peers) peer.terminate();
-  }
+function withPeers(count: number, body: (peers: Peer[]) => Promise<void>): Promise<void> {
+  return withWorkers(WORKER_URL, count, body, { replyTimeoutMs: REPLY_TIMEOUT_MS });
+}
+
+/** The next reply of `peer`, which must be a success; its value. */
+async function value(peer: Peer): Promise<number> {
+  return (await peer.ok()).value ?? NaN;
 }
 
 const delay = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -103,7 +53,7 @@ Deno.test("Mutex: 4 workers x 200,000 increments plus the main thread's lockAsyn
       mutex.unlock();
       if ((i & 63) === 0) await delay(0); // let the workers' messages in
     }
-    for (const peer of peers) assert.equal(await peer.value(), iterations);
+    for (const peer of peers) assert.equal(await value(peer), iterations);
   });
   assert.equal(heap.i32[counter], iterations * (1 + 2 + 3 + 4) + mainIterations * 7);
   assert.equal(mutex.owner, 0);
@@ -140,7 +90,7 @@ Deno.test("Condition: producer/consumer queue loses and duplicates nothing", asy
         count: perProducer,
       });
     }
-    const counts = await Promise.all(peers.map((peer) => peer.value()));
+    const counts = await Promise.all(peers.map((peer) => value(peer)));
     assert.deepEqual(counts.slice(consumers), Array(producers).fill(perProducer));
     assert.equal(counts.slice(0, consumers).reduce((a, b) => a + b), total);
   });
@@ -168,7 +118,7 @@ Deno.test("Semaphore: never more holders than permits, and permits all return", 
       });
     }
     for (const peer of peers) {
-      const most = await peer.value();
+      const most = await value(peer);
       assert.ok(most >= 1 && most <= 2, `a worker saw ${most} holders at once`);
     }
   });
@@ -188,7 +138,7 @@ Deno.test("Semaphore: a worker sleeping in acquire wakes on release", async () =
     });
     await delay(30);
     semaphore.release();
-    const waitedMs = await peer.value();
+    const waitedMs = await value(peer);
     assert.ok(waitedMs < 5_000, `waited ${waitedMs} ms`);
   });
   assert.equal(semaphore.value, 0);
@@ -209,7 +159,7 @@ Deno.test("Mutex: bad use across workers gives clear errors", async () => {
     );
 
     peer.send({ task: "lock", buffer: heap.buffer, mutex: mutex.ptr, timeoutMs: 30 });
-    assert.equal(await peer.value(), -1);
+    assert.equal(await value(peer), -1);
     const lock = await peer.next();
     assert.equal(lock.ok, false);
     assert.equal(lock.errorName, "LockTimeoutError");
@@ -258,14 +208,14 @@ Deno.test("Mutex: a wake-up swallowed by a sleeper that never locks strands no o
   Atomics.or(heap.i32, state, 1); // the parked worker is a waiter
   await withPeers(2, async ([parked, survivor]) => {
     parked.send({ task: "park", buffer: heap.buffer, index: state, timeoutMs: 10_000 });
-    assert.equal(await parked.value(), -1);
+    assert.equal(await value(parked), -1);
     await delay(50); // first in the wait queue, so the unlock wakes it
     survivor.send({ task: "lock", buffer: heap.buffer, mutex: mutex.ptr, timeoutMs: 10_000 });
-    assert.equal(await survivor.value(), -1);
+    assert.equal(await value(survivor), -1);
     await delay(50);
     mutex.unlock();
-    const parkedResult = await parked.value();
-    const waitedMs = await survivor.value();
+    const parkedResult = await value(parked);
+    const waitedMs = await value(survivor);
     assert.ok(parkedResult >= 0);
     assert.ok(waitedMs < 2_000, `the survivor waited ${waitedMs} ms`);
   });
@@ -290,7 +240,7 @@ Deno.test("Barrier: 4 workers x 200 phases, each sees every other in its phase",
       })
     );
     let lastArrivals = 0;
-    for (const peer of peers) lastArrivals += await peer.value();
+    for (const peer of peers) lastArrivals += await value(peer);
     // Exactly one party completes each of the 2 meetings per phase.
     assert.equal(lastArrivals, 2 * phases);
   });
@@ -310,7 +260,7 @@ Deno.test("Condition.wait: a re-lock that times out throws and leaves the mutex 
   const condition = Condition.create(heap);
   await withPeers(1, async ([peer]) => {
     peer.send({ task: "ping", buffer: heap.buffer });
-    await peer.value(); // the worker is up
+    await value(peer); // the worker is up
     const token = mutex.lock(); // before the worker tries: it waits until our wait unlocks
     peer.send({
       task: "holdNotify",

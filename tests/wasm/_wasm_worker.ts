@@ -2,7 +2,8 @@
 // receives the shared WebAssembly.Memory, attaches the heap in it, instantiates
 // the particles module over the same memory and pushes records onto a list.
 
-import { isMainThread, parentPort, Worker, workerData } from "node:worker_threads";
+import { isMainThread, parentPort, workerData } from "node:worker_threads";
+import { runThread } from "../_support/thread.ts";
 import { Heap, type WasmMemory } from "../../mod.ts";
 import { instantiate } from "./_particles_module.ts";
 
@@ -27,21 +28,7 @@ export interface WasmReply {
 
 /** Runs `task` in a new worker thread (fails after `timeoutMs`, a hang guard). */
 export function runWasmWorker(task: WasmTask, timeoutMs = 60_000): Promise<WasmReply> {
-  const worker = new Worker(new URL(WASM_WORKER_URL), { workerData: { wasmTask: task } });
-  return new Promise<WasmReply>((resolve, reject) => {
-    const timer = setTimeout(() => {
-      worker.terminate();
-      reject(new Error("Worker did not reply in time"));
-    }, timeoutMs);
-    worker.once("message", (reply: WasmReply) => {
-      clearTimeout(timer);
-      worker.terminate().then(() => resolve(reply), reject);
-    });
-    worker.once("error", (e) => {
-      clearTimeout(timer);
-      reject(e);
-    });
-  });
+  return runThread(WASM_WORKER_URL, "wasmTask", task, timeoutMs);
 }
 
 async function main(task: WasmTask): Promise<WasmReply> {
