@@ -165,4 +165,17 @@ describe("slab free-slot cache", () => {
     heap.check();
     assert.equal(heap.stats().slab.pages, 0);
   });
+
+  it("a restored snapshot hands the old workers' cached slots back to their pages", () => {
+    const heap = Heap.create();
+    const blocks = Array.from({ length: 30 }, () => heap.alloc(24));
+    for (const p of blocks.slice(0, 10)) heap.free(p);
+    const restored = Heap.restore(heap.snapshot());
+    restored.check();
+    assert.equal(restored.stats().liveAllocations, 20);
+    for (const p of blocks.slice(10)) restored.free(p);
+    restored.detach();
+    restored.check();
+    assert.equal(restored.stats().slab.pages, 0);
+  });
 });
