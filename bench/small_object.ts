@@ -15,10 +15,15 @@
  *   of the f64 variants).
  * - `heap.alloc(24) f64`: `heap.alloc(24)` / `heap.free(ptr)`, fields through `heap.f64`.
  * - `heap.slab(24) f64`: the `SlabClass` of `heap.slab(24)`: `points.alloc()` / `points.free(ptr)`.
+ * - `heap.alloc(24) + object`: `heap.alloc(24)` / `heap.free`, the block zeroed, then
+ *   written, and a new object of three fields (the array, the pointer, `ptr`: what a
+ *   struct view holds) per block: the floor of any API that returns an object per record.
  * - `struct Point f64`: `Point.create(heap)` (a `defineStruct` of x, y, z: f64), fields
  *   through its view, `Point.destroy(heap, view)`; the ring holds the views.
  * - `struct Point f64 (ptr)`: the same, destroyed by pointer: `Point.destroy(heap, view.ptr)`
- *   (destroying by view also marks that view dead, which costs more).
+ *   (destroying by view also marks that view dead).
+ * - `struct Point f64 (init)`: `Point.create(heap, { x, y, z })` (the fields checked and
+ *   written by `create`) and `Point.destroy(heap, view)`.
  * - `object {x,y,z} int` and `heap.alloc(24) i32`: the same with small integers
  *   (V8 keeps them unboxed in the object) and three i32 words in the block.
  *
@@ -154,6 +159,54 @@ function heapAllocF64(): Variant {
   };
 }
 
+/** What a struct view holds: the heap's array, the record's pointer, and `ptr` again as a public field. */
+class Handle {
+  readonly f: Float64Array;
+  readonly p: number;
+  readonly ptr: number;
+  constructor(f: Float64Array, p: number) {
+    this.f = f;
+    this.p = p;
+    this.ptr = p;
+  }
+}
+
+function heapAllocHandleF64(): Variant {
+  const heap = Heap.create();
+  const ring: Handle[] = Array.from({ length: RING }, () => new Handle(heap.f64, heap.alloc(24)));
+  let k = 0;
+  let n = 0;
+  return {
+    name: "heap.alloc(24) + object",
+    baseline: "object {x,y,z} f64",
+    run(ops: number): number {
+      let f = heap.f64;
+      let sum = 0;
+      for (let i = 0; i < ops; i++) {
+        const old = ring[k];
+        const o = old.p >>> 3;
+        const g = old.f;
+        sum += g[o] + g[o + 1] + g[o + 2];
+        heap.free(old.ptr);
+        const p = heap.alloc(24);
+        if (p >= f.byteLength) f = heap.f64;
+        const w = p >>> 3;
+        f[w] = 0; // zeroed, as create does
+        f[w + 1] = 0;
+        f[w + 2] = 0;
+        const v = n++ + 0.5;
+        f[w] = v;
+        f[w + 1] = v * 0.5;
+        f[w + 2] = v + 0.25;
+        ring[k] = new Handle(f, p);
+        k = (k + 1) & MASK;
+      }
+      return sum;
+    },
+    verify: () => verifyHeap(heap, RING, "heap.alloc(24) + object"),
+  };
+}
+
 function slabClassF64(): Variant {
   const heap = Heap.create();
   const points = heap.slab(24);
@@ -243,6 +296,30 @@ function structF64ByPtr(): Variant {
   };
 }
 
+function structF64Init(): Variant {
+  const heap = Heap.create();
+  const ring: PointView[] = Array.from({ length: RING }, () => Point.create(heap));
+  let k = 0;
+  let n = 0;
+  return {
+    name: "struct Point f64 (init)",
+    baseline: "object {x,y,z} f64",
+    run(ops: number): number {
+      let sum = 0;
+      for (let i = 0; i < ops; i++) {
+        const old = ring[k];
+        sum += old.x + old.y + old.z;
+        Point.destroy(heap, old);
+        const v = n++ + 0.5;
+        ring[k] = Point.create(heap, { x: v, y: v * 0.5, z: v + 0.25 });
+        k = (k + 1) & MASK;
+      }
+      return sum;
+    },
+    verify: () => verifyHeap(heap, RING, "struct Point f64 (init)"),
+  };
+}
+
 function heapAllocI32(): Variant {
   const heap = Heap.create();
   const ptrs = new Uint32Array(RING);
@@ -296,8 +373,10 @@ function main(): void {
     objectF64(),
     heapAllocF64(),
     slabClassF64(),
+    heapAllocHandleF64(),
     structF64(),
     structF64ByPtr(),
+    structF64Init(),
     objectInt(),
     heapAllocI32(),
   ];
@@ -328,7 +407,7 @@ function main(): void {
       `${ROUNDS} interleaved rounds x ${OPS.toLocaleString("en")} ops per variant`,
   );
   console.log(
-    `${"variant".padEnd(22)}  CPU ns/op min median   wall ns/op min median` +
+    `${"variant".padEnd(24)}  CPU ns/op min median   wall ns/op min median` +
       `   CPU ratio/baseline min median   wall ratio min median`,
   );
   for (const v of variants) {
@@ -344,7 +423,7 @@ function main(): void {
         fmtR(wallRatio.min)
       } ${fmtR(wallRatio.median)}`;
     console.log(
-      `${v.name.padEnd(22)}  ${" ".repeat(9)}${fmt(cpu.min)} ${fmt(cpu.median)}   ${" ".repeat(9)}${
+      `${v.name.padEnd(24)}  ${" ".repeat(9)}${fmt(cpu.min)} ${fmt(cpu.median)}   ${" ".repeat(9)}${
         fmt(wall.min)
       } ${fmt(wall.median)}${ratios}`,
     );

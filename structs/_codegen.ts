@@ -15,6 +15,19 @@
 // prototype's own prototype is a proxy whose `set` trap throws a `TypeError`
 // naming the close field for a property that is not a field. Stores to
 // fields never reach the proxy: the accessors are found first.
+//
+// A view passed to `destroy` is marked dead by giving it the runtime's dead
+// views (`$kill`): a HeapViews of the same class and shape as the real ones
+// whose arrays are all empty. Its hidden class stays the same, so call sites
+// that see dead views stay monomorphic and `destroy` costs one store (it
+// used to swap the view's prototype, 60-140 ns in V8 and a new map per dead
+// view). Every accessor then throws `UseAfterFreeError`: a typed-array
+// getter reads `undefined` (out of the empty array's bounds) and tests its
+// result, a test V8 drops while every read it saw was in bounds; a
+// typed-array setter reads and tests its element the same way before it
+// stores; every other accessor (DataView, strings, handles, nested records)
+// compares the views with the dead ones first. Had a check been missed, a
+// read would give `undefined` and a write would land nowhere.
 
 import { _noField, _scalarValid } from "./_check.ts";
 import type { HeapViews } from "./_heap_views.ts";
@@ -31,9 +44,11 @@ export interface ViewInstance {
   $init(init: object): void;
   /** The struct type (on the prototype). */
   readonly $t: AnyStructType;
+  /** Whether the view was passed to `destroy` (its views are the dead views). */
+  readonly $dead: boolean;
   /**
-   * Marks the view destroyed: its prototype becomes the class's dead
-   * prototype (whose every field accessor throws) and its cached field
+   * Marks the view destroyed: its views become the runtime's dead views
+   * (every accessor then throws `UseAfterFreeError`) and its cached field
    * handles are dropped or killed too.
    */
   $kill(): void;
@@ -62,13 +77,23 @@ export interface Runtime {
     elementClass: ViewClass | null,
     field: string,
   ) => { $a: number };
-  badScalar(layout: Layout, index: number, value: unknown): never;
+  /**
+   * The error of a scalar setter of `view` given `value` (returned, for a
+   * `throw`): `UseAfterFreeError` for a view passed to `destroy`, else the
+   * value's `TypeError` or `RangeError`.
+   */
+  storeError(view: ViewInstance, layout: Layout, index: number, value: unknown): Error;
   readOnly(layout: Layout, index: number): never;
   openRef(views: HeapViews, ptr: number, target: AnyStructType): ViewInstance;
   /** Debug mode: a checked view of the `target` record at `ptr` when it is a record made by `create`. */
   debugOpen(views: HeapViews, ptr: number, target: AnyStructType): ViewInstance;
-  /** Throws `UseAfterFreeError` for a view that was passed to `destroy`. */
-  destroyed(typeName: string, ptr: number): never;
+  /**
+   * The error of an accessor of `view` that found it dead or read nothing
+   * (returned, for a `throw` in generated code): `UseAfterFreeError` for a
+   * view passed to `destroy`, else `InvalidPointerError` for a view moved
+   * past the end of the heap (a cursor's `seekUnchecked`).
+   */
+  accessError(view: ViewInstance): Error;
   /** Debug mode: throws `UseAfterFreeError` for a view whose record was destroyed. */
   stale(view: ViewInstance): never;
   refPtr(
@@ -95,6 +120,12 @@ export interface Runtime {
   freeOwned(views: HeapViews, heap: { free(ptr: number): void }, ptr: number, layout: Layout): void;
   /** Views of an empty buffer: the first value of every view's views field (same shape as the real ones). */
   emptyViews: HeapViews;
+  /**
+   * The views of a destroyed view: zero-length arrays over an empty buffer,
+   * of the same class and shape as the real ones, so a read or write that
+   * got past the accessors' checks would touch no memory.
+   */
+  deadViews: HeapViews;
   AtomicInt: new (array: Int32Array | Uint32Array, index: number) => unknown;
   AtomicBigInt: new (array: BigInt64Array | BigUint64Array, index: number) => unknown;
 }
@@ -181,16 +212,17 @@ function writeScalar(
   offset: number,
   aligned: boolean,
   value: string,
+  views = "this.#v",
 ): string {
   const size = sizeOf(kind);
   if (size === 1) {
     const v = kind === "bool" ? `(${value} ? 1 : 0)` : value;
-    return `this.#v.${ARRAY_OF[kind]}[${byteAt(base, offset)}] = ${v};`;
+    return `${views}.${ARRAY_OF[kind]}[${byteAt(base, offset)}] = ${v};`;
   }
   if (aligned) {
-    return `this.#v.${ARRAY_OF[kind]}[${indexAt(base, offset, SHIFT[size])}] = ${value};`;
+    return `${views}.${ARRAY_OF[kind]}[${indexAt(base, offset, SHIFT[size])}] = ${value};`;
   }
-  return `this.#v.dv.set${DATAVIEW_OF[kind]}(${byteAt(base, offset)}, ${value}, true);`;
+  return `${views}.dv.set${DATAVIEW_OF[kind]}(${byteAt(base, offset)}, ${value}, true);`;
 }
 
 function sizeOf(kind: string): number {
@@ -248,27 +280,14 @@ function sealOf(layout: Layout): object {
   });
 }
 
+/** Generated source that throws the error of a dead view (or of a read past the heap: see `accessError`). */
+const DEAD = "throw $r.accessError(this)";
 /**
- * The prototype `destroy` gives the view it was passed: it inherits from
- * the view class's prototype (`$t`, `$p`, printing) and shadows every field
- * accessor and `$v` with one that throws `UseAfterFreeError`. Swapping the
- * prototype of that one view, rather than storing a dead marker in its
- * fields, leaves the shape of live views and what V8 knows of their fields
- * as it was: their accessors stay exactly as fast (a marker of another
- * class in the views field was measured to make field access 13-19% slower).
+ * Generated source that throws if the view was passed to `destroy`. A
+ * `throw` (not a call that throws) tells V8 the code after it is reached
+ * only by a live view, so it need not load the views again.
  */
-function deadPrototype(proto: object, layout: Layout, runtime: Runtime): object {
-  const dead = Object.create(proto);
-  const fail = function (this: { ptr: number }): never {
-    return runtime.destroyed(layout.name, this.ptr);
-  };
-  for (const name of [...layout.fields.map((f) => f.name), "$v"]) {
-    Object.defineProperty(dead, name, { get: fail, set: fail, configurable: false });
-  }
-  Object.defineProperty(dead, "$init", { value: fail });
-  Object.defineProperty(dead, "$kill", { value: (): void => {} });
-  return dead;
-}
+const DEAD_CHECK = `if (this.#v === $D) ${DEAD};`;
 
 /**
  * Builds the view class of `type` for records whose address is a multiple
@@ -302,11 +321,32 @@ export function _buildViewClass(
     switch (t.kind) {
       case "scalar": {
         const aligned = fieldAlign >= t.size;
+        // A typed-array read of a destroyed view is out of bounds of the dead
+        // views' empty arrays: it gives `undefined`, never a number, so the
+        // test of the result is the whole check (and V8 drops it while every
+        // read it saw was in bounds). DataView reads test the views first.
+        const read = aligned
+          ? `const r = ${
+            readScalar(t.name === "bool" ? "u8" : t.name, "this.#p", field.offset, true)
+          }; if (r === undefined) ${DEAD}; return ${t.name === "bool" ? "r !== 0" : "r"};`
+          : `return ${readScalar(t.name, "this.#p", field.offset, false)};`;
         members.push(
-          `get ${name}() { return ${readScalar(t.name, "this.#p", field.offset, aligned)}; }`,
-          `set ${name}(a) { if (!(${_scalarValid(t.name, "a")})) $r.badScalar($L, ${i}, a); ${
-            writeScalar(t.name, "this.#p", field.offset, aligned, "a")
-          } }`,
+          `get ${name}() { ${read} }`,
+          // A typed-array setter reads the element first, as the getter does:
+          // `undefined` only for a dead view, which throws before the store
+          // (V8 drops the test and the read, whose bounds check is the
+          // store's). A branch on the views themselves, even one V8 never
+          // takes, made `p.x += p.vx` loops 25-60% slower
+          // (`bench/struct_program.ts`). DataView setters test the views.
+          `set ${name}(a) { const v = this.#v; if (${aligned ? "" : "v === $D || "}!(${
+            _scalarValid(t.name, "a")
+          })) throw $r.storeError(this, $L, ${i}, a); ${
+            aligned
+              ? `if (${
+                readScalar(t.name === "bool" ? "u8" : t.name, "this.#p", field.offset, true, "v")
+              } === undefined) ${DEAD}; `
+              : ""
+          }${writeScalar(t.name, "this.#p", field.offset, aligned, "a", "v")} }`,
         );
         break;
       }
@@ -408,14 +448,20 @@ export function _buildViewClass(
     }
     init.push(`if ((t = o.${name}) !== undefined) { ${assignInit} }`);
   });
+  // Every accessor that does not test its read's result (above) first
+  // tests whether the view is dead: one comparison with a constant.
+  const checked = members.map((m) =>
+    m.includes(DEAD) || m.includes("$r.storeError")
+      ? m
+      : m.replace(/^((?:get|set) \w+\(a?\) \{ )/, `$1${DEAD_CHECK} `)
+  );
   // Debug variant: every field accessor first compares the record's
   // generation word with the one the view was opened with.
   const check = "if (this.#v.u32[this.#s] !== this.#g) $r.stale(this);";
   const body = debug === null
-    ? members
-    : members.map((m) => m.replace(/^((?:get|set) \w+\(a?\) \{ )/, `$1${check} `));
+    ? checked
+    : checked.map((m) => m.replace(/^((?:get|set) \w+\(a?\) \{ )/, `$1${check} `));
   const source = `"use strict"; // ${debug === null ? "" : "debug "}view class ${++generated}
-const setPrototypeOf = Object.setPrototypeOf;
 return class ${className(layout.name)}${debug === null ? "" : "_debug"} {
   #v = $E; #p = 0; ${debug === null ? "" : "#s = 0; #g = 0;"} ${
     privates.map((p) => `${p};`).join(" ")
@@ -424,11 +470,13 @@ return class ${className(layout.name)}${debug === null ? "" : "_debug"} {
   constructor(v, p${debug === null ? "" : ", s, g"}) { this.#v = v; this.#p = p; this.ptr = p;${
     debug === null ? "" : " this.#s = s; this.#g = g;"
   } }
-  get $v() { return this.#v; }
+  get $v() { ${DEAD_CHECK} return this.#v; }
   get $p() { return this.#p; }
   set $p(q) { this.#p = q; this.ptr = q; }
-  $kill() { setPrototypeOf(this, $X.dead); ${kill.join(" ")} }
+  get $dead() { return this.#v === $D; }
+  $kill() { this.#v = $D; ${kill.join(" ")} }
   $init(o) {
+    ${DEAD_CHECK}
     if (o.$t === $T) { $r.copy(this, o); return; }
     $r.validate(o, $T, this.#v, ${JSON.stringify(`Cannot assign to ${layout.name} record`)});
     let t;
@@ -436,14 +484,19 @@ return class ${className(layout.name)}${debug === null ? "" : "_debug"} {
   }
   ${body.join("\n  ")}
 };`;
-  const dead: { dead: object | null } = { dead: null };
-  const factory = new Function("$r", "$T", "$L", "$K", "$E", "$X", source);
-  const cls = factory(runtime, type, layout, consts, runtime.emptyViews, dead) as ViewClass;
+  const factory = new Function("$r", "$T", "$L", "$K", "$E", "$D", source);
+  const cls = factory(
+    runtime,
+    type,
+    layout,
+    consts,
+    runtime.emptyViews,
+    runtime.deadViews,
+  ) as ViewClass;
   Object.defineProperty(cls.prototype, "$t", { value: type });
   // A debug class's prototype inherits the normal class's (`instanceof`,
   // printing); its own accessors shadow those.
   Object.setPrototypeOf(cls.prototype, debug === null ? sealOf(layout) : debug.base.prototype);
-  dead.dead = deadPrototype(cls.prototype, layout, runtime);
   return cls;
 }
 
@@ -593,7 +646,7 @@ function scalarCreate(layout: Layout, allocAlign: number): string {
   // cold path finds and throws the first error, in field order, keys last.
   // Kept short, since the bytecode size decides whether callers inline it.
   return `function create(heap, o) {
-  var b = heap.buffer, v = b === lastBuffer ? lastViews : refresh(b);
+  var v = heap === lastHeap ? lastViews : refresh(heap);
   var ${values.join(", ")};
   if (o !== undefined) {
     if (typeof o !== "object" || o === null) throw initError(o);
@@ -656,7 +709,7 @@ function generalCreate(layout: Layout, allocAlign: number): string {
   });
   const owned = layout.owned.length > 0;
   return `function create(heap, o) {
-  var b = heap.buffer, v = b === lastBuffer ? lastViews : refresh(b);
+  var v = heap === lastHeap ? lastViews : refresh(heap);
   ${owned ? "v.heap = heap;" : ""}
   if (o !== undefined) {
     if (typeof o !== "object" || o === null) throw initError(o);
@@ -689,17 +742,21 @@ function generalCreate(layout: Layout, allocAlign: number): string {
  * lies past them, zeroes it (straight-line stores for small records: a call
  * to `fill` costs more than the whole record) and writes the init values,
  * with direct stores for scalar fields; if `init` is invalid, nothing stays
- * allocated. It remembers the last heap buffer it saw and that buffer's views.
+ * allocated. It remembers the last heap it saw, if that heap's buffer is
+ * growable (it then stays the same object as it grows), and its buffer's
+ * views: the heap's `buffer` getter reads a growable buffer's length, about
+ * 8 ns, a fifth of a create + destroy.
  *
  * It is kept small: V8 inlines a call only while the bytecode it adds (the
  * callee's, plus what the callee's own optimized code inlined, such as the
  * heap's allocation path) fits its budget, and inlining lets it drop the
  * view of a record that is created and destroyed in one function. Measured
- * in Deno 2.9 for `{ x: f64, y: f64, z: f64 }`: 318 bytes of bytecode
+ * in Deno 2.9 for `{ x: f64, y: f64, z: f64 }`: 311 bytes of bytecode
  * (with the value checks fused into one test; a check and an error call per
- * field made it 369, which left the heap's `buffer` getter out of the budget
- * and cost create + destroy 3-9%), plus the inlined `Heap.alloc`,
- * `tryAlloc`, `allocSlot` and view constructor; the caller's budget is 920.
+ * field made it 369 and cost create + destroy 3-9%), plus the inlined
+ * `Heap.alloc`, `tryAlloc` and view constructor; the caller's budget is 920
+ * (in `bench/small_object.ts` the three setters the caller then calls
+ * still fit, 76 bytes each; `allocSlot`, 278, no longer does).
  * Check with `--v8-flags=--trace-turbo-inlining` after growing either side.
  */
 export function _buildCreate(
@@ -714,10 +771,11 @@ export function _buildCreate(
   const source = `"use strict"; // create ${++generated}
 var viewsOf = $h.viewsOf, initError = $h.initError;
 var asUintN = BigInt.asUintN, asIntN = BigInt.asIntN;
-var lastBuffer = null, lastViews = null;
-function refresh(b) {
+var lastHeap = null, lastViews = null;
+function refresh(heap) {
+  var b = heap.buffer;
   lastViews = viewsOf(b);
-  lastBuffer = b;
+  lastHeap = b.growable === true ? heap : null;
   return lastViews;
 }
 var WHERE = ${JSON.stringify(`Cannot create ${layout.name}`)};

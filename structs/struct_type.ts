@@ -16,7 +16,7 @@ import {
   type ViewClass,
   type ViewInstance,
 } from "./_codegen.ts";
-import { _viewsOf, type HeapViews } from "./_heap_views.ts";
+import { _viewsOf, _viewsOfHeap, type HeapViews } from "./_heap_views.ts";
 import { _computeLayout, _layouts, type Layout } from "./_layout.ts";
 import { _addPrinting } from "./_print.ts";
 import { _freeOwned } from "./_owned.ts";
@@ -79,7 +79,11 @@ export interface StructOptions {
  * ```
  */
 export interface StructHeap {
-  /** The heap's memory: records live at byte offsets into it. */
+  /**
+   * The heap's memory: records live at byte offsets into it. A growable
+   * buffer must stay the same object for the heap's life (it grows in
+   * place, as a `Heap`'s does): struct types remember it by heap.
+   */
   readonly buffer: SharedArrayBuffer;
   /**
    * Allocates memory (its contents need not be cleared: records are zeroed
@@ -406,7 +410,7 @@ export class StructType<F extends StructFields> {
    * ```
    */
   at(heap: StructHeap, ptr: number): StructView<F> {
-    const views = _viewsOf(heap.buffer);
+    const views = _viewsOfHeap(heap);
     this.#checkPtr(views, ptr, this.size, "open");
     views.heap = heap;
     if ((heap as DebugHeap).debugMode === true) {
@@ -466,8 +470,9 @@ export class StructType<F extends StructFields> {
       : pointerOf(this, record);
     if (this.#owned) this.#freeBlocks(heap, ptr);
     heap.free(ptr);
-    // Only the view given here is marked: copies of it, other views of the
-    // record and `at(ptr)` are not caught in normal mode (see the README).
+    // Only the view given here is marked (one store: it gets the dead views,
+    // see _codegen.ts): copies of it, other views of the record and
+    // `at(ptr)` are not caught in normal mode (see the README).
     if (typeof record !== "number") (record as unknown as ViewInstance).$kill();
   }
 
@@ -475,7 +480,7 @@ export class StructType<F extends StructFields> {
   #freeBlocks(heap: StructHeap, ptr: number): void {
     const sized = heap as StructHeap & { usableSize?(ptr: number): number };
     if (typeof sized.usableSize === "function") sized.usableSize(ptr);
-    const views = _viewsOf(heap.buffer);
+    const views = _viewsOfHeap(heap);
     this.#checkPtr(views, ptr, this.size, "destroy");
     _freeOwned(views, heap, ptr, this.#layout.owned);
   }
@@ -505,7 +510,7 @@ export class StructType<F extends StructFields> {
    * ```
    */
   createArray(heap: StructHeap, length: number): StructArray<F> {
-    const views = _viewsOf(heap.buffer);
+    const views = _viewsOfHeap(heap);
     const size = this.size;
     if (!(Number.isInteger(length) && length >= 0 && length * size <= 2 ** 32 - 1)) {
       throw new RangeError(
@@ -549,7 +554,7 @@ export class StructType<F extends StructFields> {
    * ```
    */
   arrayAt(heap: StructHeap, ptr: number): StructArray<F> {
-    const views = _viewsOf(heap.buffer);
+    const views = _viewsOfHeap(heap);
     const header = this.#headerBytes;
     this.#checkPtr(views, ptr, 0, "open array");
     if (ptr < header + 8) {

@@ -7,6 +7,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { Heap } from "../../mod.ts";
+import { Wasm } from "../_wasm_api.ts";
 import {
   type AnyStructType,
   array,
@@ -19,6 +20,7 @@ import {
   i64,
   i8,
   type ScalarType,
+  type StructHeap,
   u16,
   u32,
   u64,
@@ -296,6 +298,57 @@ describe("create with init", () => {
     assert.ok(heap.buffer.byteLength > 1 << 16);
     for (let i = 0; i < records.length; i += 997) {
       assert.deepEqual(records[i].toJSON(), { a: i, b: i & 0xff });
+    }
+  });
+});
+
+describe("the heap's buffer", () => {
+  it("is followed when it is a new object after the heap grows (a fixed-length memory buffer)", () => {
+    const T = defineStruct("Replaced", { a: f64, b: u32 });
+    const memory = new Wasm.Memory({ initial: 1, maximum: 64, shared: true });
+    // A bump allocator in a memory whose buffer is fixed-length and replaced
+    // on every growth, as a heap's is where the engine has no resizable view
+    // of a memory (Node 20).
+    let top = 64;
+    const fixed: StructHeap = {
+      get buffer(): SharedArrayBuffer {
+        return memory.buffer as SharedArrayBuffer;
+      },
+      alloc(sizeBytes: number, alignBytes: number): number {
+        const ptr = (top + alignBytes - 1) & -alignBytes;
+        top = ptr + sizeBytes;
+        while (top > memory.buffer.byteLength) memory.grow(1);
+        return ptr;
+      },
+      free(): void {},
+    };
+    const first = fixed.buffer;
+    assert.equal(first.growable, false);
+    const records = [];
+    for (let i = 0; i < 20_000; i++) records.push(T.create(fixed, { a: i, b: i + 1 }));
+    assert.notEqual(fixed.buffer, first, "the memory did not grow");
+    const last = records[records.length - 1];
+    assert.ok(last.ptr + T.size > first.byteLength, "the last record lies in the grown part");
+    for (let i = 0; i < records.length; i += 997) {
+      assert.deepEqual(records[i].toJSON(), { a: i, b: i + 1 });
+      assert.deepEqual(T.at(fixed, records[i].ptr).toJSON(), { a: i, b: i + 1 });
+    }
+    assert.deepEqual(T.at(fixed, last.ptr).toJSON(), { a: 19_999, b: 20_000 });
+  });
+
+  it("of each heap is used when records are made in several heaps in turn", () => {
+    const T = defineStruct("Turns", { a: f64 });
+    const heaps = [Heap.create(), Heap.create(), Heap.create({ initialBytes: 1 << 16 })];
+    const made: { heap: Heap; ptr: number; a: number }[] = [];
+    for (let i = 0; i < 3_000; i++) {
+      const heap = heaps[i % 3];
+      made.push({ heap, ptr: T.create(heap, { a: i }).ptr, a: i });
+    }
+    for (const { heap, ptr, a } of made) assert.equal(T.at(heap, ptr).a, a);
+    for (const { heap, ptr } of made) T.destroy(heap, ptr);
+    for (const heap of heaps) {
+      assert.equal(heap.stats().liveAllocations, 0);
+      heap.check();
     }
   });
 });

@@ -6,12 +6,18 @@ import { DoubleFreeError, Heap, InvalidPointerError, UseAfterFreeError } from ".
 import {
   array,
   atomicI32,
+  bool,
   defineStruct,
+  f32,
   f64,
+  i16,
   i32,
+  i64,
+  ref,
   selfRef,
   u16,
   u32,
+  u64,
   u8,
   utf8,
   vec,
@@ -86,6 +92,119 @@ describe("a destroyed view (normal mode)", () => {
     assert.equal(a.pos.x, 0); // the nested view was not a block: nothing was freed or marked
     Body.destroy(heap, a);
     assert.throws(() => Body.destroy(heap, a), DoubleFreeError);
+    heap.check();
+  });
+
+  it("reads and writes nothing: every access throws, and the heap's bytes stay as they were", () => {
+    const Scalars = defineStruct("Scalars", { on: bool, big: i64, f: f32, small: i16, d: f64 });
+    // Packed: `big` and `d` are unaligned, read and written through a DataView.
+    const Packed = defineStruct("Packed", { on: bool, big: u64, d: f64, n: u16 }, { packed: true });
+    const Link = defineStruct("Link", { body: ref(Body), at: Vec2 });
+    const heap = Heap.create();
+    const b = Body.create(heap, { id: 7, pos: { x: 1 }, name: "ab", label: "hello", tags: [1, 2] });
+    const s = Scalars.create(heap, { on: true, big: -5n, f: 1.5, small: -2, d: 2.5 });
+    const k = Packed.create(heap, { on: true, big: 9n, d: 4.5, n: 3 });
+    const link = Link.create(heap, { body: b });
+    void [b.pos.x, b.tags.length, b.hits.load(), b.grid[0], b.path.at(0).x, link.at.x];
+    const ptrs = [b.ptr, s.ptr, k.ptr, link.ptr];
+    Body.destroy(heap, b);
+    Scalars.destroy(heap, s);
+    Link.destroy(heap, link); // (the size class of Packed: freed first, reused last)
+    Packed.destroy(heap, k);
+    // New records in the freed slots: a read that got through would see their values, a write would change them.
+    const b2 = Body.create(heap, { id: 70, pos: { x: 10 }, name: "cd", label: "later", tags: [3] });
+    const s2 = Scalars.create(heap, { on: true, big: 50n, f: 15, small: 20, d: 25 });
+    const k2 = Packed.create(heap, { on: true, big: 90n, d: 45, n: 30 });
+    const link2 = Link.create(heap, { at: { y: 8 } });
+    assert.deepEqual([b2.ptr, s2.ptr, k2.ptr, link2.ptr], ptrs); // the slab hands the slots back
+    const stats = heap.stats(); // (it writes this handle's allocation counters: before the copy)
+    const before = new Uint8Array(heap.buffer).slice();
+    const accesses: [number, () => unknown][] = [
+      [b.ptr, () => b.id],
+      [b.ptr, () => (b.id = 1)],
+      [b.ptr, () => (b.tag = 300)], // a bad value too: the dead view is reported first
+      [b.ptr, () => b.name],
+      [b.ptr, () => (b.name = "zz")],
+      [b.ptr, () => (b.label = "a longer label than before")],
+      [b.ptr, () => b.tags.push(4)],
+      [b.ptr, () => b.hits.store(5)],
+      [b.ptr, () => (b.grid[0] = 6)],
+      [b.ptr, () => (b.path.at(0).x = 7)],
+      [b.ptr, () => (b.pos.y = 8)],
+      [b.ptr, () => ((b as unknown as Record<string, unknown>).pos = { x: 9, y: 9 })],
+      [b.ptr, () => Body.assign(b, { id: 10 })],
+      [b.ptr, () => Object.assign(b, { id: 11 })],
+      [b.ptr, () => Body.create(heap, b)], // a copy of it
+      [b.ptr, () => Link.create(heap, { body: b })], // a reference to it
+      [b.ptr, () => (link2.body = b)],
+      [b.ptr, () => b.toJSON()],
+      [b.ptr, () => JSON.stringify(b)],
+      [s.ptr, () => s.on],
+      [s.ptr, () => s.big],
+      [s.ptr, () => s.f],
+      [s.ptr, () => s.small],
+      [s.ptr, () => s.d],
+      [s.ptr, () => (s.on = false)],
+      [s.ptr, () => (s.big = 1n)],
+      [s.ptr, () => (s.f = 1)],
+      [s.ptr, () => (s.small = 1)],
+      [s.ptr, () => (s.d = 1)],
+      [k.ptr, () => k.on],
+      [k.ptr, () => k.big],
+      [k.ptr, () => k.d],
+      [k.ptr, () => k.n],
+      [k.ptr, () => (k.big = 1n)],
+      [k.ptr, () => (k.d = 1)],
+      [k.ptr, () => (k.n = 1)],
+      [link.ptr, () => link.body],
+      [link.ptr, () => link.toJSON()], // its first field is a reference: printed from the raw word
+      [link.ptr, () => (link.body = null)],
+      [link.ptr, () => link.at.x],
+    ];
+    for (const [i, [ptr, access]] of accesses.entries()) {
+      assert.throws(access, isStale(ptr), `access ${i}: ${access}`);
+    }
+    const after = new Uint8Array(heap.buffer);
+    const changed = after.findIndex((byte, i) => byte !== before[i]);
+    assert.equal(changed, -1, `byte ${changed} changed`);
+    assert.deepEqual(heap.stats(), stats); // nothing allocated or freed either
+    // Own keys are the pointer only, as for a live view: spread and keys never reach the record.
+    assert.deepEqual(Object.keys(b), ["ptr"]);
+    assert.deepEqual({ ...s }, { ptr: s.ptr });
+    assert.deepEqual([b2.label, b2.pos.x, s2.d, s2.big, k2.d, k2.big, link2.at.y], [
+      "later",
+      10,
+      25,
+      50n,
+      45,
+      90n,
+      8,
+    ]);
+    heap.check();
+  });
+
+  it("keeps its class and prototype: destroy changes what the view holds, not its shape", () => {
+    const heap = Heap.create();
+    const a = Vec2.create(heap, { x: 1 });
+    const live = Vec2.create(heap, { x: 2 });
+    Vec2.destroy(heap, a);
+    assert.equal(Object.getPrototypeOf(a), Object.getPrototypeOf(live));
+    assert.ok(Vec2.is(a));
+    assert.throws(() => a.x, UseAfterFreeError);
+    assert.equal(live.x, 2);
+  });
+
+  it("a cursor moved past the end of the heap by seekUnchecked throws InvalidPointerError", () => {
+    const heap = Heap.create();
+    const list = Vec2.createArray(heap, 4);
+    const c = list.cursor();
+    const far = c.seekUnchecked(heap.buffer.byteLength); // 16 bytes a record: far past the end
+    const outside = (error: unknown): boolean =>
+      error instanceof InvalidPointerError && /is outside the heap/.test(error.message);
+    assert.throws(() => far.x, outside);
+    assert.throws(() => (far.y = 1), outside);
+    assert.equal(c.seek(1).x, 0); // the cursor is fine again once back in range
+    list.destroy();
     heap.check();
   });
 
