@@ -141,6 +141,24 @@ export class SlabAllocator extends HeapLock {
     return 0;
   }
 
+  /**
+   * `Heap.allocClass`: validates a class index (kept here, next to
+   * `CLASS_COUNT`: the hot path of `SlabClass.alloc`), then `allocSlot`.
+   */
+  allocClass(classIndex: number): number {
+    if (typeof classIndex !== "number") {
+      throw new TypeError(
+        `Cannot allocate from slab class: index must be a number: ${typeof classIndex}`,
+      );
+    }
+    if ((classIndex >>> 0) !== classIndex || classIndex >= CLASS_COUNT) {
+      throw new RangeError(
+        `Cannot allocate from slab class: index must be an integer in [0, ${CLASS_COUNT}): ${classIndex}`,
+      );
+    }
+    return this.allocSlot(classIndex);
+  }
+
   /** `allocClass` without the index check: the hot path for `alloc` and `SlabClass`. */
   allocSlot(classIndex: number): number {
     // The slot this worker freed last in this class (the free-slot cache, see

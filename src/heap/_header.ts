@@ -36,10 +36,12 @@ import { rootsProblem } from "./roots.ts";
 /** The largest worker id a heap hands out. */
 export const MAX_WORKER_ID = (1 << 29) - 1;
 
+/** `n` rounded up to a multiple of 8. */
 export function roundUp8(n: number): number {
   return Math.ceil(n / 8) * 8;
 }
 
+/** Validates a byte count option of `Heap.create` (a non-negative integer) and returns it. */
 export function checkByteCount(name: string, value: unknown): number {
   if (typeof value !== "number") {
     throw new TypeError(`Cannot create heap: ${name} must be a number: ${typeof value}`);
@@ -50,6 +52,7 @@ export function checkByteCount(name: string, value: unknown): number {
   return value;
 }
 
+/** Throws unless `sizeBytes` is a size the allocation API takes: an integer in [0, 2^32). */
 export function checkSize(operation: string, sizeBytes: unknown): void {
   if (typeof sizeBytes !== "number") {
     throw new TypeError(`Cannot ${operation}: size must be a number: ${typeof sizeBytes}`);
