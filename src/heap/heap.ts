@@ -761,12 +761,7 @@ export class Heap {
     const s = this.s;
     if (s.base !== 0) ptr = s.toRel(ptr);
     if (typeof ptr === "number" && (ptr >>> 0) === ptr) {
-      if (ptr === 0) return;
-      const base = s.pageOf(ptr);
-      if (base !== 0) {
-        s.freeSlot("free", base, ptr);
-        return;
-      }
+      if (ptr === 0 || s.freeSlot("free", ptr, false)) return;
     }
     s.freeArena(ptr);
   }

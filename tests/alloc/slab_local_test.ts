@@ -66,7 +66,7 @@ describe("SlabAllocator", () => {
     assert.equal(base % PAGE_BYTES, 0);
     assert.equal(a.u32[(base >>> 2) + P_OWNER], a.workerId);
     assert.equal(a.u32[(base >>> 2) + P_USED], 2);
-    a.freeSlot("free", base, p);
+    a.freeSlot("free", p, false);
     assert.equal(a.u32[(base >>> 2) + P_FREE], 0, "a local free leaves the page's list alone");
     assert.equal(a.u32[(base >>> 2) + P_USED], 2, "a cached slot counts as used in its page");
     assert.equal(a.u32[a.areaWords + A_CACHE + CLS24 * CACHE_STRIDE], 1, "it is in the cache");
@@ -97,9 +97,9 @@ describe("SlabAllocator", () => {
     // A slot of the full page that reaches the page (past the free-slot
     // cache: a full cache hands its oldest slots back) moves it back to the
     // active list.
-    for (const p of slots.slice(7, 7 + CACHE_SLOTS)) a.freeSlot("free", base, p);
+    for (const p of slots.slice(7, 7 + CACHE_SLOTS)) a.freeSlot("free", p, false);
     assert.equal(a.u32[(base >>> 2) + P_STATE], STATE_FULL, "cached slots stay in the cache");
-    a.freeSlot("free", base, slots[7 + CACHE_SLOTS]);
+    a.freeSlot("free", slots[7 + CACHE_SLOTS], false);
     assert.notEqual(a.u32[(base >>> 2) + P_STATE], STATE_FULL);
     checked(a);
     heap.check();
@@ -111,11 +111,11 @@ describe("SlabAllocator", () => {
     const base = a.pageOf(p);
     const capacity = a.u32[(base >>> 2) + P_CAPACITY];
     for (let i = 1; i < capacity; i++) a.allocSlot(CLS24); // the page is full now
-    b.freeSlot("free", base, p);
+    b.freeSlot("free", p, false);
     assert.equal(a.u32[(base >>> 2) + P_REMOTE], p, "on the remote list");
     assert.equal(a.u32[(base >>> 2) + P_USED], capacity, "counted until collected");
-    assert.throws(() => b.freeSlot("free", base, p), DoubleFreeError);
-    assert.throws(() => a.freeSlot("free", base, p), DoubleFreeError);
+    assert.throws(() => b.freeSlot("free", p, false), DoubleFreeError);
+    assert.throws(() => a.freeSlot("free", p, false), DoubleFreeError);
     checked(a);
     assert.equal(a.allocSlot(CLS24), p, "the refill collects the remote free and reuses it");
     assert.equal(a.u32[(base >>> 2) + P_REMOTE], 0);
@@ -129,7 +129,7 @@ describe("SlabAllocator", () => {
     const slots: number[] = [];
     for (let i = 0; i < 20; i++) slots.push(a.allocSlot(cls));
     const base = a.pageOf(slots[0]);
-    for (const i of [3, 4, 11]) a.freeSlot("free", base, slots[i]);
+    for (const i of [3, 4, 11]) a.freeSlot("free", slots[i], false);
     let live = 0;
     // Every 4-byte offset of the page, from the header to past the bump pointer.
     for (let ptr = base; ptr < base + 2048; ptr += 4) {
@@ -160,16 +160,19 @@ describe("SlabAllocator", () => {
     const base = a.pageOf(p);
     const before = heap.u8.slice(0, heap.byteLength);
     assert.throws(
-      () => a.freeSlot("free", base, p + 8),
+      () => a.freeSlot("free", p + 8, false),
       (e: unknown) =>
         e instanceof InvalidPointerError &&
         e.message === `Cannot free pointer: ${p + 8} is inside a slab slot, not at its start`,
     );
     assert.throws(
-      () => a.freeSlot("free", base, p + 24),
+      () => a.freeSlot("free", p + 24, false),
       (e: unknown) => e instanceof InvalidPointerError && /never allocated/.test(e.message),
     );
-    assert.throws(() => a.freeSlot("free", base, base + 8), /is inside a slab page header/);
+    assert.throws(
+      () => a.freeSlot("free", base + 8, false),
+      /is inside a slab page header/,
+    );
     assert.deepEqual(heap.u8.slice(0, heap.byteLength), before);
     heap.check();
   });
@@ -177,9 +180,22 @@ describe("SlabAllocator", () => {
   it("reports a free list head that is not a free slot instead of handing it out", () => {
     const { a } = setup();
     const p = a.allocSlot(CLS24);
+    const fillers = Array.from({ length: CACHE_SLOTS }, () => a.allocSlot(CLS24));
+    a.freeSlot("free", p, false);
+    // The full free-slot cache hands its oldest slots, p first, to the page.
+    for (const f of fillers) a.freeSlot("free", f, false);
+    assert.notEqual(a.u32[(a.pageOf(p) >>> 2) + P_FREE], 0, "the page's free list holds them");
+    a.u32[(p + 4) >>> 2] = 0; // a write after free clears the slot's free tag
+    assert.throws(() => {
+      for (let i = 0; i < 2 * CACHE_SLOTS; i++) assert.notEqual(a.allocSlot(CLS24), p);
+    }, HeapCorruptionError);
+  });
+
+  it("reports a cached slot that lost its free tag instead of handing it out", () => {
+    const { a } = setup();
+    const p = a.allocSlot(CLS24);
     a.allocSlot(CLS24);
-    const base = a.pageOf(p);
-    a.freeSlot("free", base, p);
+    a.freeSlot("free", p, false);
     a.u32[(p + 4) >>> 2] = 0; // a write after free clears the slot's free tag
     assert.throws(() => a.allocSlot(CLS24), HeapCorruptionError);
   });
@@ -194,6 +210,10 @@ describe("SlabAllocator", () => {
     assert.equal(a.slabPageOf(p), p - PAGE_HEADER_BYTES);
     assert.equal(a.usableOf("get the size of", p), 24);
     assert.equal(a.usableOf("get the size of", big), arenaUsable(a.u32, big));
+    const before = heap.u8.slice(0, heap.byteLength);
+    assert.equal(a.freeSlot("free", big, false), false, "not a slab pointer: nothing freed");
+    assert.deepEqual(heap.u8.slice(0, heap.byteLength), before);
+    heap.free(big);
   });
 });
 
@@ -203,7 +223,7 @@ describe("slab areas and the check", () => {
     const p = a.allocSlot(CLS24);
     const cls64 = classOf(64, 3);
     const q = a.allocSlot(cls64);
-    a.freeSlot("free", a.pageOf(q), q); // the 64-byte page is empty (its class's current page)
+    a.freeSlot("free", q, false); // the 64-byte page is empty (its class's current page)
     a.flushAllocCount();
     a.lock();
     try {
@@ -220,7 +240,7 @@ describe("slab areas and the check", () => {
     assert.equal(a.u32[H_SLAB_ORPHANS + CLS24], base);
     assert.equal(a.u32[H_SLAB_PAGES], 1, "the empty page went back to the arena");
     // Another handle frees the last slot; the sweep gives the page back.
-    b.freeSlot("free", base, p);
+    b.freeSlot("free", p, false);
     b.lock();
     try {
       assert.equal(sweepOrphansLocked(b), 1);
