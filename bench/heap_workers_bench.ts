@@ -13,19 +13,33 @@
  * of it goes to the workers' own slab pages (requests of at most 1,024 bytes
  * aligned to at most 64; Talc's rule asks for 128 or more about once in 300).
  * Max 30,000 sends most requests to the arena, so it measures the heap lock
- * under contention. Each shared-heap group has a control group in which every
- * worker runs the same workload on a private heap: nothing shared, so the
- * control shows what the machine itself allows.
+ * under contention, and the workers' arena caches (freed blocks of 500 B to
+ * 32 KiB reused without the lock; on by default once a handle has waited for
+ * the lock). Each case has three groups: the shared heap with the default
+ * handles, the same heap through handles attached with `arenaCache: false`,
+ * and a control in which every worker runs the same workload on a private
+ * heap: nothing shared, so the control shows what the machine itself allows.
+ *
+ * Run directly (`deno run -A bench/heap_workers_bench.ts [rounds] [maxSizeBytes...]`)
+ * it first counts heap-lock acquisitions per operation of one handle with
+ * and without its arena cache (what the cache saves, whatever the machine's
+ * load), then measures in interleaved rounds: each round times 1 worker and
+ * then 2 workers in every group, in a rotating order, and prints the min,
+ * median and max of the aggregate ratio 2 × time(1) / time(2) per group, and
+ * of its quotient by the private-heap control's ratio of the same round.
  *
  * @module
  */
 
 import { Heap } from "../mod.ts";
-import type { HeapWorkersMessage } from "./_heap_workers_worker.ts";
+import { HeapLock } from "../src/heap/_lock.ts";
+import type { HeapMode, HeapWorkersMessage } from "./_heap_workers_worker.ts";
+import { HeapAdapter, makeRandomActionsTrace, RandomActions } from "./_workloads.ts";
 
 const WORKER_URL = new URL("./_heap_workers_worker.ts", import.meta.url).href;
 const LIVE_TARGET = 300;
 const SEED = 0x7a1c;
+const MODES: HeapMode[] = ["shared", "shared-no-cache", "private"];
 
 /** A worker and the reply it owes (one message in flight at a time). */
 class BenchWorker {
@@ -38,6 +52,10 @@ class BenchWorker {
       this.#waiting = undefined;
       resolve?.(event.data);
     };
+  }
+
+  terminate(): void {
+    this.#worker.terminate();
   }
 
   async call(message: HeapWorkersMessage): Promise<void> {
@@ -60,46 +78,144 @@ const CASES: Case[] = [
   { maxSizeBytes: 30_000, steps: 100_000 },
 ];
 
-for (const c of CASES) {
+/** Starts two workers on a fresh shared heap for case `c`, filled and warmed up. */
+async function startWorkers(c: Case): Promise<BenchWorker[]> {
   const heap = Heap.create();
-  let workers: BenchWorker[] | undefined;
+  const workers = [new BenchWorker(), new BenchWorker()];
+  await Promise.all(workers.map((w, i) =>
+    w.call({
+      buffer: heap.buffer,
+      seed: SEED + i,
+      maxSizeBytes: c.maxSizeBytes,
+      liveTarget: LIVE_TARGET,
+    })
+  ));
+  for (const mode of MODES) {
+    await Promise.all(workers.map((w) => w.call({ steps: c.steps, mode })));
+  }
+  return workers;
+}
 
-  const ready = async (): Promise<BenchWorker[]> => {
-    if (workers === undefined) {
-      workers = [new BenchWorker(), new BenchWorker()];
-      await Promise.all(workers.map((w, i) =>
-        w.call({
-          buffer: heap.buffer,
-          seed: SEED + i,
-          maxSizeBytes: c.maxSizeBytes,
-          liveTarget: LIVE_TARGET,
-        })
-      ));
-      for (const shared of [true, false]) {
-        await Promise.all(workers.map((w) => w.call({ steps: c.steps, shared })));
+function groupName(c: Case, mode: HeapMode): string {
+  return mode === "shared"
+    ? `random actions, max ${c.maxSizeBytes} B, ${LIVE_TARGET} live: 1 vs 2 workers on one heap, ${c.steps} steps each`
+    : mode === "shared-no-cache"
+    ? `the same through handles attached with arenaCache: false (max ${c.maxSizeBytes} B)`
+    : `control: the same on a private heap per worker (max ${c.maxSizeBytes} B)`;
+}
+
+/** Milliseconds for the first `count` workers to run the case's steps in `mode`. */
+async function timeRun(
+  workers: BenchWorker[],
+  c: Case,
+  mode: HeapMode,
+  count: number,
+): Promise<number> {
+  const t0 = performance.now();
+  await Promise.all(workers.slice(0, count).map((w) => w.call({ steps: c.steps, mode })));
+  return performance.now() - t0;
+}
+
+/** `min / median / max` of `xs`, as ratios. */
+function summary(xs: number[]): string {
+  const sorted = [...xs].sort((a, b) => a - b);
+  const at = (q: number): string => sorted[Math.floor(q * (sorted.length - 1) + 0.5)].toFixed(2);
+  return `min ${at(0)}x median ${at(0.5)}x max ${at(1)}x`;
+}
+
+/** Interleaved rounds: the aggregate ratio per group, min / median / max. */
+async function interleaved(rounds: number, cases: Case[]): Promise<void> {
+  for (const c of cases) {
+    const workers = await startWorkers(c);
+    const ratios = new Map<HeapMode, number[]>(MODES.map((m) => [m, []]));
+    for (let r = 0; r < rounds; r++) {
+      for (let k = 0; k < MODES.length; k++) {
+        const mode = MODES[(r + k) % MODES.length];
+        const one = await timeRun(workers, c, mode, 1);
+        const two = await timeRun(workers, c, mode, 2);
+        ratios.get(mode)?.push((2 * one) / two);
       }
     }
-    return workers;
-  };
+    for (const w of workers) w.terminate();
+    console.log(
+      `max ${c.maxSizeBytes} B, ${c.steps} steps per worker, ${rounds} interleaved rounds:`,
+    );
+    const control = ratios.get("private") ?? [];
+    for (const mode of MODES) {
+      const own = ratios.get(mode) ?? [];
+      // Against the control of the same round: the machine's load mostly cancels out.
+      const relative = own.map((x, r) => x / control[r]);
+      console.log(`  2 vs 1 workers, ${mode}: ${summary(own)}`);
+      if (mode !== "private") {
+        console.log(`    / the control's ratio of the same round: ${summary(relative)}`);
+      }
+    }
+  }
+}
 
-  for (const shared of [true, false]) {
-    const group = shared
-      ? `random actions, max ${c.maxSizeBytes} B, ${LIVE_TARGET} live: 1 vs 2 workers on one heap, ${c.steps} steps each`
-      : `control: the same on a private heap per worker (max ${c.maxSizeBytes} B)`;
-    for (const count of [1, 2]) {
-      Deno.bench({
-        name: count === 1 ? "1 worker" : "2 workers (aggregate = 2 x the 1-worker time / this)",
-        group,
-        baseline: count === 1,
-        n: 30,
-        warmup: 3,
-        async fn(b): Promise<void> {
-          const all = await ready();
-          b.start();
-          await Promise.all(all.slice(0, count).map((w) => w.call({ steps: c.steps, shared })));
-          b.end();
-        },
-      });
+/**
+ * Heap-lock acquisitions per operation of one handle running the case's
+ * workload alone, with and without its arena cache: what the cache saves,
+ * independent of the machine's load (the lock is counted by wrapping it).
+ */
+function lockCounts(cases: Case[]): void {
+  const lock = HeapLock.prototype.lock;
+  let locks = 0;
+  HeapLock.prototype.lock = function (this: HeapLock): void {
+    locks++;
+    lock.call(this);
+  };
+  try {
+    for (const c of cases) {
+      const perOp: string[] = [];
+      for (const arenaCache of [false, true]) {
+        const heap = Heap.attach(Heap.create().buffer, { arenaCache });
+        const trace = makeRandomActionsTrace(c.maxSizeBytes, SEED);
+        const workload = new RandomActions(new HeapAdapter(heap), trace, LIVE_TARGET);
+        workload.fill();
+        workload.run(4 * c.steps); // the cache reaches its steady state
+        locks = 0;
+        workload.run(c.steps);
+        perOp.push(`${arenaCache ? "with" : "without"} ${(locks / c.steps).toFixed(3)}`);
+      }
+      console.log(
+        `max ${c.maxSizeBytes} B, one handle: heap-lock acquisitions per operation, ` +
+          `arena cache ${perOp.join(", ")}`,
+      );
+    }
+  } finally {
+    HeapLock.prototype.lock = lock;
+  }
+}
+
+if (import.meta.main) {
+  const rounds = Number(Deno.args[0] ?? 15);
+  const sizes = Deno.args.slice(1).map(Number);
+  lockCounts(sizes.length === 0 ? CASES : CASES.filter((c) => sizes.includes(c.maxSizeBytes)));
+  await interleaved(
+    rounds,
+    sizes.length === 0 ? CASES : CASES.filter((c) => sizes.includes(c.maxSizeBytes)),
+  );
+} else {
+  for (const c of CASES) {
+    let workers: Promise<BenchWorker[]> | undefined;
+    for (const mode of MODES) {
+      for (const count of [1, 2]) {
+        Deno.bench({
+          name: count === 1 ? "1 worker" : "2 workers (aggregate = 2 x the 1-worker time / this)",
+          group: groupName(c, mode),
+          baseline: count === 1,
+          n: 30,
+          warmup: 3,
+          async fn(b): Promise<void> {
+            workers ??= startWorkers(c);
+            const all = await workers;
+            b.start();
+            await Promise.all(all.slice(0, count).map((w) => w.call({ steps: c.steps, mode })));
+            b.end();
+          },
+        });
+      }
     }
   }
 }

@@ -20,6 +20,8 @@ export const GLYPHS = {
   free: "·",
   block: "#",
   area: "a",
+  /** A block held by a worker's arena cache, or that cache's own block. */
+  cache: "c",
   /** Slab pages by how many of their slots are used: none, up to 1/3, 2/3, below full, full. */
   page: ["○", "░", "▒", "▓", "█"],
 } as const;
@@ -27,7 +29,8 @@ export const GLYPHS = {
 /** The legend printed under the map. */
 export const LEGEND =
   `${GLYPHS.header} header/fence  ${GLYPHS.free} free  ${GLYPHS.block} arena block  ` +
-  `${GLYPHS.area} slab area  ${GLYPHS.page.join("")} slab page: empty .. full`;
+  `${GLYPHS.area} slab area  ${GLYPHS.cache} arena cache  ` +
+  `${GLYPHS.page.join("")} slab page: empty .. full`;
 
 function pageGlyph(used: number, capacity: number): string {
   if (used === 0) return GLYPHS.page[0];
@@ -68,6 +71,7 @@ export function renderMap(map: HeapRegions, size: { cols: number; rows: number }
     if (kind === RegionKind.Free) paint(at, end, GLYPHS.free);
     else if (kind === RegionKind.Block) paint(at, end, GLYPHS.block);
     else if (kind === RegionKind.SlabArea) paint(at, end, GLYPHS.area);
+    else if (kind === RegionKind.ArenaCache) paint(at, end, GLYPHS.cache);
     else {
       const page = map.pages[map.chunkPage[i]];
       paint(at, end, pageGlyph(page.usedSlots, page.capacity));

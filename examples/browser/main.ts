@@ -246,8 +246,9 @@ function drawMap(map: HeapRegions): void {
     const kind = map.chunkKind[i];
     if (kind === RegionKind.Free) fill(at, end, PX.free);
     else if (kind === RegionKind.Block) fill(at, end, PX.block);
-    else if (kind === RegionKind.SlabArea) fill(at, end, PX.area);
-    else {
+    else if (kind === RegionKind.SlabArea || kind === RegionKind.ArenaCache) {
+      fill(at, end, PX.area); // the allocator's own: an area, an arena cache or a block it holds
+    } else {
       const page = map.pages[map.chunkPage[i]];
       if (page.ownerId === 0) {
         fill(at, end, PX.orphan);

@@ -101,6 +101,20 @@ export function internalTag(key: number, c: number, alignLog: number): number {
     INTERNAL_TAG_MARK;
 }
 
+/**
+ * The alignment log that an arena cache's chunk records in its internal tag
+ * (`src/alloc/arena_cache.ts`): no other chunk records it (every block is at
+ * least 8-aligned), so the tag alone tells a cached chunk.
+ */
+export const CACHED_ALIGN_LOG = 0;
+/** The alignment log an arena cache's own block records in its internal tag. */
+export const CACHE_BLOCK_ALIGN_LOG = 1;
+
+/** The tag word of a chunk at `c` held by an arena cache, in a heap keyed `key`. */
+export function cachedTag(key: number, c: number): number {
+  return internalTag(key, c, CACHED_ALIGN_LOG);
+}
+
 /** True when `tag` is a valid internal-chunk tag for a chunk at `c` in a heap keyed `key`. */
 export function isInternalTag(key: number, c: number, tag: number): boolean {
   return (tag & ~0xf8) ===
@@ -298,17 +312,11 @@ function carve(
     taken = needBytes;
   }
   writeUsed(u32, start, taken, alignLog);
-  if (gap >= MIN_CHUNK) {
+  if (DEBUG) assert(gap === 0 || gap >= MIN_CHUNK, "an alignment gap becomes a free chunk");
+  if (gap > 0) {
     writeFree(u32, c, gap);
     insertFree(u32, c, gap);
     freed += gap;
-  } else if (gap > 0) {
-    const prevSize = (u32[(c - 4) >>> 2] & SIZE_MASK) >>> 0;
-    if (DEBUG) assert(prevSize >= MIN_CHUNK, "gap donated to a real used chunk");
-    const prev = c - prevSize;
-    const h = ((prevSize + gap) | USED_BIT) >>> 0;
-    u32[prev >>> 2] = h;
-    u32[(start - 4) >>> 2] = h;
   }
   u32[H_FREE_BYTES] -= sizeBytes - freed;
   addUsed(u32, sizeBytes - freed);
@@ -321,7 +329,6 @@ function carve(
  * the free chunk `c`, or -1 if it does not fit.
  */
 function alignedStart(
-  u32: Uint32Array,
   c: number,
   sizeBytes: number,
   needBytes: number,
@@ -329,7 +336,12 @@ function alignedStart(
 ): number {
   const payload = c + 8;
   let gap = (alignBytes - (payload & (alignBytes - 1))) & (alignBytes - 1);
-  if (gap > 0 && gap < MIN_CHUNK && (u32[(c - 4) >>> 2] & SIZE_MASK) === 0) gap += alignBytes;
+  // A gap too small for a free chunk moves the block one alignment step on,
+  // so the gap becomes a free chunk. (It is never given to the used chunk
+  // before: that chunk's owner may read its size without the heap lock, to
+  // free it into its arena cache, and the arena changes no chunk but the one
+  // it works on.)
+  if (gap > 0 && gap < MIN_CHUNK) gap += alignBytes;
   return gap + needBytes <= sizeBytes ? c + gap : -1;
 }
 
@@ -390,7 +402,7 @@ function arenaAllocLastResort(
     for (let c = u32[H_BINS + bin]; c !== 0 && budget-- > 0; c = readLink(u32, key, c + 8)) {
       const sizeBytes = freeChunkBytes(u32, key, c, c);
       const start = alignBytes > 8
-        ? alignedStart(u32, c, sizeBytes, needBytes, alignBytes)
+        ? alignedStart(c, sizeBytes, needBytes, alignBytes)
         : (sizeBytes >= needBytes ? c : -1);
       if (start >= 0) {
         unlinkFree(u32, c, sizeBytes);
@@ -414,7 +426,7 @@ function arenaAllocAligned(
   for (let bin = findBin(u32, binOf(needBytes)); bin >= 0; bin = findBin(u32, bin + 1)) {
     for (let c = u32[H_BINS + bin]; c !== 0; c = readLink(u32, key, c + 8)) {
       const sizeBytes = freeChunkBytes(u32, key, c, c);
-      const start = alignedStart(u32, c, sizeBytes, needBytes, alignBytes);
+      const start = alignedStart(c, sizeBytes, needBytes, alignBytes);
       if (start >= 0) {
         unlinkFree(u32, c, sizeBytes);
         return carve(u32, c, sizeBytes, start, needBytes, alignLog);
@@ -429,7 +441,7 @@ function arenaAllocAligned(
   if (bin < 0) return arenaAllocLastResort(u32, needBytes, alignBytes, alignLog);
   const c = u32[H_BINS + bin];
   const sizeBytes = freeChunkBytes(u32, key, c, (H_BINS + bin) * 4);
-  const start = alignedStart(u32, c, sizeBytes, needBytes, alignBytes);
+  const start = alignedStart(c, sizeBytes, needBytes, alignBytes);
   if (start < 0) {
     throw new HeapCorruptionError(
       `free chunk of ${sizeBytes} bytes is in a bin for larger ones`,
@@ -856,16 +868,18 @@ function isLiveChunk(u32: Uint32Array, c: number): boolean {
  * Validates `ptr` as the start of a live arena block (both boundary tags
  * agree, a used tag keyed by the heap key and the chunk) and returns its
  * chunk offset; throws the pointer error naming what is wrong otherwise.
+ * `end` (default: the arena's end from the header) bounds the chunk: an
+ * arena cache passes its handle's view instead of reading the header word.
  */
 export function arenaChunkOf(
   u32: Uint32Array,
   key: number,
   operation: string,
   ptr: number,
+  end: number = u32[H_HEAP_BYTES] - EPILOGUE_BYTES,
 ): number {
   if (typeof ptr !== "number") throw new InvalidPointerError(operation, ptr, "is not a number");
   if (!Number.isInteger(ptr)) throw new InvalidPointerError(operation, ptr, "is not an integer");
-  const end = u32[H_HEAP_BYTES] - EPILOGUE_BYTES;
   if (ptr < ARENA_START + 8 || ptr >= end) {
     throw new InvalidPointerError(
       operation,
@@ -885,6 +899,7 @@ export function arenaChunkOf(
     ) {
       return c;
     }
+    if (tag === cachedTag(key, c)) throw new DoubleFreeError(operation, ptr); // freed into a cache
   } else if (tag === freeTag(key, c, h)) {
     throw new DoubleFreeError(operation, ptr);
   }

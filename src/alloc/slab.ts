@@ -40,7 +40,7 @@
  * loop), its page count and a **free-slot cache**. Areas are linked from the
  * heap header so `check`, `stats` and `recover` find them all.
  *
- * The free-slot cache holds up to `CACHE_SLOTS` slots per class that the
+ * The free-slot cache holds up to `SLOT_CACHE_SLOTS` slots per class that the
  * owner freed last (a LIFO stack, like a thread cache): a local free pushes
  * the slot there without writing its page's header, and an allocation pops
  * the slot freed most recently, still in the CPU cache, before it looks at
@@ -51,10 +51,10 @@
  * free of it is a double free) and still counts as used in its page, so a
  * page with cached slots is never given back. Each entry is the slot's
  * address XOR a mask keyed by the heap key and the entry's own address
- * (`cacheEntryMask`); a popped entry is cleared, so a stray write can
+ * (`slotCacheMask`); a popped entry is cleared, so a stray write can
  * neither forge an entry nor revive an old one, and a decoded entry is used
  * only when it names a slot carrying its free tag. The cache is emptied into
- * the pages (`flushCache`) whenever an area is given up or its lists rebuilt.
+ * the pages (`flushSlotCache`) whenever an area is given up or its lists rebuilt.
  *
  * @module
  */
@@ -214,15 +214,15 @@ export const E_FULL = 1;
 export const E_SPARE = 2;
 export const E_PAGES = 3;
 /** Slots a class's free-slot cache holds. */
-export const CACHE_SLOTS = 15;
+export const SLOT_CACHE_SLOTS = 15;
 /** Slots a full cache hands back to their pages at once (its oldest). */
-export const CACHE_SPILL = 8;
-/** Words of a class's free-slot cache: the count, then `CACHE_SLOTS` entries (entry k at +1+k). */
-export const CACHE_STRIDE = CACHE_SLOTS + 1;
-/** First word of the free-slot caches (class `c` at `A_CACHE + c * CACHE_STRIDE`). */
-export const A_CACHE = A_CLASSES + 4 * CLASS_COUNT;
+export const SLOT_CACHE_SPILL = 8;
+/** Words of a class's free-slot cache: the count, then `SLOT_CACHE_SLOTS` entries (entry k at +1+k). */
+export const SLOT_CACHE_STRIDE = SLOT_CACHE_SLOTS + 1;
+/** First word of the free-slot caches (class `c` at `A_SLOT_CACHE + c * SLOT_CACHE_STRIDE`). */
+export const A_SLOT_CACHE = A_CLASSES + 4 * CLASS_COUNT;
 /** Bytes of an area. */
-export const AREA_BYTES = (A_CACHE + CACHE_STRIDE * CLASS_COUNT) * 4;
+export const AREA_BYTES = (A_SLOT_CACHE + SLOT_CACHE_STRIDE * CLASS_COUNT) * 4;
 
 /** Key of page magic words (exported for the heap's inlined hot path). */
 export const PAGE_MAGIC_KEY = 0x51ab9a6e;
@@ -233,14 +233,14 @@ export const PAGE_MAGIC2_KEY = 0x1c6d3b27;
 /** Key of free-slot tags (exported for the heap's inlined hot path). */
 export const FREE_SLOT_KEY = 0x7f3ee5a9;
 /** Key of free-slot cache entries (exported for the heap's inlined hot path). */
-export const CACHE_ENTRY_KEY = 0x6c1d7a53;
+export const SLOT_CACHE_KEY = 0x6c1d7a53;
 
 /**
  * The mask a free-slot cache entry at word `word` is XORed with, in a heap
  * keyed `key` (the heap's hot path inlines the same expression).
  */
-export function cacheEntryMask(key: number, word: number): number {
-  return ((word << 2) ^ key ^ CACHE_ENTRY_KEY) & 0x3fffffff;
+export function slotCacheMask(key: number, word: number): number {
+  return ((word << 2) ^ key ^ SLOT_CACHE_KEY) & 0x3fffffff;
 }
 
 /** The magic word of a page at `base`. */
@@ -543,14 +543,14 @@ export function pushPageSecond(u32: Uint32Array, headIndex: number, base: number
  * the area's pages of that class, no slot twice, cleared words past the
  * count. Returns the cached slots; throws `HeapCorruptionError` otherwise.
  */
-export function cachedSlots(u32: Uint32Array, key: number, area: number, cls: number): number[] {
-  const c = (area >>> 2) + A_CACHE + cls * CACHE_STRIDE;
+export function slotCacheSlots(u32: Uint32Array, key: number, area: number, cls: number): number[] {
+  const c = (area >>> 2) + A_SLOT_CACHE + cls * SLOT_CACHE_STRIDE;
   const n = u32[c];
-  if (n > CACHE_SLOTS) {
+  if (n > SLOT_CACHE_SLOTS) {
     throw new HeapCorruptionError(`free-slot cache of area ${area} counts ${n} slots`, c * 4);
   }
   const out: number[] = [];
-  for (let k = 0; k < CACHE_SLOTS; k++) {
+  for (let k = 0; k < SLOT_CACHE_SLOTS; k++) {
     const e = c + 1 + k;
     if (k >= n) {
       if (u32[e] !== 0) {
@@ -558,9 +558,9 @@ export function cachedSlots(u32: Uint32Array, key: number, area: number, cls: nu
       }
       continue;
     }
-    const slot = (u32[e] ^ cacheEntryMask(key, e)) >>> 0;
-    if (!isCacheableSlot(u32, key, area, cls, slot) || out.includes(slot)) {
-      throw badCacheEntry(area, e, slot);
+    const slot = (u32[e] ^ slotCacheMask(key, e)) >>> 0;
+    if (!isSlotCacheable(u32, key, area, cls, slot) || out.includes(slot)) {
+      throw badSlotCacheEntry(area, e, slot);
     }
     out.push(slot);
   }
@@ -568,7 +568,7 @@ export function cachedSlots(u32: Uint32Array, key: number, area: number, cls: nu
 }
 
 /** True when `slot` is a tagged free slot of one of the area's pages of class `cls`. */
-function isCacheableSlot(
+function isSlotCacheable(
   u32: Uint32Array,
   key: number,
   area: number,
@@ -583,7 +583,7 @@ function isCacheableSlot(
 }
 
 /** The error for a free-slot cache entry at word `e` that decodes to `slot`, not a cached slot. */
-function badCacheEntry(area: number, e: number, slot: number): HeapCorruptionError {
+function badSlotCacheEntry(area: number, e: number, slot: number): HeapCorruptionError {
   return new HeapCorruptionError(
     `free-slot cache of area ${area} holds ${slot}, which is not a cached free slot of its class (a write past a block?)`,
     e * 4,
@@ -591,36 +591,36 @@ function badCacheEntry(area: number, e: number, slot: number): HeapCorruptionErr
 }
 
 /**
- * Takes the `CACHE_SPILL` oldest slots out of the full free-slot cache of
+ * Takes the `SLOT_CACHE_SPILL` oldest slots out of the full free-slot cache of
  * class `cls` in the area at `area` (this handle's) into `out` (room for
- * `CACHE_SLOTS`); the rest move down, re-encoded for their new entries.
+ * `SLOT_CACHE_SLOTS`); the rest move down, re-encoded for their new entries.
  * Every entry is checked before the first write (throws
  * `HeapCorruptionError`). The slots taken are tagged free, still counted as
  * used by their pages and on no list: the caller pushes them onto their pages.
  */
-export function spillCache(
+export function spillSlotCache(
   u32: Uint32Array,
   key: number,
   area: number,
   cls: number,
   out: Uint32Array,
 ): void {
-  const c = (area >>> 2) + A_CACHE + cls * CACHE_STRIDE;
-  if (u32[c] !== CACHE_SLOTS) {
+  const c = (area >>> 2) + A_SLOT_CACHE + cls * SLOT_CACHE_STRIDE;
+  if (u32[c] !== SLOT_CACHE_SLOTS) {
     throw new HeapCorruptionError(`free-slot cache of area ${area} counts ${u32[c]} slots`, c * 4);
   }
-  for (let k = 0; k < CACHE_SLOTS; k++) {
+  for (let k = 0; k < SLOT_CACHE_SLOTS; k++) {
     const e = c + 1 + k;
-    const slot = (u32[e] ^ cacheEntryMask(key, e)) >>> 0;
-    if (!isCacheableSlot(u32, key, area, cls, slot)) throw badCacheEntry(area, e, slot);
+    const slot = (u32[e] ^ slotCacheMask(key, e)) >>> 0;
+    if (!isSlotCacheable(u32, key, area, cls, slot)) throw badSlotCacheEntry(area, e, slot);
     out[k] = slot;
   }
-  for (let k = 0; k < CACHE_SLOTS; k++) {
+  for (let k = 0; k < SLOT_CACHE_SLOTS; k++) {
     const e = c + 1 + k;
-    const from = k + CACHE_SPILL;
-    u32[e] = from < CACHE_SLOTS ? out[from] ^ cacheEntryMask(key, e) : 0;
+    const from = k + SLOT_CACHE_SPILL;
+    u32[e] = from < SLOT_CACHE_SLOTS ? out[from] ^ slotCacheMask(key, e) : 0;
   }
-  u32[c] = CACHE_SLOTS - CACHE_SPILL;
+  u32[c] = SLOT_CACHE_SLOTS - SLOT_CACHE_SPILL;
 }
 
 /**
@@ -629,9 +629,9 @@ export function spillCache(
  * held). Every cache is checked before the first write. Returns the number
  * of slots moved.
  */
-export function flushCache(u32: Uint32Array, key: number, area: number): number {
+export function flushSlotCache(u32: Uint32Array, key: number, area: number): number {
   const all: number[][] = [];
-  for (let cls = 0; cls < CLASS_COUNT; cls++) all.push(cachedSlots(u32, key, area, cls));
+  for (let cls = 0; cls < CLASS_COUNT; cls++) all.push(slotCacheSlots(u32, key, area, cls));
   let moved = 0;
   for (let cls = 0; cls < CLASS_COUNT; cls++) {
     for (const slot of all[cls]) {
@@ -641,8 +641,8 @@ export function flushCache(u32: Uint32Array, key: number, area: number): number 
       u32[h + P_USED]--;
       moved++;
     }
-    const c = (area >>> 2) + A_CACHE + cls * CACHE_STRIDE;
-    u32.fill(0, c, c + CACHE_STRIDE);
+    const c = (area >>> 2) + A_SLOT_CACHE + cls * SLOT_CACHE_STRIDE;
+    u32.fill(0, c, c + SLOT_CACHE_STRIDE);
   }
   return moved;
 }

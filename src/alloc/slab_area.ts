@@ -38,7 +38,7 @@ import {
   E_FULL,
   E_PAGES,
   E_SPARE,
-  flushCache,
+  flushSlotCache,
   H_SLAB_AREA_COUNT,
   H_SLAB_AREAS,
   H_SLAB_INTERNAL,
@@ -72,6 +72,7 @@ import { forceReleaseWord, wordOwner } from "../sync/lock_word.ts";
 import type { RecoverReport } from "../heap/types.ts";
 import type { SlabAllocator } from "./slab_local.ts";
 import { checkArea, maxAreas, maxPages } from "./slab_check.ts";
+import { dropCacheLocked, dropCachesByWalkLocked } from "./arena_cache.ts";
 
 /** Makes this handle's slab area (heap lock taken here). */
 export function createArea(s: SlabAllocator): boolean {
@@ -123,6 +124,7 @@ export function dropOwnArea(s: SlabAllocator): void {
     s.begin();
     s.area = 0;
     s.areaWords = 0;
+    s.cache = 0; // freed by the handle that recovered this worker
     u32[(area >>> 2) + A_MAGIC] = 0;
     u32[H_SLAB_TOMBSTONES]--;
     arenaFree(u32, area - 8);
@@ -139,7 +141,7 @@ export function dropOwnArea(s: SlabAllocator): void {
  */
 export function abandonAreaLocked(s: SlabAllocator, area: number, tombstone: boolean): number {
   const u32 = s.u32;
-  flushCache(u32, s.key, area); // cached slots go back to their pages first
+  flushSlotCache(u32, s.key, area); // cached slots go back to their pages first
   let pages = 0;
   for (let cls = 0; cls < CLASS_COUNT; cls++) {
     const entry = (area >>> 2) + A_CLASSES + (cls << 2);
@@ -273,7 +275,9 @@ export function rebuildSlabLocked(
   u32[H_SLAB_PAGES] = pages.length;
   u32[H_SLAB_TOMBSTONES] = tombstones;
   const mine = areas.filter((a) => u32[(a >>> 2) + A_WORKER] === workerId);
-  for (const a of mine) flushCache(u32, s.key, a); // before the pages are relisted
+  for (const a of mine) flushSlotCache(u32, s.key, a); // before the pages are relisted
+  dropCachesByWalkLocked(u32, mine); // its arena caches, whatever state their lists are in
+  if (workerId === s.workerId) s.cache = 0;
   const workerOf = new Map(areas.map((a) => [a, u32[(a >>> 2) + A_WORKER]]));
   for (const a of mine) {
     for (let cls = 0; cls < CLASS_COUNT; cls++) {
@@ -317,7 +321,7 @@ export function areasOf(s: SlabAllocator, workerId: number): number[] {
   let area = u32[H_SLAB_AREAS];
   for (let n = maxAreas(s.u32); area !== 0 && n > 0; n--) {
     checkArea(s, area);
-    if (u32[(area >>> 2) + A_WORKER] === workerId) out.push(area);
+    if (workerId < 0 || u32[(area >>> 2) + A_WORKER] === workerId) out.push(area);
     area = u32[(area >>> 2) + A_NEXT];
   }
   return out;
@@ -454,6 +458,7 @@ export function detachArea(s: SlabAllocator): void {
   try {
     s.begin();
     s.drainDeferredLocked();
+    dropCacheLocked(s);
     // Forget the area before it is freed: a handle must never reach a freed
     // area, even when this operation is cut short.
     const area = s.area;
@@ -477,6 +482,7 @@ export function restoredSlab(s: SlabAllocator): void {
   s.lock();
   try {
     const u32 = s.u32;
+    dropCachesByWalkLocked(u32, areasOf(s, -1)); // the old process's arena caches
     for (let n = u32[H_SLAB_AREA_COUNT]; u32[H_SLAB_AREAS] !== 0 && n > 0; n--) {
       abandonAreaLocked(s, u32[H_SLAB_AREAS], false);
     }

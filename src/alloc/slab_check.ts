@@ -32,16 +32,13 @@ import {
 
 import { ARENA_START, H_HEAP_BYTES, H_LAST_WORKER, H_LOCK_BEAT } from "../heap/layout.ts";
 import {
-  A_CACHE,
   A_CLASSES,
   A_MAGIC,
   A_NEXT,
+  A_SLOT_CACHE,
   A_WORKER,
   AREA_BYTES,
   areaMagic,
-  CACHE_SLOTS,
-  CACHE_STRIDE,
-  cachedSlots,
   CLASS_BYTES,
   CLASS_COUNT,
   E_ACTIVE,
@@ -76,6 +73,9 @@ import {
   pageMagic,
   pageMagic2,
   pageSlotsEnd,
+  SLOT_CACHE_SLOTS,
+  SLOT_CACHE_STRIDE,
+  slotCacheSlots,
   slotLink,
   STATE_ACTIVE,
   STATE_FULL,
@@ -86,6 +86,7 @@ import { internalTag } from "./arena.ts";
 import { HeapCorruptionError } from "../errors.ts";
 
 import type { SlabAllocator } from "./slab_local.ts";
+import { cacheTotals, checkCachesLocked } from "./arena_cache.ts";
 import type { HeapStats, SlabClassStats } from "../heap/types.ts";
 
 /** Most slab pages the heap can hold now: bounds every walk of page lists. */
@@ -198,7 +199,10 @@ export function slabStatsLocked(s: SlabAllocator): SlabClassStats[] {
   let area = u32[H_SLAB_AREAS];
   for (let a = maxAreas(u32); area !== 0 && a > 0; a--) {
     for (let cls = 0; cls < CLASS_COUNT; cls++) {
-      const n = Math.min(u32[(area >>> 2) + A_CACHE + cls * CACHE_STRIDE], CACHE_SLOTS);
+      const n = Math.min(
+        u32[(area >>> 2) + A_SLOT_CACHE + cls * SLOT_CACHE_STRIDE],
+        SLOT_CACHE_SLOTS,
+      );
       const k = Math.min(n, out[cls].usedSlots);
       out[cls].usedSlots -= k;
       out[cls].freeSlots += k;
@@ -212,7 +216,7 @@ export function slabStatsLocked(s: SlabAllocator): SlabClassStats[] {
  * The slots in every area's free-slot cache, by page (heap lock held).
  * Throws `HeapCorruptionError` when an area or a cache is damaged.
  */
-export function cachedSlotsByPageLocked(s: SlabAllocator): Map<number, number[]> {
+export function slotCacheByPageLocked(s: SlabAllocator): Map<number, number[]> {
   const u32 = s.u32;
   const out = new Map<number, number[]>();
   let area = u32[H_SLAB_AREAS];
@@ -220,7 +224,7 @@ export function cachedSlotsByPageLocked(s: SlabAllocator): Map<number, number[]>
     if (a === 0) throw new HeapCorruptionError("slab area list has a cycle", area);
     checkArea(s, area);
     for (let cls = 0; cls < CLASS_COUNT; cls++) {
-      for (const slot of cachedSlots(u32, s.key, area, cls)) {
+      for (const slot of slotCacheSlots(u32, s.key, area, cls)) {
         const page = (slot & -PAGE_BYTES) >>> 0;
         const list = out.get(page);
         if (list === undefined) out.set(page, [slot]);
@@ -260,7 +264,7 @@ export function checkSlabLocked(s: SlabAllocator): void {
   }
   const seen = new Set<number>();
   const pagesPerEntry = new Map<number, number>();
-  const cached = cachedSlotsByPageLocked(s);
+  const cached = slotCacheByPageLocked(s);
   forEachPageLocked(s, (page, state, area) => {
     const fail = (what: string): never => {
       throw new HeapCorruptionError(`slab page ${what}`, page);
@@ -366,6 +370,7 @@ export function checkSlabLocked(s: SlabAllocator): void {
       H_SLAB_PAGES * 4,
     );
   }
+  checkCachesLocked(u32);
 }
 
 /** `Heap.stats()`: the heap's figures, read under the heap lock. */
@@ -386,7 +391,10 @@ export function heapStats(s: SlabAllocator): HeapStats {
       slabAllocs += u32[(area >>> 2) + A_ALLOCS_HI] * 2 ** 32 + u32[(area >>> 2) + A_ALLOCS_LO];
       area = u32[(area >>> 2) + A_NEXT];
     }
-    const internal = u32[H_SLAB_PAGES] + u32[H_SLAB_AREA_COUNT] + u32[H_SLAB_TOMBSTONES];
+    // Arena caches: their blocks and chunks are used chunks, not live allocations.
+    const cached = cacheTotals(u32);
+    const internal = u32[H_SLAB_PAGES] + u32[H_SLAB_AREA_COUNT] + u32[H_SLAB_TOMBSTONES] +
+      cached.caches + cached.chunks;
     return {
       heapBytes: u32[H_HEAP_BYTES],
       maxBytes: u32[H_MAX_BYTES],
@@ -408,6 +416,8 @@ export function heapStats(s: SlabAllocator): HeapStats {
         usedSlots,
         classes,
       },
+      cachedChunks: cached.chunks,
+      cachedBytes: cached.bytes,
     };
   } finally {
     s.unlock();

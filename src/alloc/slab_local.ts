@@ -17,7 +17,6 @@
 import { arenaChunkOf, arenaFree, arenaUsable, chunkBytesFor, internalTag } from "./arena.ts";
 import {
   areaMagic,
-  cacheEntryMask,
   checkPage,
   collectRemote,
   freeSlotTag,
@@ -26,14 +25,15 @@ import {
   pageSlotsEnd,
   pushPage,
   pushPageSecond,
+  slotCacheMask,
   slotLink,
   slotLinkMask,
   slotProblem,
-  spillCache,
+  spillSlotCache,
   unlinkPage,
 } from "./slab.ts";
 import * as format from "./slab.ts";
-import { createArea, dropOwnArea, repairOwn } from "./slab_area.ts";
+import { createArea, createAreaLocked, dropOwnArea, repairOwn } from "./slab_area.ts";
 import { maxPages } from "./slab_check.ts";
 import { DoubleFreeError, HeapCorruptionError, InvalidPointerError } from "../errors.ts";
 import { HeapLock, REMOTE_PUSH_LIMIT } from "../heap/_lock.ts";
@@ -47,13 +47,13 @@ const A_ALLOCS_HI = format.A_ALLOCS_HI;
 const A_ALLOCS_LO = format.A_ALLOCS_LO;
 const A_BEAT = format.A_BEAT;
 const A_BUSY = format.A_BUSY;
-const A_CACHE = format.A_CACHE;
+const A_SLOT_CACHE = format.A_SLOT_CACHE;
 const A_CLASSES = format.A_CLASSES;
 const A_MAGIC = format.A_MAGIC;
 const CLASS_BYTES = format.CLASS_BYTES;
-const CACHE_SLOTS = format.CACHE_SLOTS;
-const CACHE_SPILL = format.CACHE_SPILL;
-const CACHE_STRIDE = format.CACHE_STRIDE;
+const SLOT_CACHE_SLOTS = format.SLOT_CACHE_SLOTS;
+const SLOT_CACHE_SPILL = format.SLOT_CACHE_SPILL;
+const SLOT_CACHE_STRIDE = format.SLOT_CACHE_STRIDE;
 const CLASS_COUNT = format.CLASS_COUNT;
 const CLASS_OF = format.CLASS_OF;
 const CLASS_OF_ALIGN8 = format.CLASS_OF_ALIGN8;
@@ -103,8 +103,13 @@ export class SlabAllocator extends HeapLock {
    * `detach()`, so other workers' counts lag by at most one page of allocations.
    */
   pendingAllocs = 0;
-  /** The slots a full free-slot cache hands back to their pages (`spillCache`), reused. */
-  readonly spilled: Uint32Array = new Uint32Array(CACHE_SLOTS);
+  /** The slots a full free-slot cache hands back to their pages (`spillSlotCache`), reused. */
+  readonly spilled: Uint32Array = new Uint32Array(SLOT_CACHE_SLOTS);
+
+  /** Makes this handle's slab area if it has none (heap lock held): for its arena cache. */
+  override ensureAreaLocked(): boolean {
+    return this.area !== 0 || createAreaLocked(this);
+  }
 
   /**
    * The allocation fast path: a slot for a request of `sizeBytes` aligned to
@@ -166,14 +171,14 @@ export class SlabAllocator extends HeapLock {
     const aw = this.areaWords;
     if (aw !== 0) {
       const u32 = this.u32;
-      const c = aw + A_CACHE + classIndex * CACHE_STRIDE;
+      const c = aw + A_SLOT_CACHE + classIndex * SLOT_CACHE_STRIDE;
       const n = u32[c];
-      if (n !== 0 && n <= CACHE_SLOTS) {
+      if (n !== 0 && n <= SLOT_CACHE_SLOTS) {
         const e = c + n;
-        const slot = (u32[e] ^ (((e << 2) ^ this.cacheKey) & 0x3fffffff)) >>> 0;
+        const slot = (u32[e] ^ (((e << 2) ^ this.slotCacheKey) & 0x3fffffff)) >>> 0;
         // Only a slot carrying its free tag (keyed by its address) is taken.
         if (u32[(slot + 4) >>> 2] !== (((slot ^ this.slotKey) & 0x3fffffff) | 1)) {
-          return this.badCacheEntry(e, slot);
+          return this.badSlotCacheEntry(e, slot);
         }
         u32[e] = 0;
         u32[c] = n - 1;
@@ -382,7 +387,7 @@ export class SlabAllocator extends HeapLock {
   }
 
   /** The allocation fast path found that the free-slot cache entry at word `e` names `slot`, not a free slot. */
-  badCacheEntry(e: number, slot: number): never {
+  badSlotCacheEntry(e: number, slot: number): never {
     throw new HeapCorruptionError(
       `free-slot cache entry at ${
         e * 4
@@ -523,14 +528,14 @@ export class SlabAllocator extends HeapLock {
       this.freeRemote(operation, base, ptr);
       return true;
     }
-    const c = this.areaWords + A_CACHE + u32[h + P_CLASS] * CACHE_STRIDE;
+    const c = this.areaWords + A_SLOT_CACHE + u32[h + P_CLASS] * SLOT_CACHE_STRIDE;
     const n = u32[c];
-    if (n >= CACHE_SLOTS) {
+    if (n >= SLOT_CACHE_SLOTS) {
       this.freeSpilling(c, ptr);
       return true;
     }
     const e = c + n + 1;
-    u32[e] = ptr ^ (((e << 2) ^ this.cacheKey) & 0x3fffffff);
+    u32[e] = ptr ^ (((e << 2) ^ this.slotCacheKey) & 0x3fffffff);
     u32[(ptr + 4) >>> 2] = ((ptr ^ this.slotKey) & 0x3fffffff) | 1;
     u32[c] = n + 1;
     return true;
@@ -542,14 +547,14 @@ export class SlabAllocator extends HeapLock {
    * lists (every entry is checked before the first write), the slot onto it.
    */
   freeSpilling(c: number, ptr: number): void {
-    const cls = (c - this.areaWords - A_CACHE) / CACHE_STRIDE;
-    spillCache(this.u32, this.key, this.area, cls, this.spilled);
+    const cls = (c - this.areaWords - A_SLOT_CACHE) / SLOT_CACHE_STRIDE;
+    spillSlotCache(this.u32, this.key, this.area, cls, this.spilled);
     const u32 = this.u32;
     const e = c + u32[c] + 1;
-    u32[e] = ptr ^ cacheEntryMask(this.key, e);
+    u32[e] = ptr ^ slotCacheMask(this.key, e);
     u32[(ptr + 4) >>> 2] = freeSlotTag(this.key, ptr);
     u32[c]++;
-    for (let k = 0; k < CACHE_SPILL; k++) {
+    for (let k = 0; k < SLOT_CACHE_SPILL; k++) {
       const slot = this.spilled[k];
       this.freeToPage((slot & PAGE_MASK) >>> 0, slot);
     }

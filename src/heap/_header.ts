@@ -8,6 +8,7 @@
 
 import { arenaCheck } from "../alloc/arena.ts";
 import { checkSlabLocked } from "../alloc/slab_check.ts";
+import { CACHE_AFTER_WAITS, CACHE_NEVER } from "../alloc/arena_cache.ts";
 import type { SlabAllocator } from "../alloc/slab_local.ts";
 import { HeapCorruptionError, HeapFormatError } from "../errors.ts";
 import {
@@ -50,6 +51,18 @@ export function checkByteCount(name: string, value: unknown): number {
     throw new RangeError(`Cannot create heap: ${name} must be a non-negative integer: ${value}`);
   }
   return value;
+}
+
+/**
+ * Validates `AttachOptions.arenaCache`; returns the handle's initial count of
+ * heap-lock waits toward starting its cache (see `CACHE_AFTER_WAITS`).
+ */
+export function checkArenaCache(arenaCache: unknown): number {
+  if (arenaCache === undefined) return 0;
+  if (typeof arenaCache !== "boolean") {
+    throw new TypeError(`Cannot attach heap: arenaCache must be a boolean: ${typeof arenaCache}`);
+  }
+  return arenaCache ? CACHE_AFTER_WAITS : CACHE_NEVER;
 }
 
 /** Throws unless `sizeBytes` is a size the allocation API takes: an integer in [0, 2^32). */

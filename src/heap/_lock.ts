@@ -26,6 +26,7 @@ import { HeapCorruptionError } from "../errors.ts";
 import { LockStateError } from "../sync/errors.ts";
 import { lockWord, unlockWord, wordOwner } from "../sync/lock_word.ts";
 import { HeapCore } from "./_core.ts";
+import { K_FLUSH, ownCacheFlushLocked, requestCacheFlushesLocked } from "../alloc/arena_cache.ts";
 import {
   ARENA_START,
   H_DEFERRED,
@@ -49,6 +50,20 @@ export const REMOTE_PUSH_LIMIT = 1 << 20;
 
 /** A handle with the heap lock's operations (see the module doc). */
 export class HeapLock extends HeapCore {
+  /** This handle's arena cache block (0 when none; see `src/alloc/arena_cache.ts`). */
+  cache = 0;
+  /**
+   * Heap-lock waits counted toward starting the arena cache (at
+   * `CACHE_AFTER_WAITS`); set there for `arenaCache: true`, to `CACHE_NEVER`
+   * for `false` and in debug mode.
+   */
+  cacheWaits = 0;
+
+  /** Makes sure this handle has a slab area (heap lock held; the slab allocator makes one). */
+  ensureAreaLocked(): boolean {
+    return this.area !== 0;
+  }
+
   /**
    * Takes the heap lock (bounded by the heap's lock timeout). Throws
    * `HeapCorruptionError`, not holding the lock, when an operation was cut
@@ -156,6 +171,7 @@ export class HeapLock extends HeapCore {
    * a general mutex before `lockWord` puts the thread to sleep.
    */
   lockContended(): void {
+    this.cacheWaits++;
     const i32 = this.i32;
     const mine = this.workerId << 1;
     for (let spin = 0; spin < HEAP_LOCK_SPINS; spin++) {
@@ -255,14 +271,21 @@ export class HeapLock extends HeapCore {
   /** Allocates an arena chunk of `needBytes` (heap lock held), growing the heap if needed; 0 if impossible. */
   allocLocked(needBytes: number, alignLog: number): number {
     const alignBytes = 1 << alignLog;
+    if (this.cache !== 0 && this.u32[(this.cache >>> 2) + K_FLUSH] !== 0) {
+      ownCacheFlushLocked(this, 0); // another handle ran out of memory and asked
+    }
     let ptr = arenaAlloc(this.u32, needBytes, alignBytes, alignLog);
     if (ptr === 0 && this.u32[H_DEFERRED] !== 0) {
       this.drainDeferredIfAnyLocked();
       ptr = arenaAlloc(this.u32, needBytes, alignBytes, alignLog);
     }
+    if (ptr === 0 && ownCacheFlushLocked(this, 0) > 0) { // before growing the heap
+      ptr = arenaAlloc(this.u32, needBytes, alignBytes, alignLog);
+    }
     if (ptr === 0 && this.growFor(needBytes + (alignBytes > 8 ? alignBytes + MIN_CHUNK : 0))) {
       ptr = arenaAlloc(this.u32, needBytes, alignBytes, alignLog);
     }
+    if (ptr === 0) requestCacheFlushesLocked(this);
     return ptr;
   }
 

@@ -17,6 +17,7 @@ import { CLASS_COUNT, classOf, P_SLOT, SLAB_MAX_ALIGN, SLAB_MAX_BYTES } from "..
 import { detachArea, recoverWorker, repairOwn, restoredSlab } from "../alloc/slab_area.ts";
 import { heapStats } from "../alloc/slab_check.ts";
 import { SlabAllocator } from "../alloc/slab_local.ts";
+import { CACHE_AFTER_WAITS, CACHE_NEVER, cacheFree, cachePopOwn } from "../alloc/arena_cache.ts";
 import { OutOfMemoryError } from "../errors.ts";
 import {
   H_DEBUG,
@@ -33,7 +34,13 @@ import {
 } from "./layout.ts";
 import { checkLockTimeoutMs } from "./_options.ts";
 import { HeapDebug } from "./_debug_heap.ts";
-import { checkAlign, checkHeapLocked, checkSize, validateHeader } from "./_header.ts";
+import {
+  checkAlign,
+  checkArenaCache,
+  checkHeapLocked,
+  checkSize,
+  validateHeader,
+} from "./_header.ts";
 import { cutWord, DEFAULT_LOCK_TIMEOUT_MS } from "./_lock.ts";
 import { type HeapRegions, walkRegions } from "./regions.ts";
 import { rootDelete, rootGet, rootList, rootNameBytes, rootPointer, rootSet } from "./roots.ts";
@@ -116,6 +123,7 @@ export class Heap {
     this.s = s;
     this.workerId = s.workerId;
     this.debug = s.u32[H_DEBUG] === 1;
+    if (this.debug) s.cacheWaits = CACHE_NEVER; // freed blocks go to the quarantine, never a cache
     this.memory = memory;
     this.syncViews();
     this.dbg = new HeapDebug(s, {
@@ -282,12 +290,17 @@ export class Heap {
    * ```
    */
   static attach(buffer: SharedArrayBuffer | WasmMemory, options: AttachOptions = {}): Heap {
+    const cacheWaits = checkArenaCache(options.arenaCache);
+    let heap: Heap;
     if (isWasmMemory(buffer)) {
       const base = checkBaseOffset("attach", options.baseOffset ?? 0);
-      return new Heap(attachMemory(buffer, base), buffer, base);
+      heap = new Heap(attachMemory(buffer, base), buffer, base);
+    } else {
+      validateHeader(buffer);
+      heap = new Heap(buffer);
     }
-    validateHeader(buffer);
-    return new Heap(buffer);
+    if (!heap.debug) heap.s.cacheWaits = cacheWaits; // never a cache in debug mode
+    return heap;
   }
 
   /** `create` for a heap in a WebAssembly.Memory (see {@linkcode HeapOptions.memory}). */
@@ -640,7 +653,12 @@ export class Heap {
       }
     }
     const needBytes = chunkBytesFor(sizeBytes);
-    return needBytes > MAX_HEAP_BYTES ? 0 : s.allocArena(needBytes, alignLog);
+    if (needBytes > MAX_HEAP_BYTES) return 0;
+    if (s.cache !== 0) {
+      const c = cachePopOwn(s, needBytes, alignLog); // the arena cache: no lock
+      if (c !== 0) return c + 8;
+    }
+    return s.allocArena(needBytes, alignLog);
   }
 
   /**
@@ -763,6 +781,7 @@ export class Heap {
     if (typeof ptr === "number" && (ptr >>> 0) === ptr) {
       if (ptr === 0 || s.freeSlot("free", ptr, false)) return;
     }
+    if (s.cacheWaits >= CACHE_AFTER_WAITS && cacheFree(s, ptr)) return; // the arena cache: no lock
     s.freeArena(ptr);
   }
 

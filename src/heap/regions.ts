@@ -17,19 +17,16 @@
  * @module
  */
 
-import { isInternalTag, isUsedTag, tagAlignLog } from "../alloc/arena.ts";
+import { CACHE_BLOCK_ALIGN_LOG, isInternalTag, isUsedTag, tagAlignLog } from "../alloc/arena.ts";
 import {
   A_ALLOCS_HI,
   A_ALLOCS_LO,
-  A_CACHE,
   A_CLASSES,
   A_MAGIC,
   A_NEXT,
+  A_SLOT_CACHE,
   A_WORKER,
   areaMagic,
-  CACHE_SLOTS,
-  CACHE_STRIDE,
-  cacheEntryMask,
   CLASS_COUNT,
   E_PAGES,
   H_SLAB_AREA_COUNT,
@@ -49,6 +46,9 @@ import {
   PAGE_HEADER_BYTES,
   pageMagic,
   pageMagic2,
+  SLOT_CACHE_SLOTS,
+  SLOT_CACHE_STRIDE,
+  slotCacheMask,
   slotLink,
   STATE_ACTIVE,
   STATE_FULL,
@@ -94,6 +94,11 @@ export const RegionKind = {
   SlabPage: 2,
   /** A used chunk holding a worker's slab area (the allocator's own bookkeeping). */
   SlabArea: 3,
+  /**
+   * A used chunk held by a worker's arena cache for reuse without the heap
+   * lock, or that cache's own block: neither free space nor a user block.
+   */
+  ArenaCache: 4,
 } as const;
 
 /**
@@ -340,6 +345,8 @@ export function walkRegions(u32: Uint32Array): HeapRegions {
         areas.push(readArea(u32, payload, n));
       } else if (u32[payload >>> 2] === tombstoneMagic(payload)) {
         chunkKind[n] = RegionKind.SlabArea; // a recovered worker's emptied area (no entry in `areas`)
+      } else if (tagAlignLog(tag) <= CACHE_BLOCK_ALIGN_LOG) {
+        chunkKind[n] = RegionKind.ArenaCache; // a cached chunk (log 0) or a cache block (log 1)
       } else {
         fail("an internal chunk is neither a slab page nor an area", c);
       }
@@ -390,10 +397,10 @@ function cachedPerPage(
   const key = u32[H_KEY];
   for (const area of areas) {
     for (let cls = 0; cls < CLASS_COUNT; cls++) {
-      const c = (area >>> 2) + A_CACHE + cls * CACHE_STRIDE;
-      const n = Math.min(u32[c], CACHE_SLOTS);
+      const c = (area >>> 2) + A_SLOT_CACHE + cls * SLOT_CACHE_STRIDE;
+      const n = Math.min(u32[c], SLOT_CACHE_SLOTS);
       for (let k = 1; k <= n; k++) {
-        const slot = (u32[c + k] ^ cacheEntryMask(key, c + k)) >>> 0;
+        const slot = (u32[c + k] ^ slotCacheMask(key, c + k)) >>> 0;
         const page = (slot & -PAGE_BYTES) >>> 0;
         if (slot < heapBytes && page >= ARENA_START && u32[page >>> 2] === pageMagic(page)) {
           out.set(page, (out.get(page) ?? 0) + 1);
@@ -431,7 +438,7 @@ function readPage(
   u32: Uint32Array,
   base: number,
   chunkIndex: number,
-  cachedSlots: number,
+  slotCacheSlots: number,
 ): SlabPageRegion {
   const h = base >>> 2;
   const classIndex = u32[h + P_CLASS];
@@ -455,7 +462,7 @@ function readPage(
     p = slotLink(u32, u32[H_KEY], p);
   }
   const used = Math.min(u32[h + P_USED], capacity);
-  const usedSlots = Math.max(0, used - remote - cachedSlots);
+  const usedSlots = Math.max(0, used - remote - slotCacheSlots);
   const bump = Math.min(Math.max(u32[h + P_BUMP], slotsStart), slotsEnd);
   return {
     offset: base,

@@ -125,6 +125,20 @@ export interface AttachOptions {
    * @default {0}
    */
   baseOffset?: number;
+  /**
+   * This handle's arena cache: freed blocks of about 500 bytes to 32 KiB kept
+   * (in the heap, bounded: 256 blocks, 512 KiB and 1/16 of the heap) for
+   * this handle to reuse without the heap lock. `true` caches from the first
+   * such free, `false` never; by default the cache starts once this handle
+   * has waited for the heap lock a few times (other workers use the arena
+   * too). A cached block is neither free space nor a live allocation (see
+   * {@linkcode HeapStats.cachedBytes}); it goes back to the arena on
+   * `detach()`, on `recover()` of the worker, and when memory runs short
+   * (another handle's cache at its next use). Never in debug mode.
+   *
+   * @default {undefined}
+   */
+  arenaCache?: boolean;
 }
 
 /**
@@ -167,6 +181,14 @@ export interface HeapStats {
   tripHighWaterBytes: number;
   /** The slab layer: its pages are used chunks of the arena (counted in `usedBytes`). */
   slab: SlabStats;
+  /**
+   * Arena chunks the handles' caches hold for reuse without the heap lock
+   * (see `AttachOptions.arenaCache`): used chunks of the arena (counted in
+   * `usedBytes`, not in `freeBytes`), neither free space nor live allocations.
+   */
+  cachedChunks: number;
+  /** Bytes of those chunks (`cachedChunks`). */
+  cachedBytes: number;
 }
 
 /**

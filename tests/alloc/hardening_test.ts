@@ -5,16 +5,16 @@ import { Heap, HeapCorruptionError, InvalidPointerError } from "../../mod.ts";
 /** Header word of the heap key (src/heap/layout.ts). */
 const H_KEY = 10;
 /** Slots a worker's free-slot cache holds per class (src/alloc/slab.ts). */
-const CACHE_SLOTS = 15;
+const SLOT_CACHE_SLOTS = 15;
 
 /**
  * Frees `ptrs` (blocks of `sizeBytes`) so that they reach their pages' free
  * lists: a local free goes to the worker's free-slot cache first, and a full
- * cache hands its oldest slots to their pages. `CACHE_SLOTS` fillers,
+ * cache hands its oldest slots to their pages. `SLOT_CACHE_SLOTS` fillers,
  * allocated before and freed after `ptrs`, push every one of them out.
  */
 function freeToPages(heap: Heap, sizeBytes: number, ptrs: number[]): void {
-  const fillers = Array.from({ length: CACHE_SLOTS }, () => heap.alloc(sizeBytes));
+  const fillers = Array.from({ length: SLOT_CACHE_SLOTS }, () => heap.alloc(sizeBytes));
   for (const p of ptrs) heap.free(p);
   for (const f of fillers) heap.free(f);
 }
@@ -43,7 +43,7 @@ describe("hardened metadata", () => {
     heap.u32[freed >>> 2] = live; // a stale write: the old (unkeyed) link format
     // Taking `freed` reads its link: `live` must never become the next head.
     assert.throws(() => {
-      for (let i = 0; i < 4 + 2 * CACHE_SLOTS; i++) assert.notEqual(heap.alloc(24), live);
+      for (let i = 0; i < 4 + 2 * SLOT_CACHE_SLOTS; i++) assert.notEqual(heap.alloc(24), live);
     }, HeapCorruptionError);
   });
 

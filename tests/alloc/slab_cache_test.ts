@@ -15,10 +15,10 @@ const P_AREA = 12;
 /** Page header word of the local free-list head. */
 const P_FREE = 6;
 /** Area word of the first free-slot cache: 8 + 4 words per class for 40 classes. */
-const A_CACHE = 8 + 4 * 40;
+const A_SLOT_CACHE = 8 + 4 * 40;
 /** Words per class cache: the count, then 15 entries. */
-const CACHE_STRIDE = 16;
-const CACHE_SLOTS = 15;
+const SLOT_CACHE_STRIDE = 16;
+const SLOT_CACHE_SLOTS = 15;
 /** Class index of 24-byte slots. */
 const CLASS_24 = 2;
 
@@ -26,7 +26,7 @@ const CLASS_24 = 2;
 function cacheCountWord(heap: Heap, ptr: number): number {
   const page = ptr & -16384;
   const area = heap.u32[(page >>> 2) + P_AREA];
-  return (area >>> 2) + A_CACHE + CLASS_24 * CACHE_STRIDE;
+  return (area >>> 2) + A_SLOT_CACHE + CLASS_24 * SLOT_CACHE_STRIDE;
 }
 
 describe("slab free-slot cache", () => {
@@ -50,7 +50,7 @@ describe("slab free-slot cache", () => {
     const blocks = Array.from({ length: 40 }, () => heap.alloc(24));
     for (const p of blocks) heap.free(p);
     const count = heap.u32[cacheCountWord(heap, blocks[0])];
-    assert.ok(count > 0 && count <= CACHE_SLOTS, `cache holds ${count}`);
+    assert.ok(count > 0 && count <= SLOT_CACHE_SLOTS, `cache holds ${count}`);
     heap.check();
     // The newest frees come back first.
     assert.equal(heap.alloc(24), blocks[39]);

@@ -74,3 +74,17 @@ Deno.test("inspect: the report of a restored sample snapshot", async () => {
     await Deno.remove(file);
   }
 });
+
+Deno.test("inspect: blocks held by an arena cache get their own cells", () => {
+  // Regression: the map took every chunk that is not free, a block or an
+  // area for a slab page, and threw on a chunk held by an arena cache.
+  const heap = Heap.create({ initialBytes: 256 * 1024, maxBytes: 256 * 1024 });
+  const worker = Heap.attach(heap.buffer, { arenaCache: true });
+  worker.free(worker.alloc(3000)); // makes the cache, which keeps this block
+  const p = worker.alloc(12_000); // at most 1/16 of the heap is cached
+  worker.alloc(100);
+  worker.free(p);
+  assert.equal(heap.stats().cachedChunks, 2);
+  const cells = renderMap(heap.regions(), { cols: 64, rows: 1 })[0].split(" ").pop() ?? "";
+  assert.ok(cells.includes(GLYPHS.cache), cells);
+});
