@@ -3,7 +3,11 @@
  * `@thi.ng/malloc` on Talc's random-actions workload (max 200 B), with every
  * new block written, in one process: the yardstick of issue 11.
  *
- * Run: `deno task floor [rounds]` (default 15). Prints, per
+ * Run: `deno task floor [rounds] [other mod.ts]` (default 15 rounds). With
+ * another copy of the library (for example the previous commit, extracted
+ * with `git archive <commit> mod.ts src structs | tar -x -C /tmp/old`), its
+ * `Heap` runs as a fourth lane, so old and new are measured against the
+ * floor in the same rounds. Prints, per
  * live target, operations per CPU-second of each allocator in every round and
  * the ratios typedheap / floor taken within a round (min and median over the
  * rounds), plus typedheap's own 100,000-live / 300-live rate.
@@ -124,16 +128,27 @@ function lane(
   };
 }
 
+/** The `Heap` class of another copy of the library, when its `mod.ts` is given. */
+const otherPath = Deno.args[1];
+const OtherHeap: typeof Heap | null = otherPath === undefined
+  ? null
+  : (await import(new URL(otherPath, `file://${Deno.cwd()}/`).href)).Heap;
+
 function makeLanes(liveTarget: number, steps: number, peerSteps: number): Lane[] {
   const poolBytes = liveTarget >= 100_000 ? 512 * MiB : 16 * MiB;
   const heap = Heap.create({ initialBytes: poolBytes, maxBytes: poolBytes });
   const floor = new FloorAdapter(poolBytes);
   const pool = new MemPool({ buf: new ArrayBuffer(poolBytes) });
-  return [
+  const lanes = [
     lane("floor", floor, floor.floor.i32.buffer, liveTarget, steps),
     lane("typedheap", new HeapAdapter(heap), heap.buffer, liveTarget, steps),
     lane("@thi.ng/malloc", new MemPoolAdapter(pool), pool.buf, liveTarget, peerSteps),
   ];
+  if (OtherHeap !== null) {
+    const other = OtherHeap.create({ initialBytes: poolBytes, maxBytes: poolBytes });
+    lanes.push(lane("typedheap (other)", new HeapAdapter(other), other.buffer, liveTarget, steps));
+  }
+  return lanes;
 }
 
 function cpuMicros(): number {
@@ -201,7 +216,7 @@ console.log("ops per CPU-second, median (min..max) over rounds:");
 for (const c of cases) {
   for (const l of c.lanes) {
     console.log(
-      `  ${String(c.liveTarget).padStart(7)} live  ${l.name.padEnd(15)} ${fmt(median(l.rates))} ` +
+      `  ${String(c.liveTarget).padStart(7)} live  ${l.name.padEnd(17)} ${fmt(median(l.rates))} ` +
         `(${fmt(Math.min(...l.rates))}..${fmt(Math.max(...l.rates))})`,
     );
   }
@@ -217,6 +232,17 @@ for (const c of cases) {
         median(vsPeer).toFixed(1)
       }x`,
   );
+  if (c.lanes.length > 3) {
+    const vsOther = ratio(c.lanes[3], floor);
+    console.log(
+      `${c.liveTarget} live: typedheap (other) / floor = median ${median(vsOther).toFixed(2)}x, ` +
+        `min ${Math.min(...vsOther).toFixed(2)}x`,
+    );
+  }
+}
+if (OtherHeap !== null) {
+  const otherScale = ratio(cases[1].lanes[3], cases[0].lanes[3]);
+  console.log(`typedheap (other) 100k / 300 live rate: median ${median(otherScale).toFixed(2)}`);
 }
 const scale = ratio(cases[1].lanes[1], cases[0].lanes[1]);
 const floorScale = ratio(cases[1].lanes[0], cases[0].lanes[0]);

@@ -37,8 +37,24 @@
  * its list of pages that may have free slots (the first is the page it
  * allocates from), the head of its list of full pages, one spare empty page
  * (hysteresis: a page is not handed back to the arena and taken again in a
- * loop) and its page count. Areas are linked from the heap header so `check`,
- * `stats` and `recover` find them all.
+ * loop), its page count and a **free-slot cache**. Areas are linked from the
+ * heap header so `check`, `stats` and `recover` find them all.
+ *
+ * The free-slot cache holds up to `SLOT_CACHE_SLOTS` slots per class that the
+ * owner freed last (a LIFO stack, like a thread cache): a local free pushes
+ * the slot there without writing its page's header, and an allocation pops
+ * the slot freed most recently, still in the CPU cache, before it looks at
+ * any page. With many live blocks this is what keeps the slab near a plain
+ * free-list allocator: a free into a page other than the current one would
+ * otherwise move pages between lists, and the next allocation would take a
+ * slot freed long ago. A cached slot carries its free-slot tag (a second
+ * free of it is a double free) and still counts as used in its page, so a
+ * page with cached slots is never given back. Each entry is the slot's
+ * address XOR a mask keyed by the heap key and the entry's own address
+ * (`slotCacheMask`); a popped entry is cleared, so a stray write can
+ * neither forge an entry nor revive an old one, and a decoded entry is used
+ * only when it names a slot carrying its free tag. The cache is emptied into
+ * the pages (`flushSlotCache`) whenever an area is given up or its lists rebuilt.
  *
  * @module
  */
@@ -197,8 +213,16 @@ export const E_ACTIVE = 0;
 export const E_FULL = 1;
 export const E_SPARE = 2;
 export const E_PAGES = 3;
+/** Slots a class's free-slot cache holds. */
+export const SLOT_CACHE_SLOTS = 15;
+/** Slots a full cache hands back to their pages at once (its oldest). */
+export const SLOT_CACHE_SPILL = 8;
+/** Words of a class's free-slot cache: the count, then `SLOT_CACHE_SLOTS` entries (entry k at +1+k). */
+export const SLOT_CACHE_STRIDE = SLOT_CACHE_SLOTS + 1;
+/** First word of the free-slot caches (class `c` at `A_SLOT_CACHE + c * SLOT_CACHE_STRIDE`). */
+export const A_SLOT_CACHE = A_CLASSES + 4 * CLASS_COUNT;
 /** Bytes of an area. */
-export const AREA_BYTES = (A_CLASSES + 4 * CLASS_COUNT) * 4;
+export const AREA_BYTES = (A_SLOT_CACHE + SLOT_CACHE_STRIDE * CLASS_COUNT) * 4;
 
 /** Key of page magic words (exported for the heap's inlined hot path). */
 export const PAGE_MAGIC_KEY = 0x51ab9a6e;
@@ -208,6 +232,16 @@ const TOMBSTONE_MAGIC_KEY = 0x0d5ea5ed;
 export const PAGE_MAGIC2_KEY = 0x1c6d3b27;
 /** Key of free-slot tags (exported for the heap's inlined hot path). */
 export const FREE_SLOT_KEY = 0x7f3ee5a9;
+/** Key of free-slot cache entries (exported for the heap's inlined hot path). */
+export const SLOT_CACHE_KEY = 0x6c1d7a53;
+
+/**
+ * The mask a free-slot cache entry at word `word` is XORed with, in a heap
+ * keyed `key` (the heap's hot path inlines the same expression).
+ */
+export function slotCacheMask(key: number, word: number): number {
+  return ((word << 2) ^ key ^ SLOT_CACHE_KEY) & 0x3fffffff;
+}
 
 /** The magic word of a page at `base`. */
 export function pageMagic(base: number): number {
@@ -501,4 +535,114 @@ export function pushPageSecond(u32: Uint32Array, headIndex: number, base: number
   setPrev(u32, key, base, head);
   if (next !== 0) setPrev(u32, key, next, base);
   setNext(u32, key, head, base);
+}
+
+/**
+ * Checks the free-slot cache of class `cls` in the area at `area` (word
+ * index `aw`): a count in range, every entry a tagged free slot of one of
+ * the area's pages of that class, no slot twice, cleared words past the
+ * count. Returns the cached slots; throws `HeapCorruptionError` otherwise.
+ */
+export function slotCacheSlots(u32: Uint32Array, key: number, area: number, cls: number): number[] {
+  const c = (area >>> 2) + A_SLOT_CACHE + cls * SLOT_CACHE_STRIDE;
+  const n = u32[c];
+  if (n > SLOT_CACHE_SLOTS) {
+    throw new HeapCorruptionError(`free-slot cache of area ${area} counts ${n} slots`, c * 4);
+  }
+  const out: number[] = [];
+  for (let k = 0; k < SLOT_CACHE_SLOTS; k++) {
+    const e = c + 1 + k;
+    if (k >= n) {
+      if (u32[e] !== 0) {
+        throw new HeapCorruptionError(`free-slot cache of area ${area} has a stale entry`, e * 4);
+      }
+      continue;
+    }
+    const slot = (u32[e] ^ slotCacheMask(key, e)) >>> 0;
+    if (!isSlotCacheable(u32, key, area, cls, slot) || out.includes(slot)) {
+      throw badSlotCacheEntry(area, e, slot);
+    }
+    out.push(slot);
+  }
+  return out;
+}
+
+/** True when `slot` is a tagged free slot of one of the area's pages of class `cls`. */
+function isSlotCacheable(
+  u32: Uint32Array,
+  key: number,
+  area: number,
+  cls: number,
+  slot: number,
+): boolean {
+  const page = (slot & -PAGE_BYTES) >>> 0;
+  const h = page >>> 2;
+  return slot < u32[H_HEAP_BYTES] && page >= ARENA_START && u32[h + P_MAGIC] === pageMagic(page) &&
+    u32[h + P_MAGIC2] === pageMagic2(page) && u32[h + P_AREA] === area &&
+    u32[h + P_CLASS] === cls && isFreeSlotOf(u32, key, page, slot);
+}
+
+/** The error for a free-slot cache entry at word `e` that decodes to `slot`, not a cached slot. */
+function badSlotCacheEntry(area: number, e: number, slot: number): HeapCorruptionError {
+  return new HeapCorruptionError(
+    `free-slot cache of area ${area} holds ${slot}, which is not a cached free slot of its class (a write past a block?)`,
+    e * 4,
+  );
+}
+
+/**
+ * Takes the `SLOT_CACHE_SPILL` oldest slots out of the full free-slot cache of
+ * class `cls` in the area at `area` (this handle's) into `out` (room for
+ * `SLOT_CACHE_SLOTS`); the rest move down, re-encoded for their new entries.
+ * Every entry is checked before the first write (throws
+ * `HeapCorruptionError`). The slots taken are tagged free, still counted as
+ * used by their pages and on no list: the caller pushes them onto their pages.
+ */
+export function spillSlotCache(
+  u32: Uint32Array,
+  key: number,
+  area: number,
+  cls: number,
+  out: Uint32Array,
+): void {
+  const c = (area >>> 2) + A_SLOT_CACHE + cls * SLOT_CACHE_STRIDE;
+  if (u32[c] !== SLOT_CACHE_SLOTS) {
+    throw new HeapCorruptionError(`free-slot cache of area ${area} counts ${u32[c]} slots`, c * 4);
+  }
+  for (let k = 0; k < SLOT_CACHE_SLOTS; k++) {
+    const e = c + 1 + k;
+    const slot = (u32[e] ^ slotCacheMask(key, e)) >>> 0;
+    if (!isSlotCacheable(u32, key, area, cls, slot)) throw badSlotCacheEntry(area, e, slot);
+    out[k] = slot;
+  }
+  for (let k = 0; k < SLOT_CACHE_SLOTS; k++) {
+    const e = c + 1 + k;
+    const from = k + SLOT_CACHE_SPILL;
+    u32[e] = from < SLOT_CACHE_SLOTS ? out[from] ^ slotCacheMask(key, e) : 0;
+  }
+  u32[c] = SLOT_CACHE_SLOTS - SLOT_CACHE_SPILL;
+}
+
+/**
+ * Empties the free-slot caches of the area at `area` into their pages'
+ * local free lists (the owner is gone or is this handle; the heap lock is
+ * held). Every cache is checked before the first write. Returns the number
+ * of slots moved.
+ */
+export function flushSlotCache(u32: Uint32Array, key: number, area: number): number {
+  const all: number[][] = [];
+  for (let cls = 0; cls < CLASS_COUNT; cls++) all.push(slotCacheSlots(u32, key, area, cls));
+  let moved = 0;
+  for (let cls = 0; cls < CLASS_COUNT; cls++) {
+    for (const slot of all[cls]) {
+      const h = ((slot & -PAGE_BYTES) >>> 0) >>> 2;
+      u32[slot >>> 2] = u32[h + P_FREE] ^ slotLinkMask(key, slot);
+      u32[h + P_FREE] = slot;
+      u32[h + P_USED]--;
+      moved++;
+    }
+    const c = (area >>> 2) + A_SLOT_CACHE + cls * SLOT_CACHE_STRIDE;
+    u32.fill(0, c, c + SLOT_CACHE_STRIDE);
+  }
+  return moved;
 }

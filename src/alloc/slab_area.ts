@@ -38,6 +38,7 @@ import {
   E_FULL,
   E_PAGES,
   E_SPARE,
+  flushSlotCache,
   H_SLAB_AREA_COUNT,
   H_SLAB_AREAS,
   H_SLAB_INTERNAL,
@@ -140,6 +141,7 @@ export function dropOwnArea(s: SlabAllocator): void {
  */
 export function abandonAreaLocked(s: SlabAllocator, area: number, tombstone: boolean): number {
   const u32 = s.u32;
+  flushSlotCache(u32, s.key, area); // cached slots go back to their pages first
   let pages = 0;
   for (let cls = 0; cls < CLASS_COUNT; cls++) {
     const entry = (area >>> 2) + A_CLASSES + (cls << 2);
@@ -273,6 +275,7 @@ export function rebuildSlabLocked(
   u32[H_SLAB_PAGES] = pages.length;
   u32[H_SLAB_TOMBSTONES] = tombstones;
   const mine = areas.filter((a) => u32[(a >>> 2) + A_WORKER] === workerId);
+  for (const a of mine) flushSlotCache(u32, s.key, a); // before the pages are relisted
   dropCachesByWalkLocked(u32, mine); // its arena caches, whatever state their lists are in
   if (workerId === s.workerId) s.cache = 0;
   const workerOf = new Map(areas.map((a) => [a, u32[(a >>> 2) + A_WORKER]]));

@@ -35,6 +35,7 @@ import {
   A_CLASSES,
   A_MAGIC,
   A_NEXT,
+  A_SLOT_CACHE,
   A_WORKER,
   AREA_BYTES,
   areaMagic,
@@ -72,6 +73,9 @@ import {
   pageMagic,
   pageMagic2,
   pageSlotsEnd,
+  SLOT_CACHE_SLOTS,
+  SLOT_CACHE_STRIDE,
+  slotCacheSlots,
   slotLink,
   STATE_ACTIVE,
   STATE_FULL,
@@ -191,6 +195,44 @@ export function slabStatsLocked(s: SlabAllocator): SlabClassStats[] {
     st.freeSlots += capacity - u32[h + P_USED] + remote;
     st.wasteBytes += PAGE_USABLE_BYTES - u32[h + P_CAPACITY] * u32[h + P_SLOT];
   });
+  // Slots in the free-slot caches are free (their pages count them as used).
+  let area = u32[H_SLAB_AREAS];
+  for (let a = maxAreas(u32); area !== 0 && a > 0; a--) {
+    for (let cls = 0; cls < CLASS_COUNT; cls++) {
+      const n = Math.min(
+        u32[(area >>> 2) + A_SLOT_CACHE + cls * SLOT_CACHE_STRIDE],
+        SLOT_CACHE_SLOTS,
+      );
+      const k = Math.min(n, out[cls].usedSlots);
+      out[cls].usedSlots -= k;
+      out[cls].freeSlots += k;
+    }
+    area = u32[(area >>> 2) + A_NEXT];
+  }
+  return out;
+}
+
+/**
+ * The slots in every area's free-slot cache, by page (heap lock held).
+ * Throws `HeapCorruptionError` when an area or a cache is damaged.
+ */
+export function slotCacheByPageLocked(s: SlabAllocator): Map<number, number[]> {
+  const u32 = s.u32;
+  const out = new Map<number, number[]>();
+  let area = u32[H_SLAB_AREAS];
+  for (let a = maxAreas(u32); area !== 0; a--) {
+    if (a === 0) throw new HeapCorruptionError("slab area list has a cycle", area);
+    checkArea(s, area);
+    for (let cls = 0; cls < CLASS_COUNT; cls++) {
+      for (const slot of slotCacheSlots(u32, s.key, area, cls)) {
+        const page = (slot & -PAGE_BYTES) >>> 0;
+        const list = out.get(page);
+        if (list === undefined) out.set(page, [slot]);
+        else list.push(slot);
+      }
+    }
+    area = u32[(area >>> 2) + A_NEXT];
+  }
   return out;
 }
 
@@ -222,6 +264,7 @@ export function checkSlabLocked(s: SlabAllocator): void {
   }
   const seen = new Set<number>();
   const pagesPerEntry = new Map<number, number>();
+  const cached = slotCacheByPageLocked(s);
   forEachPageLocked(s, (page, state, area) => {
     const fail = (what: string): never => {
       throw new HeapCorruptionError(`slab page ${what}`, page);
@@ -288,6 +331,11 @@ export function checkSlabLocked(s: SlabAllocator): void {
         free.add(p);
       }
     }
+    // Cached slots count as used in their page and are on no free list.
+    for (const p of cached.get(page) ?? []) {
+      if (free.has(p)) fail(`free slot ${p} is both cached and on a free list`);
+    }
+    cached.delete(page);
     const remote = state === STATE_ACTIVE || state === STATE_FULL || state === STATE_ORPHAN;
     const usedExpected = handedOut - free.size;
     // Remote frees not yet collected still count as used until the owner collects them.
@@ -308,6 +356,9 @@ export function checkSlabLocked(s: SlabAllocator): void {
     }
     if (!remote && u32[h + P_USED] !== 0) fail("is a spare page with used slots");
   });
+  for (const page of cached.keys()) {
+    throw new HeapCorruptionError("free-slot cache holds a slot of a page on no list", page);
+  }
   for (const [key, count] of pagesPerEntry) {
     if (u32[key + E_PAGES] !== count) {
       throw new HeapCorruptionError(`slab page count ${u32[key + E_PAGES]} != ${count}`, key * 4);

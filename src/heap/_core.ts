@@ -9,7 +9,7 @@
  */
 
 import { arenaExtend, arenaTailFreeBytes } from "../alloc/arena.ts";
-import { FREE_SLOT_KEY } from "../alloc/slab.ts";
+import { FREE_SLOT_KEY, SLOT_CACHE_KEY } from "../alloc/slab.ts";
 import { HeapFormatError } from "../errors.ts";
 import { registerLocalWorker } from "../sync/_local.ts";
 import { currentMemoryBuffer, growMemory, memoryGrew } from "./_backing.ts";
@@ -51,6 +51,11 @@ export class HeapCore {
   readonly key: number;
   /** `key ^ FREE_SLOT_KEY`: the free-slot tag of `ptr` is `((ptr ^ slotKey) & 0x3fffffff) | 1`. */
   readonly slotKey: number;
+  /**
+   * `key ^ SLOT_CACHE_KEY`: the free-slot cache entry at word `e` holds its
+   * slot XOR `((e << 2) ^ slotCacheKey) & 0x3fffffff` (`slotCacheMask`).
+   */
+  readonly slotCacheKey: number;
   /** This handle's slab area (0 until its first small allocation). A cache of state kept in the buffer. */
   area = 0;
   /** `area >>> 2`: the area's first word (0 without an area); `end()` renews its heartbeat. */
@@ -70,6 +75,7 @@ export class HeapCore {
     this.refreshViews();
     this.key = this.u32[H_KEY];
     this.slotKey = this.key ^ FREE_SLOT_KEY;
+    this.slotCacheKey = this.key ^ SLOT_CACHE_KEY;
     // Take the next id with a bounded compare-exchange loop, checking the
     // header's word before writing it (a corrupt word never yields id 0, a
     // negative or an out-of-range id).

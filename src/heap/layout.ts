@@ -11,7 +11,7 @@
 /** `"THEP"` read as a little-endian u32: marks a buffer as a typedheap heap. */
 export const MAGIC = 0x50454854;
 /** Format version; bumped whenever the header or chunk layout changes. */
-export const FORMAT_VERSION = 2;
+export const FORMAT_VERSION = 3;
 /** Size of the header at offset 0, in bytes. Allocations never start inside it. */
 export const HEADER_BYTES = 4096;
 

@@ -24,6 +24,7 @@ import {
   A_CLASSES,
   A_MAGIC,
   A_NEXT,
+  A_SLOT_CACHE,
   A_WORKER,
   areaMagic,
   CLASS_COUNT,
@@ -45,6 +46,9 @@ import {
   PAGE_HEADER_BYTES,
   pageMagic,
   pageMagic2,
+  SLOT_CACHE_SLOTS,
+  SLOT_CACHE_STRIDE,
+  slotCacheMask,
   slotLink,
   STATE_ACTIVE,
   STATE_FULL,
@@ -289,6 +293,7 @@ export function walkRegions(u32: Uint32Array): HeapRegions {
   const chunkKind = new Uint8Array(capacity);
   const chunkPage = new Int32Array(capacity).fill(-1);
   const areaOffsets = areaSet(u32, heapBytes);
+  const cached = cachedPerPage(u32, areaOffsets, heapBytes);
   const pages: SlabPageRegion[] = [];
   const areas: SlabAreaRegion[] = [];
   let usedBytes = 0;
@@ -332,7 +337,7 @@ export function walkRegions(u32: Uint32Array): HeapRegions {
       ) {
         chunkKind[n] = RegionKind.SlabPage;
         chunkPage[n] = pages.length;
-        const page = readPage(u32, payload, n);
+        const page = readPage(u32, payload, n, cached.get(payload) ?? 0);
         usedSlots += page.usedSlots;
         pages.push(page);
       } else if (areaOffsets.has(payload)) {
@@ -378,6 +383,34 @@ export function walkRegions(u32: Uint32Array): HeapRegions {
   };
 }
 
+/**
+ * How many slots of each page (by page offset) sit in a worker's free-slot
+ * cache: free, though their page counts them as used. The owners may be
+ * changing their caches: entries that do not decode to a slab page are skipped.
+ */
+function cachedPerPage(
+  u32: Uint32Array,
+  areas: Set<number>,
+  heapBytes: number,
+): Map<number, number> {
+  const out = new Map<number, number>();
+  const key = u32[H_KEY];
+  for (const area of areas) {
+    for (let cls = 0; cls < CLASS_COUNT; cls++) {
+      const c = (area >>> 2) + A_SLOT_CACHE + cls * SLOT_CACHE_STRIDE;
+      const n = Math.min(u32[c], SLOT_CACHE_SLOTS);
+      for (let k = 1; k <= n; k++) {
+        const slot = (u32[c + k] ^ slotCacheMask(key, c + k)) >>> 0;
+        const page = (slot & -PAGE_BYTES) >>> 0;
+        if (slot < heapBytes && page >= ARENA_START && u32[page >>> 2] === pageMagic(page)) {
+          out.set(page, (out.get(page) ?? 0) + 1);
+        }
+      }
+    }
+  }
+  return out;
+}
+
 /** The offsets of all slab areas, from the header's list (changed only under the heap lock). */
 function areaSet(u32: Uint32Array, heapBytes: number): Set<number> {
   const out = new Set<number>();
@@ -405,6 +438,7 @@ function readPage(
   u32: Uint32Array,
   base: number,
   chunkIndex: number,
+  slotCacheSlots: number,
 ): SlabPageRegion {
   const h = base >>> 2;
   const classIndex = u32[h + P_CLASS];
@@ -428,7 +462,7 @@ function readPage(
     p = slotLink(u32, u32[H_KEY], p);
   }
   const used = Math.min(u32[h + P_USED], capacity);
-  const usedSlots = Math.max(0, used - remote);
+  const usedSlots = Math.max(0, used - remote - slotCacheSlots);
   const bump = Math.min(Math.max(u32[h + P_BUMP], slotsStart), slotsEnd);
   return {
     offset: base,

@@ -4,6 +4,20 @@ import { Heap, HeapCorruptionError, InvalidPointerError } from "../../mod.ts";
 
 /** Header word of the heap key (src/heap/layout.ts). */
 const H_KEY = 10;
+/** Slots a worker's free-slot cache holds per class (src/alloc/slab.ts). */
+const SLOT_CACHE_SLOTS = 15;
+
+/**
+ * Frees `ptrs` (blocks of `sizeBytes`) so that they reach their pages' free
+ * lists: a local free goes to the worker's free-slot cache first, and a full
+ * cache hands its oldest slots to their pages. `SLOT_CACHE_SLOTS` fillers,
+ * allocated before and freed after `ptrs`, push every one of them out.
+ */
+function freeToPages(heap: Heap, sizeBytes: number, ptrs: number[]): void {
+  const fillers = Array.from({ length: SLOT_CACHE_SLOTS }, () => heap.alloc(sizeBytes));
+  for (const p of ptrs) heap.free(p);
+  for (const f of fillers) heap.free(f);
+}
 
 describe("hardened metadata", () => {
   it("gives every heap its own non-zero key below 2^30, seen by every handle", () => {
@@ -25,11 +39,11 @@ describe("hardened metadata", () => {
     const live = heap.alloc(24);
     const freed = heap.alloc(24);
     heap.alloc(24);
-    heap.free(freed);
+    freeToPages(heap, 24, [freed]);
     heap.u32[freed >>> 2] = live; // a stale write: the old (unkeyed) link format
     // Taking `freed` reads its link: `live` must never become the next head.
     assert.throws(() => {
-      for (let i = 0; i < 4; i++) assert.notEqual(heap.alloc(24), live);
+      for (let i = 0; i < 4 + 2 * SLOT_CACHE_SLOTS; i++) assert.notEqual(heap.alloc(24), live);
     }, HeapCorruptionError);
   });
 
@@ -48,7 +62,7 @@ describe("hardened metadata", () => {
     // page: a real page, so checking the linked page's header would accept it.
     heap.u32[(first >>> 2) + 10] = third;
     // Freeing a slot of the full first page moves it off the full list.
-    assert.throws(() => heap.free(slots[0]), HeapCorruptionError);
+    assert.throws(() => freeToPages(heap, 24, [slots[0]]), HeapCorruptionError);
   });
 
   it("check() verifies every slab page link against its check word and its back link", () => {
@@ -75,7 +89,11 @@ describe("hardened metadata", () => {
     const small: number[] = [];
     while (small.length < 679 * 3 + 5) small.push(heap.alloc(24));
     const pages = [...new Set(small.map((p) => p & -16384))];
-    for (const p of small) if ((p & -16384) === pages[0] || (p & -16384) === pages[1]) heap.free(p);
+    freeToPages(
+      heap,
+      24,
+      small.filter((p) => (p & -16384) === pages[0] || (p & -16384) === pages[1]),
+    );
     // 40-byte slots reuse the second page's memory on another grid.
     const big: number[] = [];
     for (let i = 0; i < 30; i++) big.push(heap.alloc(40));
@@ -93,7 +111,7 @@ describe("hardened metadata", () => {
     const small = heap.alloc(24);
     const big = heap.alloc(40);
     heap.alloc(40);
-    heap.free(big); // the 40-byte page's free list now starts at `big`
+    freeToPages(heap, 40, [big]); // the 40-byte page's free list now holds `big`
     const smallPage = small & -16384;
     const bigPage = big & -16384;
     assert.notEqual(smallPage, bigPage);

@@ -12,6 +12,7 @@ import { abandonAreaLocked, sweepOrphansLocked } from "../../src/alloc/slab_area
 import { checkSlabLocked, slabStatsLocked } from "../../src/alloc/slab_check.ts";
 import { arenaChunkOf, arenaUsable, chunkBytesFor } from "../../src/alloc/arena.ts";
 import {
+  A_SLOT_CACHE,
   CLASS_BYTES,
   classOf,
   H_SLAB_ORPHANS,
@@ -25,6 +26,8 @@ import {
   PAGE_BYTES,
   PAGE_HEADER_BYTES,
   PAGE_USABLE_BYTES,
+  SLOT_CACHE_SLOTS,
+  SLOT_CACHE_STRIDE,
   slotProblem,
   STATE_FULL,
   STATE_ORPHAN,
@@ -64,8 +67,13 @@ describe("SlabAllocator", () => {
     assert.equal(a.u32[(base >>> 2) + P_OWNER], a.workerId);
     assert.equal(a.u32[(base >>> 2) + P_USED], 2);
     a.freeSlot("free", p, false);
-    assert.equal(a.u32[(base >>> 2) + P_FREE], p, "a local free pushes on the page's list");
-    assert.equal(a.u32[(base >>> 2) + P_USED], 1);
+    assert.equal(a.u32[(base >>> 2) + P_FREE], 0, "a local free leaves the page's list alone");
+    assert.equal(a.u32[(base >>> 2) + P_USED], 2, "a cached slot counts as used in its page");
+    assert.equal(
+      a.u32[a.areaWords + A_SLOT_CACHE + CLS24 * SLOT_CACHE_STRIDE],
+      1,
+      "it is in the cache",
+    );
     assert.equal(a.allocSlot(CLS24), p, "LIFO reuse");
     a.flushAllocCount();
     const stats = checked(a);
@@ -90,8 +98,12 @@ describe("SlabAllocator", () => {
     assert.equal(a.u32[H_SLAB_PAGES], 2);
     const stats = checked(a);
     assert.equal(stats[CLS24].usedSlots, capacity + 1);
-    // Freeing one slot of the full page moves it back to the active list.
-    a.freeSlot("free", slots[7], false);
+    // A slot of the full page that reaches the page (past the free-slot
+    // cache: a full cache hands its oldest slots back) moves it back to the
+    // active list.
+    for (const p of slots.slice(7, 7 + SLOT_CACHE_SLOTS)) a.freeSlot("free", p, false);
+    assert.equal(a.u32[(base >>> 2) + P_STATE], STATE_FULL, "cached slots stay in the cache");
+    a.freeSlot("free", slots[7 + SLOT_CACHE_SLOTS], false);
     assert.notEqual(a.u32[(base >>> 2) + P_STATE], STATE_FULL);
     checked(a);
     heap.check();
@@ -172,9 +184,22 @@ describe("SlabAllocator", () => {
   it("reports a free list head that is not a free slot instead of handing it out", () => {
     const { a } = setup();
     const p = a.allocSlot(CLS24);
+    const fillers = Array.from({ length: SLOT_CACHE_SLOTS }, () => a.allocSlot(CLS24));
+    a.freeSlot("free", p, false);
+    // The full free-slot cache hands its oldest slots, p first, to the page.
+    for (const f of fillers) a.freeSlot("free", f, false);
+    assert.notEqual(a.u32[(a.pageOf(p) >>> 2) + P_FREE], 0, "the page's free list holds them");
+    a.u32[(p + 4) >>> 2] = 0; // a write after free clears the slot's free tag
+    assert.throws(() => {
+      for (let i = 0; i < 2 * SLOT_CACHE_SLOTS; i++) assert.notEqual(a.allocSlot(CLS24), p);
+    }, HeapCorruptionError);
+  });
+
+  it("reports a cached slot that lost its free tag instead of handing it out", () => {
+    const { a } = setup();
+    const p = a.allocSlot(CLS24);
     a.allocSlot(CLS24);
     a.freeSlot("free", p, false);
-    assert.equal(a.u32[(a.pageOf(p) >>> 2) + P_FREE], p, "the freed slot heads the list");
     a.u32[(p + 4) >>> 2] = 0; // a write after free clears the slot's free tag
     assert.throws(() => a.allocSlot(CLS24), HeapCorruptionError);
   });

@@ -70,4 +70,23 @@ describe("slab regressions", () => {
     heap.check();
     assert.equal(heap.stats().liveAllocations, 0);
   });
+
+  it("realloc of a slot into an arena block copies no more than the block holds", () => {
+    // A fixed heap with the 40-byte class's page and small arena blocks but
+    // no room for another page: a slot moved to the 24-byte class lands in
+    // the arena, in a chunk whose usable size (20 bytes for 17) is not a
+    // multiple of 8.
+    const heap = Heap.create({ initialBytes: 64 * 1024, maxBytes: 64 * 1024 });
+    const slot = heap.alloc(40);
+    heap.u8.fill(0xab, slot, slot + 40);
+    const filler: number[] = [];
+    for (let p = heap.tryAlloc(2000); p !== 0; p = heap.tryAlloc(2000)) filler.push(p);
+    const moved = heap.realloc(slot, 17);
+    assert.equal(heap.stats().slab.classes[2].pages, 0, "moved into the arena, not a 24-byte page");
+    assert.deepEqual([...heap.u8.subarray(moved, moved + 17)], new Array(17).fill(0xab));
+    heap.check(); // the next chunk's boundary tag is intact
+    heap.free(moved);
+    for (const p of filler) heap.free(p);
+    heap.check();
+  });
 });
