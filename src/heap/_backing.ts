@@ -19,7 +19,6 @@ import { HeapFormatError } from "../errors.ts";
 import {
   FORMAT_VERSION,
   H_BASE_OFFSET,
-  H_DEBUG,
   H_HEADER_BYTES,
   H_HEAP_BYTES,
   H_KEY,
@@ -37,6 +36,7 @@ import type { HeapOptions } from "./types.ts";
 import { checkByteCount, checkHeaderIdentity, roundUp8 } from "./_header.ts";
 import { DEFAULT_LOCK_TIMEOUT_MS } from "./_lock.ts";
 import { checkLockTimeoutMs } from "./_options.ts";
+import { H_DEBUG } from "./layout.ts";
 
 /** Bytes of a WebAssembly page; `baseOffset` and memory sizes are multiples of it. */
 export const WASM_PAGE_BYTES = 65536;
