@@ -517,14 +517,11 @@ export class MapTable<K extends MapKeyKind, V extends ElementType> {
     this.#lock(sw);
     this.#hint = hint;
     try {
-      let u32 = v.u32;
-      const cap = u32[sw + S_CAP];
-      const table = u32[sw + S_TABLE];
+      const cap = v.u32[sw + S_CAP];
+      const table = v.u32[sw + S_TABLE];
       const stride = this.stride;
-      if (table + (cap + 1) * stride > v.bytes) {
-        v.refresh();
-        u32 = v.u32;
-      }
+      v.cover(table + (cap + 1) * stride); // another worker may have grown the heap
+      const u32 = v.u32;
       const words = stride >>> 2;
       const base = table >>> 2;
       const f64 = this.#valueCode === 8;
@@ -584,14 +581,11 @@ export class MapTable<K extends MapKeyKind, V extends ElementType> {
    */
   #find(sw: number): number {
     const v = this.views;
-    let u32 = v.u32;
-    const cap = u32[sw + S_CAP];
-    const table = u32[sw + S_TABLE];
+    const cap = v.u32[sw + S_CAP];
+    const table = v.u32[sw + S_TABLE];
     const stride = this.stride;
-    if (table + (cap + 1) * stride > v.bytes) {
-      v.refresh(); // another worker grew the heap
-      u32 = v.u32;
-    }
+    v.cover(table + (cap + 1) * stride); // another worker may have grown the heap
+    let u32 = v.u32;
     const kc = this.keyCode;
     const k0 = this.keys.k0;
     let i = Math.floor(this.keys.h * cap / TWO_32);

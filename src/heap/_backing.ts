@@ -32,14 +32,13 @@ import {
   MIN_HEAP_BYTES,
   newHeapKey,
 } from "./layout.ts";
-
-/** Bytes of a WebAssembly page; `baseOffset` and memory sizes are multiples of it. */
-
 import type { HeapOptions } from "./types.ts";
 import { checkByteCount, checkHeaderIdentity, roundUp8 } from "./_header.ts";
 import { DEFAULT_LOCK_TIMEOUT_MS } from "./_lock.ts";
 import { checkLockTimeoutMs } from "./_options.ts";
 import { H_DEBUG } from "./layout.ts";
+
+/** Bytes of a WebAssembly page; `baseOffset` and memory sizes are multiples of it. */
 export const WASM_PAGE_BYTES = 65536;
 
 /** True when `value` is a `WebAssembly.Memory` of this realm. */
@@ -106,6 +105,27 @@ export function growMemory(
   if (have < target) memory.grow((target - have) / WASM_PAGE_BYTES);
 }
 
+/**
+ * `growMemory` for `Cannot <operation> heap`: the engine's RangeError, when the
+ * memory's maximum forbids the growth, becomes one that says so.
+ */
+export function growMemoryFor(
+  operation: string,
+  memory: WasmMemory,
+  buffer: SharedArrayBuffer,
+  totalBytes: number,
+): void {
+  try {
+    growMemory(memory, buffer, totalBytes);
+  } catch (e) {
+    throw new RangeError(
+      `Cannot ${operation} heap: the WebAssembly.Memory cannot grow to ${totalBytes} bytes: ${
+        (e as Error).message
+      }`,
+    );
+  }
+}
+
 /** Validates `baseOffset` for a heap in a WebAssembly.Memory. */
 export function checkBaseOffset(operation: string, baseOffset: unknown): number {
   if (
@@ -161,28 +181,34 @@ export function createInMemory(
     );
   }
   if (have < initialBytes) {
-    try {
-      growMemory(memory, buffer, baseOffset + initialBytes);
-    } catch (e) {
-      throw new RangeError(
-        `Cannot create heap: the WebAssembly.Memory cannot grow to ${
-          baseOffset + initialBytes
-        } bytes: ${(e as Error).message}`,
-      );
-    }
+    growMemoryFor("create", memory, buffer, baseOffset + initialBytes);
     buffer = currentMemoryBuffer(memory, buffer);
   }
   const u32 = new Uint32Array(buffer, baseOffset, initialBytes >>> 2);
   u32.fill(0, 0, HEADER_BYTES >>> 2);
+  writeNewHeap(u32, initialBytes, maxBytes, sizes.lockTimeoutMs, baseOffset);
+  return buffer;
+}
+
+/**
+ * Writes an empty heap of `heapBytes` into `u32`, whose header words are zero:
+ * the header (with a new key) and the arena's one free chunk.
+ */
+function writeNewHeap(
+  u32: Uint32Array,
+  heapBytes: number,
+  maxBytes: number,
+  lockTimeoutMs: number,
+  baseOffset: number,
+): void {
   u32[H_MAGIC] = MAGIC;
   u32[H_VERSION] = FORMAT_VERSION;
   u32[H_HEADER_BYTES] = HEADER_BYTES;
   u32[H_MAX_BYTES] = maxBytes;
-  u32[H_LOCK_TIMEOUT_MS] = sizes.lockTimeoutMs;
+  u32[H_LOCK_TIMEOUT_MS] = lockTimeoutMs;
   u32[H_BASE_OFFSET] = baseOffset;
   u32[H_KEY] = newHeapKey();
-  arenaInit(u32, initialBytes);
-  return buffer;
+  arenaInit(u32, heapBytes);
 }
 
 /** Validates the heap header in `memory` at `baseOffset` (never writes) and returns the buffer to view. */
@@ -249,13 +275,7 @@ export function createInBuffer(options: HeapOptions): SharedArrayBuffer {
   checkLockTimeoutMs("create heap", lockTimeoutMs);
   const buffer = new SharedArrayBuffer(initialBytes, { maxByteLength: maxBytes });
   const u32 = new Uint32Array(buffer);
-  u32[H_MAGIC] = MAGIC;
-  u32[H_VERSION] = FORMAT_VERSION;
-  u32[H_HEADER_BYTES] = HEADER_BYTES;
-  u32[H_MAX_BYTES] = maxBytes;
-  u32[H_LOCK_TIMEOUT_MS] = lockTimeoutMs;
-  u32[H_KEY] = newHeapKey();
   u32[H_DEBUG] = options.debug === true ? 1 : 0;
-  arenaInit(u32, initialBytes);
+  writeNewHeap(u32, initialBytes, maxBytes, lockTimeoutMs, 0);
   return buffer;
 }

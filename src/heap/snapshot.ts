@@ -15,7 +15,7 @@
 import { checkLockTimeoutMs } from "./_options.ts";
 import { arenaTailFreeBytes, freeTag } from "../alloc/arena.ts";
 import { HeapFormatError } from "../errors.ts";
-import { checkBaseOffset, growMemory, isWasmMemory, memoryBuffer } from "./_backing.ts";
+import { checkBaseOffset, growMemoryFor, isWasmMemory, memoryBuffer } from "./_backing.ts";
 import type { WasmMemory } from "./heap.ts";
 import {
   EPILOGUE_BYTES,
@@ -219,15 +219,7 @@ export function restoreMemory(bytes: unknown, options: RestoreOptions): SharedAr
   let buffer = memoryBuffer(memory);
   const info = readSnapshot(bytes, options, base);
   if (buffer.byteLength < base + info.heapBytes) {
-    try {
-      growMemory(memory, buffer, base + info.heapBytes);
-    } catch (e) {
-      throw new RangeError(
-        `Cannot restore heap: the WebAssembly.Memory cannot grow to ${
-          base + info.heapBytes
-        } bytes: ${(e as Error).message}`,
-      );
-    }
+    growMemoryFor("restore", memory, buffer, base + info.heapBytes);
     buffer = memoryBuffer(memory);
   }
   writeHeap(new Uint32Array(buffer, base, info.heapBytes >>> 2), bytes as Uint8Array, info);

@@ -131,3 +131,61 @@ async function pollAsync(
     if (Atomics.load(i32, index) !== value) return "ok";
   }
 }
+
+/**
+ * One sleep a wait loop asks its driver for: on `i32[index]` while it holds
+ * `value`, for at most `sliceMs`.
+ */
+export interface Sleep {
+  readonly i32: Int32Array;
+  readonly index: number;
+  readonly value: number;
+  readonly sliceMs: number;
+}
+
+/**
+ * A wait loop written once for its blocking and its async form: a generator that
+ * yields each sleep it needs, is resumed with how that sleep ended, and returns
+ * the wait's result. `runBlocking` and `runAsync` do the sleeping.
+ */
+export type WaitLoop<T> = Generator<Sleep, T, WaitResult>;
+
+/**
+ * Runs `loop`, sleeping in `waitSync` (blocks the thread).
+ *
+ * @returns What the loop returns; throws what it throws.
+ */
+export function runBlocking<T>(loop: WaitLoop<T>): T {
+  let step = loop.next();
+  // Bounded as the loop is: it ends, or throws, at its deadline.
+  while (!step.done) {
+    const sleep = step.value;
+    try {
+      step = loop.next(waitSync(sleep.i32, sleep.index, sleep.value, sleep.sliceMs));
+    } catch (error) {
+      // A failed sleep runs the loop's cleanup (`finally`) and rethrows; an error
+      // the loop threw itself comes back at once (it has finished).
+      step = loop.throw(error);
+    }
+  }
+  return step.value;
+}
+
+/**
+ * Runs `loop`, sleeping in `waitAsync` (does not block the thread).
+ *
+ * @returns A promise of what the loop returns; it rejects with what the loop throws.
+ */
+export async function runAsync<T>(loop: WaitLoop<T>): Promise<T> {
+  let step = loop.next();
+  // Bounded as in runBlocking.
+  while (!step.done) {
+    const sleep = step.value;
+    try {
+      step = loop.next(await waitAsync(sleep.i32, sleep.index, sleep.value, sleep.sliceMs));
+    } catch (error) {
+      step = loop.throw(error);
+    }
+  }
+  return step.value;
+}

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { nextSliceMs, waitAsync, waitSync } from "./_blocking.ts";
+import { nextSliceMs, runAsync, runBlocking, type WaitLoop } from "./_blocking.ts";
 import type { LockHost } from "./_host.ts";
 import {
   allocObject,
@@ -217,19 +217,7 @@ export class Barrier {
    * ```
    */
   wait(timeoutMs: number = this.#timeoutMs): boolean {
-    checkTimeout("wait on barrier", timeoutMs);
-    this.#checkLive("wait on barrier");
-    const deadline = performance.now() + timeoutMs;
-    const generation = this.#arrive(deadline, timeoutMs);
-    if (generation < 0) return true;
-    const i32 = this.#i32;
-    // Bounded by the deadline: every pass reads the clock once.
-    for (;;) {
-      const seen = Atomics.load(i32, STATE_WORD);
-      const sliceMs = this.#nextSlice(seen, generation, deadline, timeoutMs);
-      if (sliceMs === 0) return false;
-      waitSync(i32, STATE_WORD, seen, sliceMs);
-    }
+    return runBlocking(this.#waitLoop(timeoutMs));
   }
 
   /**
@@ -251,19 +239,27 @@ export class Barrier {
    * assert.deepEqual(results.sort(), [false, true]);
    * ```
    */
-  async waitAsync(timeoutMs: number = this.#timeoutMs): Promise<boolean> {
+  waitAsync(timeoutMs: number = this.#timeoutMs): Promise<boolean> {
+    return runAsync(this.#waitLoop(timeoutMs));
+  }
+
+  /**
+   * The wait of `wait` and `waitAsync`: arrives, then sleeps on the state word
+   * until the phase completes or the deadline passes.
+   */
+  *#waitLoop(timeoutMs: number): WaitLoop<boolean> {
     checkTimeout("wait on barrier", timeoutMs);
     this.#checkLive("wait on barrier");
     const deadline = performance.now() + timeoutMs;
     const generation = this.#arrive(deadline, timeoutMs);
     if (generation < 0) return true;
     const i32 = this.#i32;
-    // Bounded by the deadline, as in wait.
+    // Bounded by the deadline: every pass reads the clock once.
     for (;;) {
       const seen = Atomics.load(i32, STATE_WORD);
       const sliceMs = this.#nextSlice(seen, generation, deadline, timeoutMs);
       if (sliceMs === 0) return false;
-      await waitAsync(i32, STATE_WORD, seen, sliceMs);
+      yield { i32, index: STATE_WORD, value: seen, sliceMs };
     }
   }
 

@@ -271,16 +271,11 @@ export class Condition {
    * ```
    */
   waitFor(mutex: Mutex, timeoutMs: number, predicate: () => boolean): boolean {
-    checkTimeout("wait on condition", timeoutMs);
-    checkPredicate(predicate);
-    this.#checkLive("wait on condition");
-    const deadline = performance.now() + timeoutMs;
-    // Bounded by the deadline: every pass reads the clock and sleeps at most until it.
-    for (;;) {
-      if (predicate()) return true;
-      const remainingMs = deadline - performance.now();
-      if (remainingMs <= 0) return false;
-      this.wait(mutex, remainingMs);
+    const loop = this.#waitForLoop(timeoutMs, predicate);
+    // Bounded as the loop is, by the deadline.
+    for (let step = loop.next();; step = loop.next()) {
+      if (step.done) return step.value;
+      this.wait(mutex, step.value);
     }
   }
 
@@ -314,16 +309,30 @@ export class Condition {
    * ```
    */
   async waitForAsync(mutex: Mutex, timeoutMs: number, predicate: () => boolean): Promise<boolean> {
+    const loop = this.#waitForLoop(timeoutMs, predicate);
+    // Bounded as in waitFor.
+    for (let step = loop.next();; step = loop.next()) {
+      if (step.done) return step.value;
+      await this.waitAsync(mutex, step.value);
+    }
+  }
+
+  /**
+   * The loop of `waitFor` and `waitForAsync`: yields how long the next wait may
+   * take until the predicate holds (returns `true`) or the deadline passes
+   * (returns `false`).
+   */
+  *#waitForLoop(timeoutMs: number, predicate: () => boolean): Generator<number, boolean, void> {
     checkTimeout("wait on condition", timeoutMs);
     checkPredicate(predicate);
     this.#checkLive("wait on condition");
     const deadline = performance.now() + timeoutMs;
-    // Bounded by the deadline, as in waitFor.
+    // Bounded by the deadline: every pass reads the clock and waits at most until it.
     for (;;) {
       if (predicate()) return true;
       const remainingMs = deadline - performance.now();
       if (remainingMs <= 0) return false;
-      await this.waitAsync(mutex, remainingMs);
+      yield remainingMs;
     }
   }
 

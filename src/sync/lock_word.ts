@@ -19,7 +19,7 @@
  * @module
  */
 
-import { canBlock, nextSliceMs, waitAsync } from "./_blocking.ts";
+import { canBlock, nextSliceMs, runAsync, runBlocking, type WaitLoop } from "./_blocking.ts";
 import { isLocalWorker } from "./_local.ts";
 import { LockStateError, LockTimeoutError } from "./errors.ts";
 
@@ -247,7 +247,7 @@ function lockWordSlow(i32: Int32Array, index: number, ownerId: number, timeoutMs
   // holder that is one never releases; and none can take the word meanwhile,
   // so one check before waiting suffices.
   checkHolder(i32, seen, ownerId);
-  if (canBlock()) lockWordBlocking(i32, index, ownerId, timeoutMs);
+  if (canBlock()) runBlocking(lockLoop(i32, index, ownerId, timeoutMs));
   else lockWordSpinning(i32, index, ownerId, timeoutMs);
 }
 
@@ -281,12 +281,16 @@ function invalidWord(seen: number, ownerId: number): LockStateError {
   );
 }
 
-function lockWordBlocking(
+/**
+ * The sleeping wait of `lockWord` (where the thread may block) and of
+ * `lockWordAsync`, after their spin: takes the word or sleeps on it until the deadline.
+ */
+function* lockLoop(
   i32: Int32Array,
   index: number,
   ownerId: number,
   timeoutMs: number,
-): void {
+): WaitLoop<void> {
   const deadline = performance.now() + timeoutMs;
   let woken = false;
   // Bounded by the deadline: every pass reads the clock once.
@@ -294,7 +298,7 @@ function lockWordBlocking(
     const seen = takeOrAnnounce(i32, index, ownerId);
     if (seen === 0) return;
     const sliceMs = sliceOrTimeout(i32, index, seen, deadline, timeoutMs, woken);
-    woken = Atomics.wait(i32, index, seen, sliceMs) === "ok";
+    woken = (yield { i32, index, value: seen, sliceMs }) === "ok";
   }
 }
 
@@ -386,15 +390,7 @@ async function lockWordAsyncSlow(
       throw new LockStateError("acquire lock", ownerId, ownerId);
     }
   }
-  const deadline = performance.now() + timeoutMs;
-  let woken = false;
-  // Bounded by the deadline, as in lockWordBlocking.
-  for (;;) {
-    const seen = takeOrAnnounce(i32, index, ownerId);
-    if (seen === 0) return;
-    const sliceMs = sliceOrTimeout(i32, index, seen, deadline, timeoutMs, woken);
-    woken = await waitAsync(i32, index, seen, sliceMs) === "ok";
-  }
+  await runAsync(lockLoop(i32, index, ownerId, timeoutMs));
 }
 
 function unlockWordSlow(i32: Int32Array, index: number, ownerId: number, seen: number): void {

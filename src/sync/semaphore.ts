@@ -4,7 +4,7 @@
  * @module
  */
 
-import { nextSliceMs, waitAsync, waitSync } from "./_blocking.ts";
+import { nextSliceMs, runAsync, runBlocking, type WaitLoop } from "./_blocking.ts";
 import type { LockHost } from "./_host.ts";
 import {
   allocObject,
@@ -187,23 +187,7 @@ export class Semaphore {
   acquire(timeoutMs: number = this.#timeoutMs): void {
     checkTimeout("acquire semaphore", timeoutMs);
     if (this.tryAcquire()) return;
-    const deadline = performance.now() + timeoutMs;
-    // Bounded by the deadline: every pass reads the clock once.
-    for (;;) {
-      this.#checkLive("acquire semaphore");
-      const seen = Atomics.load(this.#i32, this.#count);
-      if (seen > 0) {
-        if (Atomics.compareExchange(this.#i32, this.#count, seen, seen - 1) === seen) return;
-        continue;
-      }
-      const sliceMs = nextSliceMs(deadline);
-      if (sliceMs <= 0) throw new LockTimeoutError("semaphore", timeoutMs, 0);
-      // `release` adds permits before it reads the sleeper count, and this count
-      // is raised before sleeping, so a release is never missed.
-      Atomics.add(this.#i32, this.#sleepers, 1);
-      waitSync(this.#i32, this.#count, seen, sliceMs);
-      Atomics.sub(this.#i32, this.#sleepers, 1);
-    }
+    runBlocking(this.#acquireLoop(timeoutMs));
   }
 
   /**
@@ -260,8 +244,16 @@ export class Semaphore {
   async acquireAsync(timeoutMs: number = this.#timeoutMs): Promise<void> {
     checkTimeout("acquire semaphore", timeoutMs);
     if (this.tryAcquire()) return;
+    await runAsync(this.#acquireLoop(timeoutMs));
+  }
+
+  /**
+   * The wait of `acquire` and `acquireAsync` once `tryAcquire` failed: takes a
+   * permit when one is there, else sleeps on the count until the deadline.
+   */
+  *#acquireLoop(timeoutMs: number): WaitLoop<void> {
     const deadline = performance.now() + timeoutMs;
-    // Bounded by the deadline, as in acquire.
+    // Bounded by the deadline: every pass reads the clock once.
     for (;;) {
       this.#checkLive("acquire semaphore");
       const seen = Atomics.load(this.#i32, this.#count);
@@ -271,9 +263,11 @@ export class Semaphore {
       }
       const sliceMs = nextSliceMs(deadline);
       if (sliceMs <= 0) throw new LockTimeoutError("semaphore", timeoutMs, 0);
+      // `release` adds permits before it reads the sleeper count, and this count
+      // is raised before sleeping, so a release is never missed.
       Atomics.add(this.#i32, this.#sleepers, 1);
       try {
-        await waitAsync(this.#i32, this.#count, seen, sliceMs);
+        yield { i32: this.#i32, index: this.#count, value: seen, sliceMs };
       } finally {
         Atomics.sub(this.#i32, this.#sleepers, 1);
       }
