@@ -1,11 +1,25 @@
 /**
  * Same-run comparison of this tree's `Heap` with another copy of the library
  * (for example the previous commit, extracted with
- * `git archive <commit> mod.ts src | tar -x -C /tmp/old`):
+ * `git archive <commit> mod.ts src structs | tar -x -C /tmp/old`):
  *
  * ```
- * deno run -A bench/compare_heaps.ts /tmp/old/mod.ts [rounds] [name filter]
+ * deno run -A bench/compare_heaps.ts /tmp/old/mod.ts [rounds] [name filter] [--old-first] [--control=<mod.ts>]
  * ```
+ *
+ * Each copy runs the workloads from a module instance of its own
+ * (`_compare_lane.ts`), so V8 keeps separate type feedback per copy, as in a
+ * program that uses one copy. Even so the order in which the lanes are
+ * built, warmed up and timed can move a ratio by about 10% (an A/A lane
+ * measured 0.89-1.11x on 2026-11-28). Two options show it in the run that
+ * reports the ratio: `--old-first` builds, warms up and times the other copy
+ * first (the default is this tree first), so a run and its swapped run
+ * bracket the order effect; `--control=<mod.ts>` adds an A/A lane, a second
+ * copy of this tree (for example
+ * `git archive HEAD mod.ts src structs | tar -x -C /tmp/aa`) built after the
+ * other two and timed in the same rounds, the three lanes in an order that
+ * rotates every round; the report then also gives new / control, which is 1
+ * but for noise and order.
  *
  * With `debug` in place of the other copy, it compares this tree's heap in
  * debug mode (`Heap.create({ debug: true })`, "new") with the same heap in
@@ -15,8 +29,8 @@
  * 10,000 live up to 30,000 B and 100,000 live up to 200 B), alloc + free of
  * 64 B, a ring of 1,024 live 24-byte records created and destroyed, the slab
  * class handle, and 2,000-byte arena blocks through the public API. Each
- * round runs every workload on both heaps in an order that alternates, so
- * both see the same machine load; the report gives the ratio new / old of
+ * round runs every workload on every lane in an order that alternates (two
+ * lanes) or rotates (three), so all see the same machine load; the report gives the ratio new / old of
  * the CPU time per round: min and median over the rounds (below 1: faster).
  *
  * @module
@@ -24,13 +38,25 @@
 
 import process from "node:process";
 import { Heap } from "../mod.ts";
-import { HeapAdapter, makeRandomActionsTrace, RandomActions } from "./_workloads.ts";
 
-const otherPath = Deno.args[0];
-if (otherPath === undefined) throw new Error("usage: compare_heaps.ts <other mod.ts> [rounds]");
-const rounds = Number(Deno.args[1] ?? 15);
+const flags = Deno.args.filter((a) => a.startsWith("--"));
+const args = Deno.args.filter((a) => !a.startsWith("--"));
+const otherPath = args[0];
+if (otherPath === undefined) {
+  throw new Error(
+    "usage: compare_heaps.ts <other mod.ts> [rounds] [name filter] [--old-first] [--control=<mod.ts>]",
+  );
+}
+const rounds = Number(args[1] ?? 15);
 /** Only the workloads whose name contains this text (all by default). */
-const only = Deno.args[2] ?? "";
+const only = args[2] ?? "";
+/** Build, warm up and time the other copy first (see the module doc). */
+const oldFirst = flags.includes("--old-first");
+/** A second copy of this tree, timed as an A/A lane (see the module doc). */
+const controlPath = flags.find((f) => f.startsWith("--control="))?.slice("--control=".length);
+for (const f of flags) {
+  if (f !== "--old-first" && !f.startsWith("--control=")) throw new Error(`unknown option ${f}`);
+}
 /** Debug mode against normal mode of this tree's heap (see the module doc). */
 const debugMode = otherPath === "debug";
 const DebugHeap = {
@@ -41,90 +67,17 @@ const OtherHeap = debugMode
   ? Heap
   : (await import(new URL(otherPath, `file://${Deno.cwd()}/`).href)).Heap as typeof Heap;
 const NewHeap = debugMode ? DebugHeap : Heap;
+const ControlHeap = controlPath === undefined
+  ? undefined
+  : (await import(new URL(controlPath, `file://${Deno.cwd()}/`).href)).Heap as typeof Heap;
 
-interface Workload {
-  name: string;
-  /** Builds the state for one heap class; returns the timed body of one round. */
-  make(H: typeof Heap): () => void;
+type LaneModule = typeof import("./_compare_lane.ts");
+/** The workloads as a module instance of their own for one lane (see `_compare_lane.ts`). */
+async function loadLane(key: string): Promise<LaneModule> {
+  return (await import(
+    new URL(`./_compare_lane.ts?lane=${key}`, import.meta.url).href
+  )) as LaneModule;
 }
-
-const traceLarge = makeRandomActionsTrace(30_000, 0x5eed);
-const traceSmall = makeRandomActionsTrace(200, 0x5eed);
-
-function randomActions(
-  liveTarget: number,
-  steps: number,
-  trace: typeof traceLarge,
-): (H: typeof Heap) => () => void {
-  return (H: typeof Heap): () => void => {
-    const w = new RandomActions(new HeapAdapter(H.create()), trace, liveTarget);
-    w.fill();
-    return () => {
-      w.trim();
-      w.run(steps);
-    };
-  };
-}
-
-const workloads: Workload[] = [
-  { name: "random actions 10k live, max 30000 B", make: randomActions(10_000, 60_000, traceLarge) },
-  {
-    name: "random actions 100k live, max 200 B",
-    make: randomActions(100_000, 200_000, traceSmall),
-  },
-  {
-    name: "alloc + free 64 B",
-    make: (H) => {
-      const heap = H.create();
-      return () => {
-        for (let i = 0; i < 1_000_000; i++) heap.free(heap.alloc(64));
-      };
-    },
-  },
-  {
-    name: "ring of 1,024 x 24 B: alloc + free",
-    make: (H) => {
-      const heap = H.create();
-      const ring = new Uint32Array(1024);
-      for (let i = 0; i < 1024; i++) ring[i] = heap.alloc(24);
-      let cursor = 0;
-      return () => {
-        for (let i = 0; i < 1_000_000; i++) {
-          heap.free(ring[cursor]);
-          const p = heap.alloc(24);
-          heap.f64[p >>> 3] = i;
-          ring[cursor] = p;
-          cursor = (cursor + 1) & 1023;
-        }
-      };
-    },
-  },
-  {
-    name: "heap.slab(24).alloc() + free",
-    make: (H) => {
-      const heap = H.create();
-      const cls = heap.slab(24);
-      return () => {
-        for (let i = 0; i < 1_000_000; i++) heap.free(cls.alloc());
-      };
-    },
-  },
-  {
-    name: "arena: alloc(2000) + free",
-    make: (H) => {
-      const heap = H.create();
-      const keep = Array.from({ length: 64 }, () => heap.alloc(2000));
-      let k = 0;
-      return () => {
-        for (let i = 0; i < 250_000; i++) {
-          heap.free(keep[k]);
-          keep[k] = heap.alloc(2000);
-          k = (k + 1) & 63;
-        }
-      };
-    },
-  },
-];
 
 function cpuMs(fn: () => void): number {
   const start = process.cpuUsage();
@@ -141,35 +94,56 @@ const median = (xs: number[]): number => {
 console.log(
   debugMode
     ? `new = this tree in debug mode, old = this tree in normal mode, ${rounds} rounds`
-    : `new = ${
-      new URL("../mod.ts", import.meta.url).pathname
-    }, old = ${otherPath}, ${rounds} rounds`,
+    : `new = ${new URL("../mod.ts", import.meta.url).pathname}, old = ${otherPath}${
+      controlPath === undefined ? "" : `, control = ${controlPath}`
+    }, ${rounds} rounds${oldFirst ? ", old built, warmed and timed first" : ""}`,
 );
-for (const w of workloads.filter((w) => w.name.includes(only))) {
-  const runNew = w.make(NewHeap);
-  const runOld = w.make(OtherHeap);
-  runNew(); // warm-up
-  runOld();
-  const ratios: number[] = [];
-  const newMs: number[] = [];
-  const oldMs: number[] = [];
+const laneKeys = ["new", "old", "control"] as const;
+type LaneKey = typeof laneKeys[number];
+const laneModules: Record<LaneKey, LaneModule> = {
+  new: await loadLane("new"),
+  old: await loadLane("old"),
+  control: await loadLane("control"),
+};
+const laneHeaps: Record<LaneKey, typeof Heap | undefined> = {
+  new: NewHeap,
+  old: OtherHeap,
+  control: ControlHeap,
+};
+// Lanes in build / warm-up / first-round order: this tree, the other copy,
+// and the optional A/A control (a second copy of this tree).
+const laneOrder: LaneKey[] = oldFirst ? ["old", "new"] : ["new", "old"];
+if (ControlHeap !== undefined) laneOrder.push("control");
+const names = laneModules.new.workloads.map((w) => w.name).filter((n) => n.includes(only));
+for (const name of names) {
+  const runs = laneOrder.map((key) => {
+    const w = laneModules[key].workloads.find((w) => w.name === name);
+    const H = laneHeaps[key];
+    if (w === undefined || H === undefined) throw new Error(`no workload ${name} in lane ${key}`);
+    return { key, run: w.make(H) };
+  });
+  for (const lane of runs) lane.run(); // warm-up
+  const ms: Record<string, number[]> = { new: [], old: [], control: [] };
   for (let r = 0; r < rounds; r++) {
-    let a: number;
-    let b: number;
-    if (r % 2 === 0) {
-      a = cpuMs(runNew);
-      b = cpuMs(runOld);
-    } else {
-      b = cpuMs(runOld);
-      a = cpuMs(runNew);
-    }
-    newMs.push(a);
-    oldMs.push(b);
-    ratios.push(a / b);
+    // Two lanes alternate; three rotate.
+    const order = runs.length === 2
+      ? (r % 2 === 0 ? runs : [runs[1], runs[0]])
+      : runs.map((_, i) => runs[(i + r) % runs.length]);
+    for (const lane of order) ms[lane.key].push(cpuMs(lane.run));
   }
-  console.log(
-    `${w.name.padEnd(40)} new/old min ${Math.min(...ratios).toFixed(3)} median ${
-      median(ratios).toFixed(3)
-    }  (median ms: new ${median(newMs).toFixed(1)}, old ${median(oldMs).toFixed(1)})`,
-  );
+  const ratio = (a: number[], b: number[]): number[] => a.map((x, i) => x / b[i]);
+  const vsOld = ratio(ms.new, ms.old);
+  let line = `${name.padEnd(40)} new/old min ${Math.min(...vsOld).toFixed(3)} median ${
+    median(vsOld).toFixed(3)
+  }`;
+  if (ControlHeap !== undefined) {
+    const vsControl = ratio(ms.new, ms.control);
+    line += `  new/control min ${Math.min(...vsControl).toFixed(3)} median ${
+      median(vsControl).toFixed(3)
+    }`;
+  }
+  line += `  (median ms: new ${median(ms.new).toFixed(1)}, old ${median(ms.old).toFixed(1)}${
+    ControlHeap === undefined ? "" : `, control ${median(ms.control).toFixed(1)}`
+  })`;
+  console.log(line);
 }
