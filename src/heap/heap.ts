@@ -946,7 +946,7 @@ export class Heap {
    * marked, if the chunks no longer tile the arena), the slab's lists are
    * rebuilt, and the worker's pages are handed over: empty ones to the arena,
    * the rest as orphans that the next worker needing their size class adopts.
-   * Its area is kept as a 672-byte tombstone, so a worker that was idle (not
+   * Its area is kept as a 3,232-byte tombstone, so a worker that was idle (not
    * dead) and touches the heap again starts a new area instead of reading
    * reused memory. Blocks the worker allocated stay valid until someone frees them.
    *

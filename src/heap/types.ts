@@ -239,7 +239,7 @@ export interface SlabStats {
   /** Worker areas (one per handle that allocated small blocks and has not detached). */
   areas: number;
   /**
-   * Areas of recovered workers, kept (672 bytes each, counted in `usedBytes`)
+   * Areas of recovered workers, kept (3,232 bytes each, counted in `usedBytes`)
    * so that a recovered worker that was still running never reads memory
    * handed to others; freed when that handle allocates or detaches again.
    */
