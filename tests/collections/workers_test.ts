@@ -6,6 +6,7 @@ import { Heap } from "../../mod.ts";
 import { SharedMap, SharedQueue, SharedVec } from "../../src/collections/mod.ts";
 import { u32 } from "../../structs/mod.ts";
 import { deleted, Item, type Reply, Tally, type Task, valueOf } from "./_coll_worker.ts";
+import { withWorkers } from "../_support/pool.ts";
 
 const WORKER_URL = new URL("./_coll_worker.ts", import.meta.url);
 /** A hang guard only: the tasks are bounded by work. */
@@ -22,31 +23,14 @@ function tasksFor(
   return workers.map((worker) => ({ task, buffer: heap.buffer, ptr, worker, count }));
 }
 
-/** Runs `tasks`, one per worker, and returns the replies in order. */
-async function runAll(tasks: Task[]): Promise<Reply[]> {
-  const workers = tasks.map(() => new Worker(WORKER_URL, { type: "module" }));
-  try {
-    const replies = tasks.map((task, i) =>
-      new Promise<Reply>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error("worker did not reply")), REPLY_TIMEOUT_MS);
-        workers[i].onmessage = (e: MessageEvent<Reply>) => {
-          clearTimeout(timer);
-          resolve(e.data);
-        };
-        workers[i].onerror = (e: ErrorEvent) => {
-          e.preventDefault();
-          clearTimeout(timer);
-          reject(new Error(e.message));
-        };
-        workers[i].postMessage(task);
-      })
-    );
-    const out = await Promise.all(replies);
-    for (const r of out) assert.ok(r.ok, r.error);
-    return out;
-  } finally {
-    for (const w of workers) w.terminate();
-  }
+/** Runs `tasks`, one per worker, and returns the replies in order (a failed reply rejects). */
+function runAll(tasks: Task[]): Promise<Reply[]> {
+  return withWorkers<Task, Reply, Reply[]>(
+    WORKER_URL,
+    tasks.length,
+    (workers) => Promise.all(tasks.map((task, i) => workers[i].send(task).ok())),
+    { replyTimeoutMs: REPLY_TIMEOUT_MS },
+  );
 }
 
 Deno.test("SharedMap under 4 workers: disjoint inserts and deletes, shared counters updated by all", async () => {
