@@ -35,37 +35,19 @@ import { Heap } from "../mod.ts";
 import { HeapLock } from "../src/heap/_lock.ts";
 import type { HeapMode, HeapWorkersMessage } from "./_heap_workers_worker.ts";
 import { HeapAdapter, makeRandomActionsTrace, RandomActions } from "./_workloads.ts";
+import {
+  type PoolWorker,
+  startWorkers as startPool,
+  terminateAll,
+} from "../tests/_support/pool.ts";
 
 const WORKER_URL = new URL("./_heap_workers_worker.ts", import.meta.url).href;
 const LIVE_TARGET = 300;
 const SEED = 0x7a1c;
 const MODES: HeapMode[] = ["shared", "shared-no-cache", "private"];
 
-/** A worker and the reply it owes (one message in flight at a time). */
-class BenchWorker {
-  readonly #worker = new Worker(WORKER_URL, { type: "module" });
-  #waiting: ((data: { ok: boolean; error?: string }) => void) | undefined;
-
-  constructor() {
-    this.#worker.onmessage = (event) => {
-      const resolve = this.#waiting;
-      this.#waiting = undefined;
-      resolve?.(event.data);
-    };
-  }
-
-  terminate(): void {
-    this.#worker.terminate();
-  }
-
-  async call(message: HeapWorkersMessage): Promise<void> {
-    const reply = await new Promise<{ ok: boolean; error?: string }>((resolve) => {
-      this.#waiting = resolve;
-      this.#worker.postMessage(message);
-    });
-    if (!reply.ok) throw new Error(`A bench worker failed: ${reply.error}`);
-  }
-}
+/** A bench worker: one message in flight at a time; a reply with `ok: false` rejects. */
+type BenchWorker = PoolWorker<HeapWorkersMessage, { ok: boolean; error?: string }>;
 
 interface Case {
   maxSizeBytes: number;
@@ -81,17 +63,17 @@ const CASES: Case[] = [
 /** Starts two workers on a fresh shared heap for case `c`, filled and warmed up. */
 async function startWorkers(c: Case): Promise<BenchWorker[]> {
   const heap = Heap.create();
-  const workers = [new BenchWorker(), new BenchWorker()];
+  const workers: BenchWorker[] = startPool(WORKER_URL, 2);
   await Promise.all(workers.map((w, i) =>
-    w.call({
+    w.send({
       buffer: heap.buffer,
       seed: SEED + i,
       maxSizeBytes: c.maxSizeBytes,
       liveTarget: LIVE_TARGET,
-    })
+    }).ok()
   ));
   for (const mode of MODES) {
-    await Promise.all(workers.map((w) => w.call({ steps: c.steps, mode })));
+    await Promise.all(workers.map((w) => w.send({ steps: c.steps, mode }).ok()));
   }
   return workers;
 }
@@ -112,7 +94,7 @@ async function timeRun(
   count: number,
 ): Promise<number> {
   const t0 = performance.now();
-  await Promise.all(workers.slice(0, count).map((w) => w.call({ steps: c.steps, mode })));
+  await Promise.all(workers.slice(0, count).map((w) => w.send({ steps: c.steps, mode }).ok()));
   return performance.now() - t0;
 }
 
@@ -136,7 +118,7 @@ async function interleaved(rounds: number, cases: Case[]): Promise<void> {
         ratios.get(mode)?.push((2 * one) / two);
       }
     }
-    for (const w of workers) w.terminate();
+    terminateAll(workers);
     console.log(
       `max ${c.maxSizeBytes} B, ${c.steps} steps per worker, ${rounds} interleaved rounds:`,
     );
@@ -211,7 +193,9 @@ if (import.meta.main) {
             workers ??= startWorkers(c);
             const all = await workers;
             b.start();
-            await Promise.all(all.slice(0, count).map((w) => w.call({ steps: c.steps, mode })));
+            await Promise.all(
+              all.slice(0, count).map((w) => w.send({ steps: c.steps, mode }).ok()),
+            );
             b.end();
           },
         });
