@@ -36,8 +36,8 @@
  * @module
  */
 
-import process from "node:process";
 import { Heap } from "../mod.ts";
+import { cpuMs, median } from "./_stats.ts";
 
 const flags = Deno.args.filter((a) => a.startsWith("--"));
 const args = Deno.args.filter((a) => !a.startsWith("--"));
@@ -78,18 +78,6 @@ async function loadLane(key: string): Promise<LaneModule> {
     new URL(`./_compare_lane.ts?lane=${key}`, import.meta.url).href
   )) as LaneModule;
 }
-
-function cpuMs(fn: () => void): number {
-  const start = process.cpuUsage();
-  fn();
-  const d = process.cpuUsage(start);
-  return (d.user + d.system) / 1000;
-}
-
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 
 console.log(
   debugMode

@@ -34,6 +34,7 @@ import {
   makeRandomActionsTrace,
   MemPoolAdapter,
 } from "./_workloads.ts";
+import { median } from "./_stats.ts";
 
 const MiB = 1 << 20;
 const SEED = 0x7a1c;
@@ -198,12 +199,6 @@ function trim(l: Lane, words: Uint32Array, mask: number): void {
     l.ptrs[k] = l.ptrs[l.live];
     l.sizes[k] = l.sizes[l.live];
   }
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 === 1 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
 function fmt(x: number): string {

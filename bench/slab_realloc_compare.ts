@@ -18,8 +18,8 @@
  * @module
  */
 
-import process from "node:process";
 import { Heap } from "../mod.ts";
+import { cpuMs, median } from "./_stats.ts";
 
 const otherPath = Deno.args[0];
 if (otherPath === undefined) {
@@ -113,18 +113,6 @@ const workloads: Workload[] = [
   { name: "alloc(48, 32) + free", ops: 1_000_000, make: alignedAllocFree(48, 32, 1_000_000) },
   { name: "alloc(100, 64) + free", ops: 1_000_000, make: alignedAllocFree(100, 64, 1_000_000) },
 ];
-
-function cpuMs(fn: () => void): number {
-  const start = process.cpuUsage();
-  fn();
-  const d = process.cpuUsage(start);
-  return (d.user + d.system) / 1000;
-}
-
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 
 console.log(
   `new = ${new URL("../mod.ts", import.meta.url).pathname}, old = ${otherPath}, ${rounds} rounds`,

@@ -32,6 +32,7 @@
 import process from "node:process";
 import { Heap } from "../mod.ts";
 import { defineStruct, f32, f64, i32, u16, u32, type ViewOf } from "../structs/mod.ts";
+import { median } from "./_stats.ts";
 
 const N = 200_000;
 const ROUNDS = Number(Deno.args[0] ?? 15);
@@ -331,12 +332,6 @@ function time(loop: Loop): number {
   for (let r = 0; r < REPS; r++) sink += Number(loop() ?? 0);
   const used = process.cpuUsage(start);
   return (used.user + used.system) / 1000;
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
 
 const ratios = new Map<string, number[]>();
