@@ -642,20 +642,35 @@ function scalarCreate(layout: Layout, allocAlign: number): string {
   }
   if (size <= INLINE_ZERO_BYTES) stores.push(...zeroRange(at, size, locals));
   else stores.unshift(`v.u8.fill(0, p, p + ${size});`);
+  // Without init, `create` only allocates and zeroes; with init it calls
+  // `createFrom`. Both are kept short, since the bytecode size decides
+  // whether callers inline them: the init code in `create` itself (311
+  // bytes for three f64 fields) left a caller's budget short of the field
+  // setters it calls next (see `_buildCreate`).
+  const blank = new Locals();
+  const zeros = size <= INLINE_ZERO_BYTES
+    ? zeroRange(0, size, blank)
+    : [`v.u8.fill(0, p, p + ${size});`];
   // One fused test of every value (a type test per field, no call): the
   // cold path finds and throws the first error, in field order, keys last.
-  // Kept short, since the bytecode size decides whether callers inline it.
   return `function create(heap, o) {
+  if (o !== undefined) return createFrom(heap, o);
+  var v = heap === lastHeap ? lastViews : refresh(heap);
+  var p = heap.alloc(${size}, ${allocAlign}), end = p + ${size};
+  if (end > v.byteLength) v.cover(end);
+  ${blank.flush()}
+  ${zeros.join("\n  ")}
+  return new View(v, p);
+}
+function createFrom(heap, o) {
   var v = heap === lastHeap ? lastViews : refresh(heap);
   var ${values.join(", ")};
-  if (o !== undefined) {
-    if (typeof o !== "object" || o === null) throw initError(o);
-    if (o.$t === $T) return copyNew(heap, o, v);
-    var t, n = 0;
-    ${reads.join("\n    ")}
-    for (var key in o) n--;
-    if (n !== 0 || !(${valid.join(" && ")})) $r.validate(o, $T, v, WHERE);
-  }
+  if (typeof o !== "object" || o === null) throw initError(o);
+  if (o.$t === $T) return copyNew(heap, o, v);
+  var t, n = 0;
+  ${reads.join("\n  ")}
+  for (var key in o) n--;
+  if (n !== 0 || !(${valid.join(" && ")})) $r.validate(o, $T, v, WHERE);
   var p = heap.alloc(${size}, ${allocAlign}), end = p + ${size};
   if (end > v.byteLength) v.cover(end);
   ${locals.flush()}
@@ -751,12 +766,16 @@ function generalCreate(layout: Layout, allocAlign: number): string {
  * callee's, plus what the callee's own optimized code inlined, such as the
  * heap's allocation path) fits its budget, and inlining lets it drop the
  * view of a record that is created and destroyed in one function. Measured
- * in Deno 2.9 for `{ x: f64, y: f64, z: f64 }`: 311 bytes of bytecode
- * (with the value checks fused into one test; a check and an error call per
- * field made it 369 and cost create + destroy 3-9%), plus the inlined
- * `Heap.alloc`, `tryAlloc` and view constructor; the caller's budget is 920
- * (in `bench/small_object.ts` the three setters the caller then calls
- * still fit, 76 bytes each; `allocSlot`, 278, no longer does).
+ * in Deno 2.9 for `{ x: f64, y: f64, z: f64 }`: with the init code in
+ * `create` it was 311 bytes of bytecode (value checks fused into one test; a
+ * check and an error call per field made it 369 and cost create + destroy
+ * 3-9%), plus the inlined `Heap.alloc`, `tryAlloc`, `allocSmall` and view
+ * constructor. The caller's budget is 920 and V8 spends it by call
+ * frequency, field setters (97-104 bytes each) last: once the heap's free
+ * path also inlined `Heap.free` and `freeRaw` (155 bytes), the struct loop
+ * of `bench/small_object.ts` had 835 spent and called all three setters out
+ * of line (by view 2.5-2.7x the object literal, median). `create` without
+ * init now leaves the init code to `createFrom`, and the setters fit again.
  * Check with `--v8-flags=--trace-turbo-inlining` after growing either side.
  */
 export function _buildCreate(
