@@ -7,6 +7,7 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { DoubleFreeError, Heap, InvalidPointerError, OutOfMemoryError } from "../../mod.ts";
+import { assertUnchanged, snapshot } from "../_support/unchanged.ts";
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -15,20 +16,6 @@ const PAGE_BYTES = 16 * KiB;
 /** The largest size and alignment the slab serves; larger requests go to the arena. */
 const SLAB_MAX_BYTES = 1024;
 const SLAB_MAX_ALIGN = 64;
-
-/** A copy of the heap's bytes, to prove that a failed call changed nothing. */
-function snapshot(heap: Heap): Uint8Array {
-  return heap.u8.slice(0, heap.byteLength);
-}
-
-function assertUnchanged(heap: Heap, before: Uint8Array, what: string): void {
-  const after = heap.u8.subarray(0, heap.byteLength);
-  assert.equal(after.length, before.length, `${what}: heap size changed`);
-  for (let i = 0; i < before.length; i++) {
-    if (after[i] !== before[i]) assert.fail(`${what}: byte ${i} changed`);
-  }
-  heap.check();
-}
 
 /** Runs `call`, which must throw `errorClass`, and proves the heap did not change. */
 function assertRejected(

@@ -8,24 +8,11 @@ import {
   InvalidPointerError,
   OutOfMemoryError,
 } from "../../mod.ts";
+import { assertUnchanged, snapshot } from "../_support/unchanged.ts";
 
 const KiB = 1024;
 /** Sizes above the slab limit (1 KiB) go to the arena; the arena tests use these. */
 const A = 2000;
-
-/** A copy of the heap's bytes, to prove that a failed call changed nothing. */
-function snapshot(heap: Heap): Uint8Array {
-  return heap.u8.slice(0, heap.byteLength);
-}
-
-function assertUnchanged(heap: Heap, before: Uint8Array, what: string): void {
-  const after = heap.u8.subarray(0, heap.byteLength);
-  assert.equal(after.length, before.length, `${what}: heap size changed`);
-  for (let i = 0; i < before.length; i++) {
-    if (after[i] !== before[i]) assert.fail(`${what}: byte ${i} changed`);
-  }
-  heap.check();
-}
 
 describe("Heap.create", () => {
   it("uses documented defaults", () => {

@@ -11,22 +11,10 @@ import {
   OutOfMemoryError,
   unlockWord,
 } from "../../mod.ts";
+import { assertUnchanged, snapshot } from "../_support/unchanged.ts";
 
 /** Header word of the head of the slab area list (src/alloc/slab.ts H_SLAB_AREAS). */
 const H_SLAB_AREAS = 64;
-
-function snapshot(heap: Heap): Uint8Array {
-  return heap.u8.slice(0, heap.byteLength);
-}
-
-function assertUnchanged(heap: Heap, before: Uint8Array, what: string): void {
-  const after = heap.u8.subarray(0, heap.byteLength);
-  assert.equal(after.length, before.length, `${what}: heap size changed`);
-  for (let i = 0; i < before.length; i++) {
-    if (after[i] !== before[i]) assert.fail(`${what}: byte ${i} changed`);
-  }
-  heap.check();
-}
 
 describe("The allocator's own blocks are not user pointers", () => {
   it("free, realloc and usableSize reject a slab area and a slab page", () => {
