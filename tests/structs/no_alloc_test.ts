@@ -11,8 +11,11 @@ import assert from "node:assert/strict";
 
 const N = 1_000_000;
 
-it("walking 1,000,000 records with a cursor allocates no per-record objects", async () => {
-  const script = new URL("./_walk_alloc.ts", import.meta.url);
+/**
+ * Runs a measuring script in a child Deno with a large young generation and
+ * `gc` exposed; returns the bytes it measured per named walk.
+ */
+async function measure(script: URL): Promise<Record<string, number[]>> {
   const output = await new Deno.Command(Deno.execPath(), {
     args: [
       "run",
@@ -23,11 +26,15 @@ it("walking 1,000,000 records with a cursor allocates no per-record objects", as
     stdout: "piped",
     stderr: "piped",
   }).output();
-  const stderr = new TextDecoder().decode(output.stderr);
-  assert.ok(output.success, stderr);
-  const { result } = JSON.parse(new TextDecoder().decode(output.stdout)) as {
+  assert.ok(output.success, new TextDecoder().decode(output.stderr));
+  return (JSON.parse(new TextDecoder().decode(output.stdout)) as {
     result: Record<string, number[]>;
-  };
+  }).result;
+}
+
+it("walking 1,000,000 records with a cursor allocates no per-record objects", async () => {
+  const script = new URL("./_walk_alloc.ts", import.meta.url);
+  const result = await measure(script);
   for (const bytes of result.empty) assert.ok(bytes < 64 * 1024, `measuring costs ${bytes} bytes`);
   for (const name of ["cursor", "each"]) {
     for (const bytes of result[name]) {
@@ -42,21 +49,7 @@ it("walking 1,000,000 records with a cursor allocates no per-record objects", as
 it("reading a short utf8() string allocates the string and nothing more", async () => {
   const reads = 100_000;
   const script = new URL("./_string_alloc.ts", import.meta.url);
-  const output = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-read",
-      "--v8-flags=--expose-gc,--min-semi-space-size=256,--max-semi-space-size=256",
-      script.href,
-    ],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const stderr = new TextDecoder().decode(output.stderr);
-  assert.ok(output.success, stderr);
-  const { result } = JSON.parse(new TextDecoder().decode(output.stdout)) as {
-    result: Record<string, number[]>;
-  };
+  const result = await measure(script);
   for (const bytes of result.empty) assert.ok(bytes < 64 * 1024, `measuring costs ${bytes} bytes`);
   // A 16-character one-byte string is 32 bytes with its header; allow 8 more per read.
   for (const bytes of result.variable) {
