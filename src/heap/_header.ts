@@ -6,7 +6,7 @@
  * @module
  */
 
-import { arenaCheck } from "../alloc/arena.ts";
+import { arenaCheck } from "../alloc/arena_check.ts";
 import { checkSlabLocked } from "../alloc/slab_check.ts";
 import { CACHE_AFTER_WAITS, CACHE_NEVER } from "../alloc/arena_cache.ts";
 import type { SlabAllocator } from "../alloc/slab_local.ts";
