@@ -7,14 +7,8 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { Heap, HeapCorruptionError } from "../../mod.ts";
-import {
-  arenaAlloc,
-  arenaCheck,
-  arenaFree,
-  cachedTag,
-  isUsedTag,
-  tagAlignLog,
-} from "../../src/alloc/arena.ts";
+import { arenaAlloc, arenaFree, cachedTag, isUsedTag, tagAlignLog } from "../../src/alloc/arena.ts";
+import { arenaCheck } from "../../src/alloc/arena_check.ts";
 import {
   A_CACHE,
   binOfCached,
